@@ -1,0 +1,52 @@
+"""ONNX graph of the GRU family, unrolled over a fixed chunk (same math as runtime/reference.py)."""
+from __future__ import annotations
+
+import numpy as np
+
+from lmz.runtime.reference import LUT_SHIFT
+from .graph import GraphBuilder, io_specs
+
+
+def build_gru(w: dict, cfg: dict, chunk: int):
+    H, nl = cfg["hidden"], cfg["n_layer"]
+    g = GraphBuilder()
+    f = lambda k: g.const(w[k], name=k)  # noqa: E731  every initializer is float32 holding integers
+    sig, tanh = f("sig_lut"), f("tanh_lut")
+    tab_rz, tab_n = g.const(w["tab"][:, :2 * H], name="tab_rz"), g.const(w["tab"][:, 2 * H:], name="tab_n")
+    wh_rz = [f(f"wh_rz{i}") for i in range(nl)]
+    wh_n = [f(f"wh_n{i}") for i in range(nl)]
+    wi_rz = [None] + [g.const(w[f"wi{i}"][:, :2 * H], name=f"wi_rz{i}") for i in range(1, nl)]
+    wi_n = [None] + [g.const(w[f"wi{i}"][:, 2 * H:], name=f"wi_n{i}") for i in range(1, nl)]
+    bi_rz = [None] + [g.const(w[f"bi{i}"][:2 * H], name=f"bi_rz{i}") for i in range(1, nl)]
+    bi_n = [None] + [g.const(w[f"bi{i}"][2 * H:], name=f"bi_n{i}") for i in range(1, nl)]
+    wo, bo = f("wo"), f("bo")
+    c128, split_hh = g.const(128.0), g.const(np.array([H, H]), np.int64)
+
+    hs = list(g.op("Split", "state", g.const(np.array([H] * nl), np.int64), axis=1, n_out=nl)) if nl > 1 else ["state"]
+    score_steps = []
+    for t in range(chunk):
+        x_t = g.op("Gather", "bytes", g.const(t, np.int64), axis=1)  # [L]
+        inp = None
+        for i in range(nl):
+            h = hs[i]
+            if i == 0:
+                in_rz, in_n = g.op("Gather", tab_rz, x_t, axis=0), g.op("Gather", tab_n, x_t, axis=0)
+            else:
+                in_rz = g.op("Add", g.op("MatMul", inp, wi_rz[i]), bi_rz[i])
+                in_n = g.op("Add", g.op("MatMul", inp, wi_n[i]), bi_n[i])
+            a = g.op("Add", in_rz, g.op("MatMul", h, wh_rz[i]))
+            a_r, a_z = g.op("Split", a, split_hh, axis=1, n_out=2)
+            r, z = g.lut(sig, a_r, LUT_SHIFT), g.lut(sig, a_z, LUT_SHIFT)
+            rh = g.floor_shift(g.op("Mul", r, h), 7)
+            n = g.lut(tanh, g.op("Add", in_n, g.op("MatMul", rh, wh_n[i])), LUT_SHIFT)
+            mix = g.op("Add", g.op("Mul", g.op("Sub", c128, z), h), g.op("Mul", z, n))
+            h = g.floor_shift(mix, 7)
+            hs[i] = inp = h
+        s = g.floor_shift(g.op("Add", g.op("MatMul", inp, wo), bo), LUT_SHIFT)  # [L, 256]
+        score_steps.append(g.op("Unsqueeze", s, g.const(np.array([1]), np.int64)))
+    scores = score_steps[0] if chunk == 1 else g.op("Concat", *score_steps, axis=1)
+    g.output(scores, "scores")
+    st = hs[0] if nl == 1 else g.op("Concat", *hs, axis=1)
+    g.output(st, "state_out")
+    ins, outs = io_specs(chunk, nl * H)
+    return g.model(ins, outs, "lmz_gru")
