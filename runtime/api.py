@@ -1,0 +1,271 @@
+"""The public API: one-shot compress()/decompress(), streaming Compressor/Decompressor, read_header().
+
+    import lmz.runtime.api as lmz
+    blob = lmz.compress(b"hello", model="text")
+    assert lmz.decompress(blob) == b"hello"
+    lmz.Compressor(model="text").copy_stream(open("in", "rb"), open("in.lmz", "wb"))
+
+Memory: a stream is processed one frame (``frame_size`` bytes, default 4 MiB) at a time, so the
+peak memory is a small multiple of the frame size plus the model, whatever the input size.
+Every deliberate error is an :class:`~lmz.runtime.errors.LmzError`.
+"""
+from __future__ import annotations
+
+import io
+import os
+import zlib
+from pathlib import Path
+from typing import BinaryIO, Callable
+
+import numpy as np
+
+from . import container as ct
+from .container import Header, Reader
+from .errors import (ChecksumError, CorruptError, FormatError, LmzError, ModelError, ModelMismatchError,
+                     ModelNotFoundError, UsageError)
+from .loop import FRAME_SIZE, MAX_LANES, MIN_LANE, choose_lanes, decode_lanes, encode_lanes, make_stack, \
+    stack_from_header
+
+__all__ = ["compress", "decompress", "Compressor", "Decompressor", "read_header", "Header", "resolve_model",
+           "load_model", "scan", "LmzError", "DEFAULT_MODEL"]
+
+DEFAULT_MODEL = "text"
+Progress = Callable[[int], None] | None
+
+
+# -- models -----------------------------------------------------------------------------------
+def models_dir() -> Path:
+    import lmz.models
+
+    return Path(lmz.models.__file__).parent
+
+
+def available_models() -> list[str]:
+    return sorted(p.stem for p in models_dir().glob("*.onnx"))
+
+
+def resolve_model(model: str | os.PathLike | None) -> Path:
+    """NAME -> <lmz.models package dir>/NAME.onnx; anything path-like (a separator or .onnx) is a path."""
+    model = DEFAULT_MODEL if model is None else model
+    s = os.fspath(model)
+    if os.sep in s or "/" in s or s.endswith(".onnx") or Path(s).is_file():
+        p = Path(s)
+    else:
+        p = models_dir() / f"{s}.onnx"
+    if not p.is_file():
+        names = ", ".join(available_models()) or "none installed"
+        raise ModelNotFoundError(f"model {s!r} not found ({p}); available models: {names}")
+    return p
+
+
+_CACHE: dict = {}
+
+
+def load_model(model=None, provider: str = "auto"):
+    """A model object (returned as is) or NAME/PATH -> ByteModel (cached per path and provider)."""
+    if model is not None and hasattr(model, "step"):
+        return model
+    from .session import ByteModel  # onnxruntime is imported only when a model is really needed
+
+    p = resolve_model(model).resolve()
+    key = (str(p), provider, p.stat().st_mtime_ns)
+    if key not in _CACHE:
+        _CACHE.clear()
+        _CACHE[key] = ByteModel(p, provider=provider)
+    return _CACHE[key]
+
+
+def _model_name(m) -> str:
+    return getattr(m, "name", None) or Path(getattr(m.info, "path", "model")).stem
+
+
+# -- headers ----------------------------------------------------------------------------------
+def read_header(src) -> Header:
+    """The header of an lmz stream: bytes, a path, or a binary file object (read from its position)."""
+    if isinstance(src, (str, os.PathLike)):
+        with open(src, "rb") as f:
+            return ct.read_header(f)
+    return ct.read_header(src)
+
+
+def _read_full(f: BinaryIO, n: int) -> bytes:
+    parts, got = [], 0
+    while got < n:
+        b = f.read(n - got)
+        if not b:
+            break
+        parts.append(b)
+        got += len(b)
+    return b"".join(parts)
+
+
+# -- compression ------------------------------------------------------------------------------
+class Compressor:
+    """Compresses streams frame by frame. `model` is a NAME, a PATH or a loaded model object."""
+
+    def __init__(self, model=DEFAULT_MODEL, provider: str = "auto", lanes: int | None = None, mix="off",
+                 frame_size: int = FRAME_SIZE, min_lane: int = MIN_LANE, max_lanes: int = MAX_LANES,
+                 progress: Progress = None):
+        if not 1 <= frame_size <= ct.MAX_FRAME_LIMIT:
+            raise UsageError(f"frame size must be in 1..{ct.MAX_FRAME_LIMIT}")
+        self.model = load_model(model, provider)
+        self.stack = make_stack(mix)
+        self.lanes, self.frame_size, self.min_lane, self.max_lanes = lanes, frame_size, min_lane, max_lanes
+        self.progress = progress
+
+    def header(self, content_size: int | None = None) -> Header:
+        return Header(self.model.info.fingerprint, _model_name(self.model), self.stack.stack_id,
+                      self.stack.params(), self.frame_size, content_size)
+
+    def frame(self, raw: bytes) -> bytes:
+        lanes = choose_lanes(len(raw), self.lanes, self.min_lane, self.max_lanes)
+        coded = encode_lanes(self.model, self.stack, raw, lanes, self.progress)
+        return ct.pack_frame(raw, coded)
+
+    def copy_stream(self, ifh: BinaryIO, ofh: BinaryIO, size: int | None = None) -> tuple[int, int]:
+        """Read `ifh` to its end, write the compressed stream to `ofh`; returns (read, written).
+
+        `size`, when known, is recorded in the header and checked."""
+        written = ofh.write(self.header(size).pack())
+        total, crc = 0, 0
+        while True:
+            raw = _read_full(ifh, self.frame_size)
+            if not raw:
+                break
+            total += len(raw)
+            crc = zlib.crc32(raw, crc)
+            written += ofh.write(self.frame(raw))
+        if size is not None and size != total:
+            raise UsageError(f"input changed while compressing: expected {size} bytes, read {total}")
+        written += ofh.write(ct.pack_end(total, crc))
+        return total, written
+
+    def compress(self, data: bytes) -> bytes:
+        out = io.BytesIO()
+        self.copy_stream(io.BytesIO(data), out, len(data))
+        return out.getvalue()
+
+
+def compress(data: bytes, model=DEFAULT_MODEL, provider: str = "auto", lanes: int | None = None, mix="off",
+             **kw) -> bytes:
+    """One-shot compression of `data`; the header records the size."""
+    return Compressor(model, provider, lanes, mix, **kw).compress(bytes(data))
+
+
+# -- decompression ----------------------------------------------------------------------------
+class Decompressor:
+    """Decompresses lmz streams. `model`: None (the name recorded in the stream), NAME, PATH or object."""
+
+    def __init__(self, model=None, provider: str = "auto", progress: Progress = None):
+        self.model_arg, self.provider, self.progress = model, provider, progress
+
+    def _model_for(self, h: Header):
+        arg = self.model_arg
+        if arg is None:
+            arg = h.model_name or DEFAULT_MODEL
+        try:
+            m = load_model(arg, self.provider)
+        except ModelNotFoundError as e:
+            raise ModelNotFoundError(f"this stream needs model {h.model_name!r} "
+                                     f"(fingerprint {h.fingerprint[:16]}): {e}") from None
+        if m.info.fingerprint != h.fingerprint:
+            raise ModelMismatchError(
+                f"model mismatch: the stream was made with {h.model_name!r} (fingerprint {h.fingerprint[:16]}), "
+                f"but {_model_name(m)!r} has fingerprint {m.info.fingerprint[:16]}; pass --model with the right one")
+        return m
+
+    def frames(self, ifh: BinaryIO):
+        """Yield the decompressed frames of the stream in `ifh`, checking everything."""
+        r = Reader(ifh)
+        h = ct.read_header(r)
+        model = self._model_for(h)
+        stack = stack_from_header(h.stack_id, h.stack_params)
+        total, crc = 0, 0
+        while True:
+            f = ct.read_frame(r, h)
+            if f.kind == ct.FRAME_END:
+                if f.total != total:
+                    raise CorruptError(f"corrupt stream: end marker says {f.total} bytes, frames hold {total}")
+                if h.content_size is not None and h.content_size != total:
+                    raise CorruptError(f"corrupt stream: header says {h.content_size} bytes, frames hold {total}")
+                if f.crc != crc:
+                    raise ChecksumError("checksum mismatch: the decompressed data is not the original")
+                return
+            if f.kind == ct.FRAME_STORED:
+                raw = f.raw
+            else:
+                raw = self._decode_frame(model, stack, f)
+            total += len(raw)
+            crc = zlib.crc32(raw, crc)
+            yield raw
+
+    def _decode_frame(self, model, stack, f) -> bytes:
+        sel = [i for i, s in enumerate(f.lane_stored) if not s]
+        lanes = list(f.lane_payload)
+        if self.progress:
+            self.progress(int(sum(f.lane_lens[i] for i, s in enumerate(f.lane_stored) if s)))
+        dec = decode_lanes(model, stack, [f.lane_payload[i] for i in sel], f.lane_lens[sel], self.progress)
+        for i, d in zip(sel, dec):
+            if ct.lane_check(d) != f.lane_checks[i]:
+                raise ChecksumError(f"checksum mismatch in lane {i}: corrupt data or a different model/runtime")
+            lanes[i] = d
+        return b"".join(lanes)
+
+    def copy_stream(self, ifh: BinaryIO, ofh: BinaryIO) -> tuple[int, int]:
+        """Decompress `ifh` into `ofh`; returns (compressed bytes read, bytes written).
+
+        Data after the end marker is an error (concatenated streams are not supported yet)."""
+        start = ifh.tell() if ifh.seekable() else None
+        written = 0
+        counter = _Counting(ifh)
+        for raw in self.frames(counter):
+            written += ofh.write(raw)
+        if counter.read(1):
+            raise FormatError("trailing data after the end of the lmz stream")
+        del start
+        return counter.n, written
+
+    def decompress(self, data: bytes) -> bytes:
+        out = io.BytesIO()
+        self.copy_stream(io.BytesIO(data), out)
+        return out.getvalue()
+
+
+class _Counting:
+    def __init__(self, f):
+        self.f, self.n = f, 0
+
+    def read(self, n=-1):
+        b = self.f.read(n)
+        self.n += len(b)
+        return b
+
+
+def decompress(data: bytes, model=None, provider: str = "auto") -> bytes:
+    """One-shot decompression; `model` defaults to the model named in the stream."""
+    return Decompressor(model, provider).decompress(bytes(data))
+
+
+# -- inspection -------------------------------------------------------------------------------
+def scan(src) -> dict:
+    """Walk the frames of a stream without decoding: header, sizes, frame and lane counts."""
+    own = isinstance(src, (str, os.PathLike))
+    f = open(src, "rb") if own else (io.BytesIO(src) if isinstance(src, (bytes, bytearray)) else src)
+    try:
+        r = Reader(f)
+        h = ct.read_header(r)
+        frames = stored = lanes = 0
+        while True:
+            fr = ct.read_frame(r, h)
+            if fr.kind == ct.FRAME_END:
+                break
+            frames += 1
+            if fr.kind == ct.FRAME_STORED:
+                stored += 1
+            else:
+                lanes += len(fr.lane_stored)
+        return {"header": h, "compressed": r.offset, "size": fr.total, "crc32": fr.crc, "frames": frames,
+                "stored_frames": stored, "lanes": lanes}
+    finally:
+        if own:
+            f.close()

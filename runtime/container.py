@@ -1,0 +1,259 @@
+"""The lmz container: a self-describing header, then frames, then an end marker.
+
+The byte layout is specified in docs/FORMAT.md; this module is its only implementation.
+Everything is little-endian; varints are unsigned LEB128 (at most 10 bytes).
+"""
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .errors import ChecksumError, CorruptError, FormatError, TruncatedError
+
+MAGIC = b"\x89LMZ"
+VERSION = 1
+FLAG_CONTENT_SIZE = 0x01
+FLAGS_KNOWN = FLAG_CONTENT_SIZE
+
+CODER_RANGE48 = 1  # runtime/coder.py: 48-bit range coder, range kept in [2**40, 2**48]
+FREQS_V1 = 1  # runtime/freqs.py: scores_to_freqs with EXP_LUT v1
+STACK_MODEL_ONLY = 0
+STACK_MIX = 1
+STACK_NAMES = {STACK_MODEL_ONLY: "model", STACK_MIX: "mix"}
+
+FRAME_END = 0x00
+FRAME_STORED = 0x01
+FRAME_MODELED = 0x02
+
+MAX_FRAME_LIMIT = 1 << 30  # a header may not ask a decoder for frames above 1 GiB
+MAX_LANES = 1 << 16
+MAX_NAME = 64
+MAX_PARAMS = 4096
+TRAILER_SIZE = 1 + 8 + 4
+
+
+@dataclass
+class Header:
+    fingerprint: str  # sha256 of the model weights, 64 hex digits
+    model_name: str = ""
+    stack_id: int = STACK_MODEL_ONLY
+    stack_params: bytes = b""
+    max_frame: int = 1 << 22
+    content_size: int | None = None
+    coder_id: int = CODER_RANGE48
+    prob_bits: int = 16
+    freqs_id: int = FREQS_V1
+    version: int = VERSION
+    size: int = field(default=0, compare=False)  # bytes the header takes in the stream (set when read)
+
+    @property
+    def stack_name(self) -> str:
+        return STACK_NAMES.get(self.stack_id, f"stack-{self.stack_id}")
+
+    def pack(self) -> bytes:
+        fp = bytes.fromhex(self.fingerprint)
+        if len(fp) != 32:
+            raise ValueError("fingerprint must be 32 bytes")
+        name = self.model_name.encode("utf-8")[:MAX_NAME]
+        if len(self.stack_params) > MAX_PARAMS:
+            raise ValueError("stack params too long")
+        flags = FLAG_CONTENT_SIZE if self.content_size is not None else 0
+        body = bytearray()
+        body += fp
+        body += bytes([len(name)]) + name
+        body += struct.pack("<BH", self.stack_id, len(self.stack_params)) + self.stack_params
+        body += struct.pack("<BBBI", self.coder_id, self.prob_bits, self.freqs_id, self.max_frame)
+        if self.content_size is not None:
+            body += struct.pack("<Q", self.content_size)
+        total = 4 + 1 + 1 + 2 + len(body) + 4
+        head = MAGIC + struct.pack("<BBH", self.version, flags, total) + bytes(body)
+        return head + struct.pack("<I", zlib.crc32(head))
+
+
+# -- reading primitives ----------------------------------------------------------------------
+class Reader:
+    """Exact reads from a file-like object or bytes; a short read is a TruncatedError."""
+
+    def __init__(self, src):
+        self.f = io.BytesIO(src) if isinstance(src, (bytes, bytearray, memoryview)) else src
+        self.offset = 0
+
+    def read(self, n: int, what: str = "data") -> bytes:
+        if n == 0:
+            return b""
+        parts, got = [], 0
+        while got < n:
+            b = self.f.read(n - got)
+            if not b:
+                raise TruncatedError(f"truncated stream: expected {n} bytes of {what} at offset {self.offset + got}")
+            parts.append(b)
+            got += len(b)
+        out = b"".join(parts)
+        self.offset += n
+        return out
+
+    def u8(self, what: str) -> int:
+        return self.read(1, what)[0]
+
+    def varint(self, what: str) -> int:
+        v = shift = 0
+        for _ in range(10):
+            b = self.u8(what)
+            v |= (b & 0x7F) << shift
+            if b < 0x80:
+                return v
+            shift += 7
+        raise CorruptError(f"corrupt stream: {what} is not a valid varint")
+
+
+def varint(v: int) -> bytes:
+    out = bytearray()
+    while True:
+        b = v & 0x7F
+        v >>= 7
+        if v:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def read_header(src) -> Header:
+    """Parse and validate the header at the start of `src` (bytes or a binary file object)."""
+    r = src if isinstance(src, Reader) else Reader(src)
+    try:
+        magic = r.read(4, "magic")
+    except TruncatedError:
+        raise FormatError("not an lmz stream (too short for the magic number)") from None
+    if magic != MAGIC:
+        raise FormatError(f"not an lmz stream (magic {magic.hex()} != {MAGIC.hex()})")
+    version, flags, total = struct.unpack("<BBH", r.read(4, "header"))
+    if version != VERSION:
+        raise FormatError(f"unsupported lmz format version {version} (this build reads version {VERSION})")
+    if flags & ~FLAGS_KNOWN:
+        raise FormatError(f"reserved header flag bits set ({flags:#04x}): written by a newer lmz or corrupt")
+    if total < 8 + 32 + 1 + 3 + 7 + 4:
+        raise FormatError(f"corrupt header (length {total})")
+    rest = r.read(total - 8, "header")
+    head, crc = magic + struct.pack("<BBH", version, flags, total) + rest[:-4], rest[-4:]
+    if struct.unpack("<I", crc)[0] != zlib.crc32(head):
+        raise ChecksumError("corrupt header (header checksum mismatch)")
+    b = Reader(rest[:-4])
+    try:
+        fp = b.read(32, "fingerprint").hex()
+        name = b.read(b.u8("name length"), "model name").decode("utf-8", "replace")
+        stack_id = b.u8("stack id")
+        params = b.read(struct.unpack("<H", b.read(2, "params length"))[0], "stack params")
+        coder_id, prob_bits, freqs_id, max_frame = struct.unpack("<BBBI", b.read(7, "coder fields"))
+        size = struct.unpack("<Q", b.read(8, "content size"))[0] if flags & FLAG_CONTENT_SIZE else None
+    except TruncatedError:
+        raise FormatError("corrupt header (fields overrun the header length)") from None
+    if b.f.read(1):
+        raise FormatError("corrupt header (bytes left after the last field)")
+    if coder_id != CODER_RANGE48 or prob_bits != 16 or freqs_id != FREQS_V1:
+        raise FormatError(f"unsupported coder (id {coder_id}, {prob_bits} bits, freqs {freqs_id})")
+    if stack_id not in STACK_NAMES:
+        raise FormatError(f"unknown predictor stack id {stack_id}")
+    if not 1 <= max_frame <= MAX_FRAME_LIMIT:
+        raise FormatError(f"corrupt header (frame size {max_frame})")
+    return Header(fp, name, stack_id, params, max_frame, size, coder_id, prob_bits, freqs_id, version, total)
+
+
+# -- lanes and frames ------------------------------------------------------------------------
+def lane_lengths(n: int, lanes: int) -> np.ndarray:
+    """Frame of n bytes cut into `lanes` contiguous lanes; the first n % lanes lanes get one more."""
+    base, rem = divmod(n, lanes)
+    out = np.full(lanes, base, dtype=np.int64)
+    out[:rem] += 1
+    return out
+
+
+def lane_check(raw: bytes) -> int:
+    return zlib.crc32(raw) & 0xFFFF
+
+
+@dataclass
+class Frame:
+    kind: int  # FRAME_STORED / FRAME_MODELED / FRAME_END
+    raw_len: int = 0
+    raw: bytes | None = None  # stored frame
+    lane_lens: np.ndarray | None = None  # modeled frame
+    lane_stored: list[bool] | None = None
+    lane_payload: list[bytes] | None = None
+    lane_checks: list[int] | None = None  # None for stored lanes
+    total: int = 0  # end frame
+    crc: int = 0
+    size: int = 0  # bytes in the stream
+
+
+def pack_frame(raw: bytes, coded: list[bytes] | None) -> bytes:
+    """The smallest encoding of one frame: modeled lanes (each lane stored if coding expands it)
+    or the whole frame stored. `coded` holds the coder output per lane (None: store the frame)."""
+    n = len(raw)
+    stored = bytes([FRAME_STORED]) + varint(n) + raw
+    if not coded:
+        return stored
+    lens = lane_lengths(n, len(coded))
+    flags = np.zeros(len(coded), dtype=bool)
+    meta, payload, off = bytearray(), [], 0
+    for i, c in enumerate(coded):
+        lane = raw[off: off + lens[i]]
+        off += lens[i]
+        if len(c) >= len(lane):
+            flags[i] = True
+            payload.append(lane)
+        else:
+            meta += varint(len(c)) + struct.pack("<H", lane_check(lane))
+            payload.append(c)
+    head = bytes([FRAME_MODELED]) + varint(n) + varint(len(coded)) + np.packbits(flags, bitorder="little").tobytes()
+    modeled_len = len(head) + len(meta) + sum(len(p) for p in payload)
+    if modeled_len >= len(stored):
+        return stored
+    return head + bytes(meta) + b"".join(payload)
+
+
+def pack_end(total: int, crc: int) -> bytes:
+    return bytes([FRAME_END]) + struct.pack("<QI", total, crc)
+
+
+def read_frame(r: Reader, header: Header) -> Frame:
+    start = r.offset
+    kind = r.u8("frame type")
+    if kind == FRAME_END:
+        total, crc = struct.unpack("<QI", r.read(12, "end marker"))
+        return Frame(FRAME_END, total=total, crc=crc, size=r.offset - start)
+    if kind not in (FRAME_STORED, FRAME_MODELED):
+        raise CorruptError(f"corrupt stream: unknown frame type {kind:#04x} at offset {start}")
+    n = r.varint("frame length")
+    if not 1 <= n <= header.max_frame:
+        raise CorruptError(f"corrupt stream: frame length {n} outside 1..{header.max_frame} at offset {start}")
+    if kind == FRAME_STORED:
+        raw = r.read(n, "stored frame")
+        return Frame(FRAME_STORED, n, raw=raw, size=r.offset - start)
+    lanes = r.varint("lane count")
+    if not 1 <= lanes <= min(n, MAX_LANES):
+        raise CorruptError(f"corrupt stream: lane count {lanes} for a frame of {n} bytes")
+    flags = np.unpackbits(np.frombuffer(r.read((lanes + 7) // 8, "lane flags"), dtype=np.uint8),
+                          bitorder="little")
+    if flags[lanes:].any():
+        raise CorruptError("corrupt stream: padding bits of the lane flags are set")
+    stored = [bool(x) for x in flags[:lanes]]
+    lens = lane_lengths(n, lanes)
+    clens, checks = [], []
+    for i in range(lanes):
+        if stored[i]:
+            clens.append(int(lens[i]))
+            checks.append(None)
+        else:
+            c = r.varint("lane length")
+            if c >= lens[i]:
+                raise CorruptError(f"corrupt stream: lane {i} claims {c} coded bytes for {lens[i]} raw bytes")
+            clens.append(c)
+            checks.append(struct.unpack("<H", r.read(2, "lane check"))[0])
+    payload = [r.read(c, "lane data") for c in clens]
+    return Frame(FRAME_MODELED, n, lane_lens=lens, lane_stored=stored, lane_payload=payload,
+                 lane_checks=checks, size=r.offset - start)

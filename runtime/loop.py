@@ -1,0 +1,170 @@
+"""The lane loop: a frame is cut into contiguous lanes that the model runs over all at once.
+
+Per step, every lane feeds one byte (the previous byte of the lane; a virtual 0 first), the model
+returns scores for the next byte, :func:`scores_to_freqs` turns them into integer frequencies, and
+a *predictor stack* codes the lane's byte with them. The only state that crosses a step is the
+model's fixed-size state (KV-free) and whatever the stack keeps per lane.
+
+Predictor stack protocol (``ModelOnly`` here; ``lmz.runtime.mix.MixStack`` implements the same):
+
+    stack_id: int                      # recorded in the container (0 = model only, 1 = mix)
+    name: str
+    def params(self) -> bytes          # recorded in the container (<= 4096 bytes)
+    @classmethod
+    def from_params(cls, blob: bytes)  # rebuild the stack the encoder used
+    def reset(self, lanes: int)        # start of every frame / decode batch (optional method)
+    def encode_step(self, model_freqs, syms, active, enc) -> None
+    def decode_step(self, model_freqs, active, dec) -> np.ndarray   # syms[L] int64
+
+``model_freqs`` is int64 [L, 256] (rows sum to 2**16), ``syms`` int64 [L], ``active`` bool [L];
+``enc``/``dec`` are :class:`lmz.runtime.coder.Encoder` / ``Decoder`` with one lane per row. For
+inactive lanes a stack must code the no-op event (``active=`` of ``put_symbols``/``put_bits``
+does it) and the decoder side returns 0. Lanes must be independent of each other: the decoder
+runs only the lanes that were coded (stored lanes are skipped), so lane i's coding may depend only
+on lane i's own history. A stack may code several events per byte (e.g. binary decomposition).
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from .coder import Decoder, Encoder
+from .container import STACK_MIX, STACK_MODEL_ONLY, lane_lengths
+from .errors import FormatError, ModelError, UsageError
+from .freqs import scores_to_freqs
+
+FRAME_SIZE = 1 << 22  # bytes of input per frame (memory bound, see docs/FORMAT.md)
+MIN_LANE = 4096  # a lane is never shorter than this unless lanes= says so
+MAX_LANES = 256
+
+Progress = Callable[[int], None] | None
+
+
+class ModelOnly:
+    """The model's frequencies, coded as they are."""
+
+    stack_id = STACK_MODEL_ONLY
+    name = "model"
+
+    def params(self) -> bytes:
+        return b""
+
+    @classmethod
+    def from_params(cls, blob: bytes) -> "ModelOnly":
+        if blob:
+            raise FormatError("the model-only stack takes no parameters")
+        return cls()
+
+    def reset(self, lanes: int) -> None:
+        pass
+
+    def encode_step(self, model_freqs, syms, active, enc: Encoder) -> None:
+        enc.put_symbols(model_freqs, syms, active)
+
+    def decode_step(self, model_freqs, active, dec: Decoder) -> np.ndarray:
+        return dec.get_symbols(model_freqs, active)
+
+
+def _mix_class():
+    try:
+        from . import mix
+    except ImportError as e:
+        raise UsageError(f"--mix on needs lmz.runtime.mix, which is not available ({e})") from None
+    return mix.MixStack
+
+
+def make_stack(mix="off"):
+    """`mix`: "off" -> ModelOnly, "on" -> MixStack(), or a stack object (returned as is)."""
+    if not isinstance(mix, str):
+        return mix
+    if mix in ("off", "model", "none"):
+        return ModelOnly()
+    if mix in ("on", "mix"):
+        return _mix_class()()
+    raise UsageError(f"--mix must be on or off, not {mix!r}")
+
+
+def stack_from_header(stack_id: int, params: bytes):
+    if stack_id == STACK_MODEL_ONLY:
+        return ModelOnly.from_params(params)
+    if stack_id == STACK_MIX:
+        return _mix_class().from_params(params)
+    raise FormatError(f"unknown predictor stack id {stack_id}")
+
+
+def choose_lanes(n: int, lanes: int | None = None, min_lane: int = MIN_LANE, max_lanes: int = MAX_LANES) -> int:
+    """Lane count for a frame of n bytes: as many as possible with lanes >= min_lane bytes."""
+    if n <= 0:
+        return 0
+    if lanes is not None:
+        if lanes < 1:
+            raise UsageError("--lanes must be at least 1")
+        return min(int(lanes), n)
+    return max(1, min(max_lanes, n // min_lane))
+
+
+def _reset(stack, lanes):
+    r = getattr(stack, "reset", None)
+    if r is not None:
+        r(lanes)
+
+
+def encode_lanes(model, stack, raw: bytes, lanes: int, progress: Progress = None) -> list[bytes]:
+    """Code a frame of `raw` bytes as `lanes` contiguous lanes; returns each lane's coded bytes."""
+    n = len(raw)
+    lens = lane_lengths(n, lanes)
+    T = int(lens[0])
+    C = int(model.chunk)
+    # lane matrix [L, T]; row i holds lane i, zero padded; the input at step t is the byte t-1
+    ends = np.cumsum(lens)
+    idx = (ends - lens)[:, None] + np.arange(T)[None, :]
+    valid = np.arange(T)[None, :] < lens[:, None]
+    data = np.frombuffer(raw, dtype=np.uint8)
+    M = np.where(valid, data[np.minimum(idx, n - 1)], 0).astype(np.int64)
+    steps = -(-T // C) * C
+    X = np.zeros((lanes, steps), dtype=np.int64)
+    X[:, 1:T] = M[:, : T - 1]
+    enc = Encoder(lanes, capacity=min(T, 1 << 16) // 2 + 16)
+    _reset(stack, lanes)
+    state = model.initial_state(lanes)
+    for t0 in range(0, T, C):
+        scores, state = model.step(X[:, t0: t0 + C], state)
+        for j in range(min(C, T - t0)):
+            t = t0 + j
+            active = lens > t
+            stack.encode_step(scores_to_freqs(scores[:, j]), M[:, t], active, enc)
+        if progress:
+            progress(int(np.minimum(lens - t0, min(C, T - t0)).clip(0).sum()))
+    return enc.finish()
+
+
+def decode_lanes(model, stack, coded: list[bytes], lens, progress: Progress = None,
+                 report_every: int = 64) -> list[bytes]:
+    """Decode lanes of the given raw lengths from their coded bytes (one model step per byte)."""
+    lanes = len(coded)
+    if lanes == 0:
+        return []
+    if int(model.chunk) != 1:
+        raise ModelError(f"decoding needs the one-step graph of the model (chunk 1, got {model.chunk})")
+    lens = np.asarray(lens, dtype=np.int64)
+    T = int(lens.max())
+    dec = Decoder(coded)
+    _reset(stack, lanes)
+    state = model.initial_state(lanes)
+    out = np.zeros((lanes, T), dtype=np.uint8)
+    x = np.zeros((lanes, 1), dtype=np.int64)
+    done = 0
+    for t in range(T):
+        scores, state = model.step(x, state)
+        active = lens > t
+        syms = stack.decode_step(scores_to_freqs(scores[:, 0]), active, dec)
+        out[:, t] = syms
+        x = np.asarray(syms, dtype=np.int64).reshape(lanes, 1)
+        if progress and (t + 1) % report_every == 0:
+            now = int(np.minimum(lens, t + 1).sum())
+            progress(now - done)
+            done = now
+    if progress:
+        progress(int(lens.sum()) - done)
+    return [out[i, : lens[i]].tobytes() for i in range(lanes)]
