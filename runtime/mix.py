@@ -1,0 +1,421 @@
+"""MixStack: an adaptive, integer-only, lane-vectorised stage between the ONNX model and the coder.
+
+Like paq/lpaq, every byte is coded as 8 binary decisions, most significant bit first; the
+context of a decision is the byte's bits so far (``c0``: 1, then 1b7, 1b7b6, ... < 256).
+For every decision and every lane the stack forms predictions in the *stretch* domain
+(``st = ln(p / (1 - p))`` in units of 1/256, clipped to +-2047) from
+
+* (a) the ONNX model's byte distribution (``model_freqs[L, 256]``, 2**16-normalised), turned
+  into a bit probability with a cumulative sum: P(1 | prefix) = F(prefix,1) / F(prefix);
+* (b) hashed context counters for orders 0, 1, 2, 3, 4, 6 and a word (letters-only) context;
+* (c) a match model: the longest recent occurrence of the last ``MATCH_MIN`` bytes (found by
+  hash, verified, across all lanes) predicts the next byte; its bit is weighted by an adaptive
+  counter selected by (match length, expected bit);
+
+mixes them with a logistic mixer (integer weights, weight set selected by ``c0``) and refines
+the result with two APM/SSE stages (contexts ``c0`` and ``c0`` + previous byte). The output
+is ``p1`` = P(bit = 1) as an int in 1..65535 of 2**16, which the coder consumes.
+
+Determinism. Everything is int64 numpy arithmetic; the lookup tables are built by integer
+recurrences (a test pins their checksums). All lanes advance in lockstep and share every
+table: a lane learns from the others' text too. Several lanes may update the same slot in one
+decision; updates are deltas computed from the pre-update values and applied with
+``np.add.at`` (integer addition is order-independent), then re-clamped by a scatter in which
+all duplicates write the same value. Inactive lanes (``active`` False) code a no-op, see
+byte 0, and never touch shared state. Encoder and decoder therefore evolve identical state.
+
+Memory. Shared: the counter table, 8 bytes x (2**table_bits + 128) (default 2**22: 32 MiB);
+the order-2 APM, 4 bytes x 65536 x 33 (8.25 MiB); the match index, 8 bytes x 2**match_bits
+(default 2**20: 8 MiB); mixer and small APM: < 100 kB. Per lane: the history ring,
+2**hist_bits bytes (default 2**16: 64 KiB), plus ~2 kB of step state. A stack is created per
+frame (per coded stream); nothing grows with the input.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .freqs import PROB_ONE
+
+__all__ = ["MixStack", "SQUASH", "STRETCH", "squash", "stretch", "table_checksums", "STACK_ID"]
+
+STACK_ID = 1  # container id of this predictor stack (ModelOnly is 0)
+ST_MAX = 2047  # stretch domain: +-2047 in units of 1/256 (i.e. +-8.0)
+_U64 = np.uint64
+
+
+# --------------------------------------------------------------------------------------------
+# lookup tables (integer recurrences only)
+# --------------------------------------------------------------------------------------------
+def _squash_table() -> np.ndarray:
+    """SQUASH[x + 2047] = round(2**16 / (1 + exp(-x / 256))) clamped to 1..65535, x in -2047..2047.
+
+    exp(-d/256) * 2**40 comes from an integer recurrence whose multiplier is the literal
+    round(2**40 * exp(-1/256)); the divisions are integer divisions, so no libm is involved.
+    """
+    mult = 1095225038176  # round(2**40 * exp(-1/256))
+    one = 1 << 40
+    e = []
+    v = one
+    for _ in range(ST_MAX + 1):
+        e.append(v)
+        v = (v * mult) >> 40
+    pos = [((1 << 56) + (one + ed) // 2) // (one + ed) for ed in e]  # x >= 0
+    out = np.empty(2 * ST_MAX + 1, dtype=np.int64)
+    for x in range(-ST_MAX, ST_MAX + 1):
+        p = pos[x] if x >= 0 else PROB_ONE - pos[-x]
+        out[x + ST_MAX] = min(max(p, 1), PROB_ONE - 1)
+    return out
+
+
+def _stretch_table(sq: np.ndarray) -> np.ndarray:
+    """STRETCH[p12] = the smallest x with SQUASH(x) >> 4 >= p12 (inverse of squash), p12 in 0..4095."""
+    out = np.empty(4096, dtype=np.int64)
+    pi = 0
+    for x in range(-ST_MAX, ST_MAX + 1):
+        v = int(sq[x + ST_MAX]) >> 4
+        for i in range(pi, v + 1):
+            out[i] = x
+        pi = max(pi, v + 1)
+    out[pi:] = ST_MAX
+    return out
+
+
+SQUASH = _squash_table()
+STRETCH = _stretch_table(SQUASH)
+
+
+def squash(x: np.ndarray) -> np.ndarray:
+    """Stretch-domain int (any range; clipped to +-2047) -> p16 in 1..65535."""
+    return SQUASH[np.clip(x, -ST_MAX, ST_MAX) + ST_MAX]
+
+
+def stretch(p16: np.ndarray) -> np.ndarray:
+    """p16 in 0..65535 -> stretch-domain int in -2047..2047."""
+    return STRETCH[np.asarray(p16) >> 4]
+
+
+def _mix64(x: np.ndarray) -> np.ndarray:
+    """A 64-bit integer hash finaliser (splitmix64), uint64 in, uint64 out (wrapping)."""
+    x = x ^ (x >> _U64(30))
+    x = x * _U64(0xBF58476D1CE4E5B9)
+    x = x ^ (x >> _U64(27))
+    x = x * _U64(0x94D049BB133111EB)
+    return x ^ (x >> _U64(31))
+
+
+def _c0_scramble(bits: int) -> np.ndarray:
+    """256 distinct table offsets (< 2**bits) for the partial-byte nodes c0, from a fixed hash."""
+    c = _mix64(np.arange(256, dtype=_U64) + _U64(0x9E3779B97F4A7C15))
+    return (c >> _U64(64 - bits)).astype(np.int64) ^ np.arange(256, dtype=np.int64)
+
+
+def table_checksums() -> dict:
+    """sha256 of the lookup tables (pinned by a test)."""
+    import hashlib
+
+    return {
+        "squash": hashlib.sha256(SQUASH.astype("<i8").tobytes()).hexdigest(),
+        "stretch": hashlib.sha256(STRETCH.astype("<i8").tobytes()).hexdigest(),
+        "c0_22": hashlib.sha256(_c0_scramble(22).astype("<i8").tobytes()).hexdigest(),
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# the stack
+# --------------------------------------------------------------------------------------------
+ORDERS = (0, 1, 2, 3, 4, 6)  # byte-context orders of the hashed counters (+ one word context)
+_CNT_SHIFT = 16  # counter slot = p22 << 16 | n
+_P_BITS = 22
+
+
+class MixStack:
+    """Adaptive mixing stack; one instance codes one frame of `lanes` lockstep lanes.
+
+    Parameters (all recorded in ``params``; encoder and decoder must use the same):
+      table_bits   log2 slots of the shared hashed counter table (8 bytes each)
+      hist_bits    log2 bytes of the per-lane history ring used by the match model
+      match_bits   log2 slots of the shared match index
+      match_min    bytes hashed to find a match candidate (also the minimum verified length)
+      limit        counter count limit (adaptation rate floor 1/(limit + 1.5))
+      mixer_lr     mixer learning rate (weight delta = x * err * lr >> 14, averaged over lanes)
+      apm_rate     APM update shift
+      use_model    feed the model's bit probability (False: "mix without model")
+    """
+
+    stack_id = STACK_ID
+    DEFAULTS = dict(table_bits=22, hist_bits=16, match_bits=20, match_min=6, limit=255,
+                    mixer_lr=6, apm_rate=7, use_model=True)
+
+    def __init__(self, lanes: int, **params):
+        unknown = set(params) - set(self.DEFAULTS)
+        if unknown:
+            raise ValueError(f"unknown MixStack params: {sorted(unknown)}")
+        p = dict(self.DEFAULTS)
+        p.update(params)
+        self.params = p
+        L = self.lanes = int(lanes)
+        self.use_model = bool(p["use_model"])
+        B = self.table_bits = int(p["table_bits"])
+        self.limit = int(p["limit"])
+        self.mixer_lr = int(p["mixer_lr"])
+        self.apm_rate = int(p["apm_rate"])
+        self.match_min = int(p["match_min"])
+        self.hist_bits = int(p["hist_bits"])
+        self.match_bits = int(p["match_bits"])
+        self.rows = np.arange(L, dtype=np.int64)
+
+        # counters: hashed contexts in [0, 2**B), the match counters at 2**B + (0..127)
+        self.K = len(ORDERS) + 1  # + word
+        self.NC = self.K + 1  # + match column
+        self.moff = 1 << B
+        self.T = np.full((1 << B) + 128, (1 << (_P_BITS - 1)) << _CNT_SHIFT, dtype=np.int64)
+        self.c0h = _c0_scramble(B)
+        dt = (2 << 16) // (2 * np.arange(self.limit + 1, dtype=np.int64) + 3)
+        self.DT = dt
+        om = [(1 << (8 * o)) - 1 if o < 8 else (1 << 64) - 1 for o in ORDERS]
+        self.omask = np.array(om, dtype=_U64)
+        self.osalt = (np.arange(len(ORDERS), dtype=_U64) + _U64(1)) * _U64(0x9E3779B97F4A7C15)
+
+        # mixer: N inputs = model? + NC counters + bias
+        self.N = self.NC + 1 + (1 if self.use_model else 0)
+        self.S = 256
+        w0 = np.full(self.N, 16384, dtype=np.int64)
+        if self.use_model:
+            w0[-1] = 65536
+        self.W = np.tile(w0, (self.S, 1))
+        self.x = np.zeros((L, self.N), dtype=np.int64)
+        self.x[:, self.NC] = 256  # bias input
+
+        # APMs: 33 interpolation knots in the stretch domain
+        knots = SQUASH[np.clip((np.arange(33) - 16) * 128, -ST_MAX, ST_MAX) + ST_MAX] << 4
+        self.A1 = np.tile(knots, 256)  # ctx c0
+        self.A2 = np.tile(knots, 65536).astype(np.int32)  # ctx c0 | c1 << 8
+        self.A1cnt = np.zeros(self.A1.size, dtype=np.int32)
+        self.A2cnt = np.zeros(self.A2.size, dtype=np.int32)
+
+        # per-lane byte state
+        H = 1 << self.hist_bits
+        self.hist = np.zeros((L, H), dtype=np.uint8)
+        self.t = 0  # bytes coded so far (step index)
+        self.h8 = np.zeros(L, dtype=_U64)  # last 8 bytes
+        self.wh = np.zeros(L, dtype=_U64)  # word hash
+        self.MT = np.full(1 << self.match_bits, -1, dtype=np.int64)  # t * L + lane
+        self.mlen = np.zeros(L, dtype=np.int64)
+        self.mptr = np.zeros(L, dtype=np.int64)  # flat index lane * H + pos of predicted byte
+        self.base = np.zeros((L, self.K), dtype=np.int64)
+        self.c1 = np.zeros(L, dtype=np.int64)
+
+    # -- per byte ------------------------------------------------------------------------------
+    def _begin_byte(self, model_freqs, active) -> None:
+        L = self.lanes
+        act = np.ones(L, dtype=bool) if active is None else np.asarray(active, dtype=bool)
+        self.act = act
+        self.all_active = bool(act.all())
+        self.act_rows = None if self.all_active else np.flatnonzero(act)
+        if self.use_model:
+            if model_freqs is None:
+                raise ValueError("this MixStack was built with use_model=True: model_freqs needed")
+            f = np.asarray(model_freqs, dtype=np.int64)
+            cum = np.zeros((L, 257), dtype=np.int64)
+            np.cumsum(f, axis=1, out=cum[:, 1:])
+            self.cum = cum.ravel()
+            self.cumoff = self.rows * 257
+        # match candidate lookup for lanes without a match
+        t = self.t
+        H = 1 << self.hist_bits
+        mm = self.match_min
+        self.mh = None
+        if t >= mm:
+            h = _mix64((self.h8 & _U64((1 << (8 * mm)) - 1)) + _U64(0x51ED27))
+            mh = (h >> _U64(64 - self.match_bits)).astype(np.int64)
+            self.mh = mh
+            need = self.mlen == 0
+            if need.any():
+                cand = self.MT[mh]
+                ok = need & (cand >= 0)
+                if ok.any():
+                    s = cand // L
+                    lane2 = cand - s * L
+                    ok &= s > t - H + 32  # still in the ring with room to verify
+                    V = 32
+                    j = np.arange(1, V + 1, dtype=np.int64)
+                    pa = (s[:, None] - j) & (H - 1)
+                    pb = (t - j) & (H - 1)
+                    a = self.hist[lane2[:, None], pa]
+                    b = self.hist[self.rows[:, None], pb]
+                    valid = (s[:, None] - j >= 0) & (t - j >= 0)
+                    eq = (a == b) & valid
+                    ln = np.cumprod(eq, axis=1).sum(axis=1)
+                    ok &= ln >= mm
+                    self.mlen = np.where(ok, ln, self.mlen)
+                    self.mptr = np.where(ok, lane2 * H + (s & (H - 1)), self.mptr)
+        m = self.mlen > 0
+        self.mbyte = np.where(m, self.hist.ravel()[self.mptr].astype(np.int64) | 256, 0)
+        lb = np.minimum(self.mlen, 15)
+        lb = np.where(self.mlen >= 16, 16 + np.minimum((self.mlen - 16) >> 3, 15), lb)
+        self.mlb = lb  # 0..31
+        self.c0 = np.ones(L, dtype=np.int64)
+
+    def _end_byte(self, syms: np.ndarray) -> None:
+        L = self.lanes
+        H = 1 << self.hist_bits
+        t = self.t
+        act = self.act
+        syms = np.where(act, syms, 0).astype(np.int64)
+        # match: extend or drop
+        hit = (self.mlen > 0) & ((self.mbyte & 255) == syms)
+        self.mlen = np.where(hit, np.minimum(self.mlen + 1, 65535), 0)
+        self.mptr = np.where(hit, (self.mptr & ~(H - 1)) | ((self.mptr + 1) & (H - 1)), 0)
+        # insert the current context -> position t (its next byte) into the match index
+        if self.mh is not None:
+            rows = self.rows if self.all_active else self.act_rows
+            np.maximum.at(self.MT, self.mh[rows], t * L + rows)
+        self.hist[:, t & (H - 1)] = syms.astype(np.uint8)
+        s64 = syms.astype(_U64)
+        self.h8 = np.where(act, (self.h8 << _U64(8)) | s64, self.h8)
+        low = syms | 32
+        letter = (low >= 97) & (low <= 122)
+        self.wh = np.where(letter, (self.wh + low.astype(_U64) + _U64(1)) * _U64(0x2F0F3A5B3C4D5E6F),
+                           _U64(0))
+        self.c1 = np.where(act, syms, self.c1)
+        self.t = t + 1
+        self._hash_contexts()
+
+    def _hash_contexts(self) -> None:
+        v = (self.h8[:, None] & self.omask[None, :]) + self.osalt[None, :]
+        hb = np.empty((self.lanes, self.K), dtype=_U64)
+        hb[:, :-1] = _mix64(v)
+        hb[:, -1] = _mix64(self.wh + _U64(0x7777))
+        self.base = (hb >> _U64(64 - self.table_bits)).astype(np.int64)
+
+    # -- per bit -------------------------------------------------------------------------------
+    def _predict(self, k: int) -> np.ndarray:
+        L = self.lanes
+        c0 = self.c0
+        # (b)+(c) counter slots
+        idx = np.empty((L, self.NC), dtype=np.int64)
+        np.bitwise_xor(self.base, self.c0h[c0][:, None], out=idx[:, : self.K])
+        mb = self.mbyte
+        valid = (mb >> (8 - k)) == c0
+        exp = (mb >> (7 - k)) & 1
+        idx[:, self.K] = self.moff + np.where(valid, (self.mlb << 1) + exp, 0)
+        self.idx = idx
+        v = self.T[idx]
+        self.v = v
+        x = self.x
+        x[:, : self.NC] = STRETCH[v >> (_CNT_SHIFT + _P_BITS - 12)]
+        # (a) model bit probability
+        if self.use_model:
+            w = 1 << (8 - k)
+            lo = self.cumoff + ((c0 << (8 - k)) - 256)
+            c_lo = self.cum[lo]
+            c_mid = self.cum[lo + (w >> 1)]
+            c_hi = self.cum[lo + w]
+            pm = ((c_hi - c_mid) << 16) // (c_hi - c_lo)
+            x[:, -1] = STRETCH[pm >> 4]
+        # mixer
+        ctx = c0
+        self.mctx = ctx
+        wsel = self.W[ctx]
+        dot = np.clip((wsel * x).sum(axis=1) >> 16, -ST_MAX, ST_MAX)
+        pr = SQUASH[dot + ST_MAX]
+        self.pr_mix = pr
+        # APM 1 (c0) and APM 2 (c0, c1)
+        st = dot + 2048
+        lo_k = st >> 7
+        wt = st & 127
+        i1 = (c0 * 33) + lo_k
+        i2 = ((c0 | (self.c1 << 8)) * 33) + lo_k
+        a1 = (self.A1[i1] * (128 - wt) + self.A1[i1 + 1] * wt) >> 11  # p20 -> p16
+        a2 = (self.A2[i2] * (128 - wt) + self.A2[i2 + 1] * wt) >> 11
+        self.ai1 = i1 + (wt >> 6)
+        self.ai2 = i2 + (wt >> 6)
+        p = (2 * pr + a1 + a2 + 2) >> 2
+        p = np.clip(p, 1, PROB_ONE - 1)
+        if not self.all_active:
+            p = np.where(self.act, p, 1)
+        return p
+
+    def _update(self, bits: np.ndarray) -> None:
+        y = bits.astype(np.int64)
+        rows = None if self.all_active else self.act_rows
+        # counters
+        idx, v = self.idx, self.v
+        if rows is not None:
+            idx, v, yy = idx[rows], v[rows], y[rows]
+        else:
+            yy = y
+        p = v >> _CNT_SHIFT
+        n = v & 0xFFFF
+        dp = (((yy[:, None] << _P_BITS) - p) * self.DT[n]) >> 17
+        np.add.at(self.T, idx, (dp << _CNT_SHIFT) + (n < self.limit))
+        v2 = self.T[idx]
+        p2 = np.clip(v2 >> _CNT_SHIFT, 0, (1 << _P_BITS) - 1)
+        n2 = np.minimum(v2 & 0xFFFF, self.limit)
+        self.T[idx] = (p2 << _CNT_SHIFT) | n2
+        # mixer (gradient averaged over the lanes sharing a weight set)
+        err = (y << 16) - self.pr_mix
+        x = self.x
+        ctx = self.mctx
+        if rows is not None:
+            err, x, ctx = err[rows], x[rows], ctx[rows]
+        cnt = np.bincount(ctx, minlength=self.S)[ctx]
+        g = (x * (err * self.mixer_lr)[:, None]) >> 14
+        g //= cnt[:, None]
+        np.add.at(self.W, ctx, g)
+        # APMs (averaged too)
+        tgt = y << 20
+        self._apm_update(self.A1, self.A1cnt, self.ai1, tgt, rows)
+        self._apm_update(self.A2, self.A2cnt, self.ai2, tgt, rows)
+        self.c0 = (self.c0 << 1) | y
+
+    def _apm_update(self, A, C, i, tgt, rows) -> None:
+        if rows is not None:
+            i, tgt = i[rows], tgt[rows]
+        np.add.at(C, i, 1)
+        c = C[i]
+        C[i] = 0
+        d = ((tgt - A[i]) >> self.apm_rate) // c
+        np.add.at(A, i, d.astype(A.dtype))
+
+    # -- public API ----------------------------------------------------------------------------
+    def encode_step(self, model_freqs, syms, active, enc) -> None:
+        """Code byte t of every lane: 8 calls of enc.put_bits(bits, p1, active)."""
+        self._begin_byte(model_freqs, active)
+        syms = np.asarray(syms, dtype=np.int64)
+        act = None if self.all_active else self.act
+        for k in range(8):
+            p1 = self._predict(k)
+            bits = (syms >> (7 - k)) & 1
+            if act is not None:
+                bits = bits & act
+            enc.put_bits(bits, p1, act)
+            self._update(bits)
+        self._end_byte(syms)
+
+    def decode_step(self, model_freqs, active, dec) -> np.ndarray:
+        """Decode byte t of every lane (inactive lanes give 0)."""
+        self._begin_byte(model_freqs, active)
+        act = None if self.all_active else self.act
+        for k in range(8):
+            p1 = self._predict(k)
+            bits = np.asarray(dec.get_bits(p1, act), dtype=np.int64)
+            self._update(bits)
+        syms = self.c0 - 256
+        self._end_byte(syms)
+        return syms
+
+    def predict_step(self, model_freqs, syms, active=None) -> np.ndarray:
+        """Measuring helper: code byte t without a coder; returns p1 of the coded bits, [8, L]."""
+        self._begin_byte(model_freqs, active)
+        syms = np.asarray(syms, dtype=np.int64)
+        out = np.empty((8, self.lanes), dtype=np.int64)
+        for k in range(8):
+            p1 = self._predict(k)
+            bits = (syms >> (7 - k)) & 1
+            if not self.all_active:
+                bits = bits & self.act
+            out[k] = np.where(bits == 1, p1, PROB_ONE - p1)
+            self._update(bits)
+        self._end_byte(syms)
+        return out
