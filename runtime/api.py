@@ -105,22 +105,22 @@ class Compressor:
 
     def __init__(self, model=DEFAULT_MODEL, provider: str = "auto", lanes: int | None = None, mix="off",
                  frame_size: int = FRAME_SIZE, min_lane: int = MIN_LANE, max_lanes: int = MAX_LANES,
-                 progress: Progress = None):
+                 progress: Progress = None, mix_params: dict | None = None):
         if not 1 <= frame_size <= ct.MAX_FRAME_LIMIT:
             raise UsageError(f"frame size must be in 1..{ct.MAX_FRAME_LIMIT}")
         self.model = load_model(model, provider)
-        self.stack = make_stack(mix)
+        self.stack = make_stack(mix, **(mix_params or {}))
         self.lanes, self.frame_size, self.min_lane, self.max_lanes = lanes, frame_size, min_lane, max_lanes
         self.progress = progress
 
     def header(self, content_size: int | None = None) -> Header:
         return Header(self.model.info.fingerprint, _model_name(self.model), self.stack.stack_id,
-                      self.stack.params(), self.frame_size, content_size)
+                      self.stack.blob, self.frame_size, content_size)
 
     def frame(self, raw: bytes) -> bytes:
         lanes = choose_lanes(len(raw), self.lanes, self.min_lane, self.max_lanes)
-        coded = encode_lanes(self.model, self.stack, raw, lanes, self.progress)
-        return ct.pack_frame(raw, coded)
+        coded = encode_lanes(self.model, self.stack.make(lanes), raw, lanes, self.progress)
+        return ct.pack_frame(raw, coded, store_lanes=self.stack.independent_lanes)
 
     def copy_stream(self, ifh: BinaryIO, ofh: BinaryIO, size: int | None = None) -> tuple[int, int]:
         """Read `ifh` to its end, write the compressed stream to `ofh`; returns (read, written).
@@ -199,11 +199,17 @@ class Decompressor:
             crc = zlib.crc32(raw, crc)
             yield raw
 
-    def _decode_frame(self, model, stack, f) -> bytes:
+    def _decode_frame(self, model, spec, f) -> bytes:
         sel = [i for i, s in enumerate(f.lane_stored) if not s]
+        if not spec.independent_lanes and len(sel) != len(f.lane_stored):
+            raise CorruptError(f"corrupt stream: stored lanes in a frame of the {spec.name!r} stack")
         lanes = list(f.lane_payload)
         if self.progress:
             self.progress(int(sum(f.lane_lens[i] for i, s in enumerate(f.lane_stored) if s)))
+        try:
+            stack = spec.make(len(sel))
+        except (TypeError, ValueError) as e:
+            raise FormatError(f"corrupt predictor stack parameters ({e})") from None
         dec = decode_lanes(model, stack, [f.lane_payload[i] for i in sel], f.lane_lens[sel], self.progress)
         for i, d in zip(sel, dec):
             if ct.lane_check(d) != f.lane_checks[i]:

@@ -190,9 +190,9 @@ class Frame:
     size: int = 0  # bytes in the stream
 
 
-def pack_frame(raw: bytes, coded: list[bytes] | None) -> bytes:
-    """The smallest encoding of one frame: modeled lanes (each lane stored if coding expands it)
-    or the whole frame stored. `coded` holds the coder output per lane (None: store the frame)."""
+def pack_frame(raw: bytes, coded: list[bytes] | None, store_lanes: bool = True) -> bytes:
+    """The smallest encoding of one frame: modeled lanes (each lane stored if coding expands it and
+    `store_lanes`) or the whole frame stored. `coded`: the coder output per lane (None: store)."""
     n = len(raw)
     stored = bytes([FRAME_STORED]) + varint(n) + raw
     if not coded:
@@ -203,10 +203,12 @@ def pack_frame(raw: bytes, coded: list[bytes] | None) -> bytes:
     for i, c in enumerate(coded):
         lane = raw[off: off + lens[i]]
         off += lens[i]
-        if len(c) >= len(lane):
+        if store_lanes and len(c) >= len(lane):
             flags[i] = True
             payload.append(lane)
         else:
+            if len(c) >= len(lane):  # kept coded (shared-state stack): the frame is stored instead
+                return stored
             meta += varint(len(c)) + struct.pack("<H", lane_check(lane))
             payload.append(c)
     head = bytes([FRAME_MODELED]) + varint(n) + varint(len(coded)) + np.packbits(flags, bitorder="little").tobytes()

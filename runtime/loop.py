@@ -5,26 +5,26 @@ returns scores for the next byte, :func:`scores_to_freqs` turns them into intege
 a *predictor stack* codes the lane's byte with them. The only state that crosses a step is the
 model's fixed-size state (KV-free) and whatever the stack keeps per lane.
 
-Predictor stack protocol (``ModelOnly`` here; ``lmz.runtime.mix.MixStack`` implements the same):
+Predictor stacks. A stack is created per frame for that frame's lanes by a :class:`StackSpec`
+(what the container records: ``stack_id`` and a params blob, the JSON of the params dict). A
+stack instance has:
 
-    stack_id: int                      # recorded in the container (0 = model only, 1 = mix)
-    name: str
-    def params(self) -> bytes          # recorded in the container (<= 4096 bytes)
-    @classmethod
-    def from_params(cls, blob: bytes)  # rebuild the stack the encoder used
-    def reset(self, lanes: int)        # start of every frame / decode batch (optional method)
     def encode_step(self, model_freqs, syms, active, enc) -> None
     def decode_step(self, model_freqs, active, dec) -> np.ndarray   # syms[L] int64
+    independent_lanes: bool   # optional, default False (see below)
 
 ``model_freqs`` is int64 [L, 256] (rows sum to 2**16), ``syms`` int64 [L], ``active`` bool [L];
 ``enc``/``dec`` are :class:`lmz.runtime.coder.Encoder` / ``Decoder`` with one lane per row. For
-inactive lanes a stack must code the no-op event (``active=`` of ``put_symbols``/``put_bits``
-does it) and the decoder side returns 0. Lanes must be independent of each other: the decoder
-runs only the lanes that were coded (stored lanes are skipped), so lane i's coding may depend only
-on lane i's own history. A stack may code several events per byte (e.g. binary decomposition).
+inactive lanes a stack codes the no-op event (``active=`` of ``put_symbols``/``put_bits`` does
+it) and ``decode_step`` returns 0. A stack may code several events per byte (``put_bits``).
+If ``independent_lanes`` is True (lane i's coding depends only on lane i's bytes), a lane that
+coding would expand is stored raw and the decoder skips it; otherwise (shared tables, as in
+MixStack) every lane of a frame is coded and decoded in lockstep and only whole frames fall
+back to stored.
 """
 from __future__ import annotations
 
+import json
 from typing import Callable
 
 import numpy as np
@@ -45,19 +45,11 @@ class ModelOnly:
     """The model's frequencies, coded as they are."""
 
     stack_id = STACK_MODEL_ONLY
-    name = "model"
+    independent_lanes = True
 
-    def params(self) -> bytes:
-        return b""
-
-    @classmethod
-    def from_params(cls, blob: bytes) -> "ModelOnly":
-        if blob:
-            raise FormatError("the model-only stack takes no parameters")
-        return cls()
-
-    def reset(self, lanes: int) -> None:
-        pass
+    def __init__(self, lanes: int | None = None, **params):
+        if params:
+            raise FormatError(f"the model-only stack takes no parameters, got {sorted(params)}")
 
     def encode_step(self, model_freqs, syms, active, enc: Encoder) -> None:
         enc.put_symbols(model_freqs, syms, active)
@@ -74,22 +66,52 @@ def _mix_class():
     return mix.MixStack
 
 
-def make_stack(mix="off"):
-    """`mix`: "off" -> ModelOnly, "on" -> MixStack(), or a stack object (returned as is)."""
-    if not isinstance(mix, str):
+class StackSpec:
+    """A predictor stack as the container records it: id + params; ``make(lanes)`` builds one."""
+
+    def __init__(self, name: str, stack_id: int, cls, params: dict | None = None):
+        self.name, self.stack_id, self.cls = name, stack_id, cls
+        self.params = dict(params or {})
+        self.independent_lanes = bool(getattr(cls, "independent_lanes", False))
+
+    @property
+    def blob(self) -> bytes:
+        if not self.params:
+            return b""
+        return json.dumps(self.params, sort_keys=True, separators=(",", ":")).encode()
+
+    def make(self, lanes: int):
+        return self.cls(lanes, **self.params)
+
+
+def make_stack(mix="off", **params) -> StackSpec:
+    """`mix`: "off" -> ModelOnly, "on" -> lmz.runtime.mix.MixStack (params: its keyword arguments;
+    the class's DEFAULTS are recorded too, so later default changes cannot break old files)."""
+    if isinstance(mix, StackSpec):
         return mix
-    if mix in ("off", "model", "none"):
-        return ModelOnly()
-    if mix in ("on", "mix"):
-        return _mix_class()()
+    if mix in ("off", "model", "none", False, None):
+        return StackSpec("model", STACK_MODEL_ONLY, ModelOnly, params)
+    if mix in ("on", "mix", True):
+        cls = _mix_class()
+        full = dict(getattr(cls, "DEFAULTS", {}))
+        full.update(params)
+        return StackSpec("mix", STACK_MIX, cls, full)
     raise UsageError(f"--mix must be on or off, not {mix!r}")
 
 
-def stack_from_header(stack_id: int, params: bytes):
+def stack_from_header(stack_id: int, blob: bytes) -> StackSpec:
+    try:
+        params = json.loads(blob.decode()) if blob else {}
+        if not isinstance(params, dict):
+            raise ValueError("not an object")
+    except (ValueError, UnicodeDecodeError) as e:
+        raise FormatError(f"corrupt predictor stack parameters ({e})") from None
     if stack_id == STACK_MODEL_ONLY:
-        return ModelOnly.from_params(params)
+        if params:
+            raise FormatError("the model-only stack takes no parameters")
+        return StackSpec("model", STACK_MODEL_ONLY, ModelOnly)
     if stack_id == STACK_MIX:
-        return _mix_class().from_params(params)
+        return StackSpec("mix", STACK_MIX, _mix_class(), params)
     raise FormatError(f"unknown predictor stack id {stack_id}")
 
 
@@ -102,12 +124,6 @@ def choose_lanes(n: int, lanes: int | None = None, min_lane: int = MIN_LANE, max
             raise UsageError("--lanes must be at least 1")
         return min(int(lanes), n)
     return max(1, min(max_lanes, n // min_lane))
-
-
-def _reset(stack, lanes):
-    r = getattr(stack, "reset", None)
-    if r is not None:
-        r(lanes)
 
 
 def encode_lanes(model, stack, raw: bytes, lanes: int, progress: Progress = None) -> list[bytes]:
@@ -126,7 +142,6 @@ def encode_lanes(model, stack, raw: bytes, lanes: int, progress: Progress = None
     X = np.zeros((lanes, steps), dtype=np.int64)
     X[:, 1:T] = M[:, : T - 1]
     enc = Encoder(lanes, capacity=min(T, 1 << 16) // 2 + 16)
-    _reset(stack, lanes)
     state = model.initial_state(lanes)
     for t0 in range(0, T, C):
         scores, state = model.step(X[:, t0: t0 + C], state)
@@ -150,7 +165,6 @@ def decode_lanes(model, stack, coded: list[bytes], lens, progress: Progress = No
     lens = np.asarray(lens, dtype=np.int64)
     T = int(lens.max())
     dec = Decoder(coded)
-    _reset(stack, lanes)
     state = model.initial_state(lanes)
     out = np.zeros((lanes, T), dtype=np.uint8)
     x = np.zeros((lanes, 1), dtype=np.int64)
