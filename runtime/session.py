@@ -1,6 +1,8 @@
 """Opening an exported model with onnxruntime: provider choice, metadata, one call per chunk."""
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 from dataclasses import dataclass
@@ -44,16 +46,23 @@ def make_session(path: str | os.PathLike, provider: str = "auto", threads: int =
     want = []
     if provider in ("auto", "cuda") and "CUDAExecutionProvider" in _available_providers():
         if hasattr(ort, "preload_dlls"):
-            try:
-                ort.preload_dlls()
-            except Exception:  # pragma: no cover - depends on the host's CUDA install
-                pass
+            # preload_dlls() print()s to *stdout*, which may carry compressed data: capture it
+            with contextlib.redirect_stdout(io.StringIO()):
+                try:
+                    ort.preload_dlls()
+                except Exception:  # pragma: no cover - depends on the host's CUDA install
+                    pass
         want.append("CUDAExecutionProvider")
     want.append("CPUExecutionProvider")
+    if provider == "auto" and len(want) > 1:
+        ort.set_default_logger_severity(4)  # a CUDA provider that cannot start is not an error in auto mode
     try:
         sess = ort.InferenceSession(str(path), sess_options=so, providers=want)
     except Exception as e:  # onnxruntime raises its own exception types
         raise ModelError(f"cannot load model {path}: {e}") from e
+    finally:
+        if provider == "auto" and len(want) > 1:
+            ort.set_default_logger_severity(2)
     used = "cuda" if sess.get_providers()[0] == "CUDAExecutionProvider" else "cpu"
     if provider == "cuda" and used != "cuda":
         raise ModelError("--provider cuda: the CUDA execution provider is not usable on this host")
