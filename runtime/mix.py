@@ -68,16 +68,9 @@ def _squash_table() -> np.ndarray:
 
 
 def _stretch_table(sq: np.ndarray) -> np.ndarray:
-    """STRETCH[p12] = the smallest x with SQUASH(x) >> 4 >= p12 (inverse of squash), p12 in 0..4095."""
-    out = np.empty(4096, dtype=np.int64)
-    pi = 0
-    for x in range(-ST_MAX, ST_MAX + 1):
-        v = int(sq[x + ST_MAX]) >> 4
-        for i in range(pi, v + 1):
-            out[i] = x
-        pi = max(pi, v + 1)
-    out[pi:] = ST_MAX
-    return out
+    """STRETCH[p16] = the smallest x with SQUASH(x) >= p16 (inverse of squash), p16 in 0..65535."""
+    x = np.searchsorted(sq, np.arange(PROB_ONE, dtype=np.int64), side="left") - ST_MAX
+    return np.minimum(x, ST_MAX).astype(np.int64)
 
 
 SQUASH = _squash_table()
@@ -91,7 +84,7 @@ def squash(x: np.ndarray) -> np.ndarray:
 
 def stretch(p16: np.ndarray) -> np.ndarray:
     """p16 in 0..65535 -> stretch-domain int in -2047..2047."""
-    return STRETCH[np.asarray(p16) >> 4]
+    return STRETCH[np.asarray(p16)]
 
 
 def _mix64(x: np.ndarray) -> np.ndarray:
@@ -303,7 +296,7 @@ class MixStack:
         v = self.T[idx]
         self.v = v
         x = self.x
-        x[:, : self.NC] = STRETCH[v >> (_CNT_SHIFT + _P_BITS - 12)]
+        x[:, : self.NC] = STRETCH[v >> (_CNT_SHIFT + _P_BITS - 16)]
         # (a) model bit probability
         if self.use_model:
             w = 1 << (8 - k)
@@ -312,7 +305,7 @@ class MixStack:
             c_mid = self.cum[lo + (w >> 1)]
             c_hi = self.cum[lo + w]
             pm = ((c_hi - c_mid) << 16) // (c_hi - c_lo)
-            x[:, -1] = STRETCH[pm >> 4]
+            x[:, -1] = STRETCH[pm]
         # mixer
         ctx = c0
         self.mctx = ctx

@@ -1,0 +1,156 @@
+"""MixStack: encoder/decoder agreement through the real coder, determinism, p1 range, inactive lanes,
+pinned lookup tables. Small tables so the whole file runs in a few seconds."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lmz.runtime import mix
+from lmz.runtime.coder import Decoder, Encoder
+from lmz.runtime.freqs import PROB_ONE, scores_to_freqs
+from lmz.runtime.mix import MixStack
+
+SMALL = dict(table_bits=16, hist_bits=10, match_bits=12)
+TEXT = (b"It was the best of times, it was the worst of times, it was the age of wisdom, it was the "
+        b"age of foolishness, it was the epoch of belief, it was the epoch of incredulity. \x00\xff\x80"
+        b"0123456789 <tag attr='x'>markup</tag>\n") * 3
+
+
+def _lanes(lanes=6, ragged=True, seed=0):
+    rng = np.random.default_rng(seed)
+    data = np.frombuffer(TEXT, dtype=np.uint8).astype(np.int64)
+    T = 160
+    M = np.zeros((lanes, T), dtype=np.int64)
+    lens = np.full(lanes, T)
+    if ragged:
+        lens = np.array([T, T - 3, 40, T, 1, 0][:lanes] + [T] * max(0, lanes - 6))
+    for i in range(lanes):
+        off = int(rng.integers(0, len(data) - T))
+        M[i, : lens[i]] = data[off: off + lens[i]]
+    if lanes > 1:
+        M[1, 20:90] = rng.integers(0, 256, 70)  # some incompressible bytes
+    return M, lens
+
+
+def _freqs(t, M, kind):
+    """A stand-in model: scores from the previous byte (deterministic), or extreme tables."""
+    L = M.shape[0]
+    prev = M[:, t - 1] if t > 0 else np.zeros(L, dtype=np.int64)
+    if kind == "extreme":  # the true next byte (or a wrong one) gets almost all the mass
+        s = np.zeros((L, 256), dtype=np.int64)
+        nxt = M[:, t] if t % 3 else (M[:, t] + 1) & 255
+        s[np.arange(L), nxt] = 4000
+        return scores_to_freqs(s)
+    s = ((prev[:, None] * 7 + np.arange(256)[None, :] * 13) % 97) - 48
+    return scores_to_freqs(s)
+
+
+def _state(st):
+    return [st.T.copy(), st.W.copy(), st.A1.copy(), st.A2.copy(), st.MT.copy(), st.hist.copy()]
+
+
+def _roundtrip(params, kind="plain", lanes=6, ragged=True):
+    M, lens = _lanes(lanes, ragged)
+    L, T = M.shape
+    use_model = params.get("use_model", True)
+    enc_st = MixStack(L, **params)
+    enc = Encoder(L)
+    p1s = []
+    orig_put = enc.put_bits
+
+    def put_bits(bits, p1, active=None):
+        p1s.append(np.asarray(p1).copy())
+        orig_put(bits, p1, active)
+
+    enc.put_bits = put_bits
+    for t in range(T):
+        f = _freqs(t, M, kind) if use_model else None
+        enc_st.encode_step(f, M[:, t], lens > t, enc)
+    coded = enc.finish()
+    dec_st = MixStack(L, **params)
+    dec = Decoder(coded)
+    out = np.zeros_like(M)
+    for t in range(T):
+        f = _freqs(t, M, kind) if use_model else None
+        out[:, t] = dec_st.decode_step(f, lens > t, dec)
+    return M, out, coded, enc_st, dec_st, np.array(p1s)
+
+
+@pytest.mark.parametrize("use_model", [True, False])
+def test_roundtrip_identical_state(use_model):
+    M, out, coded, es, ds, p1s = _roundtrip(dict(SMALL, use_model=use_model))
+    assert np.array_equal(out, M)
+    for a, b in zip(_state(es), _state(ds)):
+        assert np.array_equal(a, b)
+    assert ((p1s >= 1) & (p1s <= PROB_ONE - 1)).all()
+
+
+def test_roundtrip_extreme_model_p1_range():
+    M, out, coded, es, ds, p1s = _roundtrip(dict(SMALL), kind="extreme")
+    assert np.array_equal(out, M)
+    assert p1s.dtype.kind == "i"
+    assert p1s.min() >= 1 and p1s.max() <= PROB_ONE - 1
+    assert p1s.max() > 65000 and p1s.min() < 500  # it does get confident
+
+
+def test_deterministic():
+    a = _roundtrip(dict(SMALL))
+    b = _roundtrip(dict(SMALL))
+    assert a[2] == b[2]
+    for x, y in zip(_state(a[3]), _state(b[3])):
+        assert np.array_equal(x, y)
+
+
+def test_learns():
+    """Repeated text costs far less than 8 bits/byte without a model."""
+    M, out, coded, es, ds, p1s = _roundtrip(dict(SMALL, use_model=False), lanes=4, ragged=False)
+    assert 8 * sum(map(len, coded)) < 0.6 * 8 * M.size
+
+
+def test_inactive_lanes_do_not_touch_shared_state():
+    M, lens = _lanes(2, ragged=False)
+    T = M.shape[1]
+    one = MixStack(1, **SMALL)
+    two = MixStack(2, **SMALL)
+    e1, e2 = Encoder(1), Encoder(2)
+    act2 = np.array([True, False])
+    for t in range(T):
+        f = _freqs(t, M, "plain")
+        one.encode_step(f[:1], M[:1, t], np.array([True]), e1)
+        two.encode_step(f, M[:, t], act2, e2)
+    for name in ("T", "W", "A1", "A2"):
+        assert np.array_equal(getattr(one, name), getattr(two, name)), name
+    c1, c2 = e1.finish(), e2.finish()
+    assert c2[0] == c1[0] and c2[1] == b""
+    dec = Decoder(c2)
+    st = MixStack(2, **SMALL)
+    for t in range(T):
+        s = st.decode_step(_freqs(t, M, "plain"), act2, dec)
+        assert s[1] == 0 and s[0] == M[0, t]
+
+
+def test_loop_integration():
+    from lmz.runtime import loop
+    from fakes import FakeModel  # tests/ is on sys.path under pytest (no __init__.py)
+
+    spec = loop.make_stack("on", **SMALL)
+    raw = TEXT * 2
+    lanes = 3
+    coded = loop.encode_lanes(FakeModel(chunk=4), spec.make(lanes), raw, lanes)
+    lens = loop.lane_lengths(len(raw), lanes)
+    back = loop.decode_lanes(FakeModel(chunk=1), spec.make(lanes), coded, lens)
+    assert b"".join(back) == raw
+
+
+def test_table_checksums():
+    assert mix.table_checksums() == {
+        "squash": "88877a13ed4e0f0d47d1f89c43664e3ddd4b7879f7e5f774b7e00a2bf4c3dcee",
+        "stretch": "580a7b19855bcb2db54376d39ac3eff6d6e00f16aeb387ed8255ec9b263e1b4e",
+        "c0_22": "dbe892d7ee96227fda72b5fe33a43c8e779cb4e4982fe6dfdcd4ea7999e3fda3",
+    }
+    assert mix.SQUASH[0] >= 1 and mix.SQUASH[-1] <= PROB_ONE - 1 and mix.SQUASH[mix.ST_MAX] == 32768
+    assert (np.diff(mix.SQUASH) >= 0).all() and (np.diff(mix.STRETCH) >= 0).all()
+    # stretch inverts squash to within the tables' 16-bit resolution
+    x = np.arange(-mix.ST_MAX, mix.ST_MAX + 1)
+    err = np.abs(mix.stretch(mix.squash(x)) - x)
+    assert err.max() <= 12 and err[300:-300].max() <= 3
