@@ -167,7 +167,7 @@ class Decompressor:
             m = load_model(arg, self.provider)
         except ModelNotFoundError as e:
             raise ModelNotFoundError(f"this stream needs model {h.model_name!r} "
-                                     f"(fingerprint {h.fingerprint[:16]}): {e}") from None
+                                     f"(fingerprint {h.fingerprint[:16]}); pass --model NAME|PATH: {e}") from None
         if m.info.fingerprint != h.fingerprint:
             raise ModelMismatchError(
                 f"model mismatch: the stream was made with {h.model_name!r} (fingerprint {h.fingerprint[:16]}), "

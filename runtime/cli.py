@@ -119,8 +119,9 @@ def _is_std(p: Optional[str]) -> bool:
 
 
 @contextlib.contextmanager
-def _atomic_output(target: Path, force: bool):
-    """A temp file beside `target`, renamed onto it on success, removed on any error or Ctrl-C."""
+def _atomic_output(target: Path, force: bool, mode_from: Optional[Path] = None):
+    """A temp file beside `target`, renamed onto it on success, removed on any error or Ctrl-C.
+    The result gets the permissions of `mode_from` (the input), else the umask's default."""
     if target.exists() and not force:
         raise UsageError(f"{target} already exists; use -f to overwrite")
     d = target.parent if str(target.parent) else Path(".")
@@ -130,6 +131,12 @@ def _atomic_output(target: Path, force: bool):
             yield f
         if target.exists() and not force:
             raise UsageError(f"{target} appeared while writing; use -f to overwrite")
+        if mode_from is not None:
+            os.chmod(tmp, os.stat(mode_from).st_mode & 0o7777)
+        else:
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -137,7 +144,7 @@ def _atomic_output(target: Path, force: bool):
         raise
 
 
-def _plan(files, output, stdout, force, decompress: bool):
+def _plan(files, output, stdout, force, decompress: bool, test: bool = False):
     """[(input or None for stdin, output Path or None for stdout)]"""
     files = list(files or ["-"])
     if output is not None and len(files) > 1:
@@ -152,7 +159,7 @@ def _plan(files, output, stdout, force, decompress: bool):
                 raise LmzIOError(f"{f}: no such file" if not src.exists() else f"{f}: not a regular file")
         if output is not None:
             dst = None if output == "-" else Path(output)
-        elif stdout or src is None:
+        elif stdout or src is None or test:
             dst = None
         elif decompress:
             if src.suffix != SUFFIX:
@@ -202,7 +209,7 @@ def compress(files: Optional[List[str]] = FilesArg, output: Optional[str] = OutO
                         n, w = comp.copy_stream(fin, _stdout_binary(force), size)
                         sys.stdout.buffer.flush()
                     else:
-                        with _atomic_output(dst, force) as fout:
+                        with _atomic_output(dst, force, src) as fout:
                             n, w = comp.copy_stream(fin, fout, size)
             if not quiet and (verbose or dst is not None):
                 ctx.info(f"{name}: {n} -> {w} bytes ({100 * w / max(n, 1):.2f}%, "
@@ -215,7 +222,7 @@ def compress(files: Optional[List[str]] = FilesArg, output: Optional[str] = OutO
 
 
 def _decompress_like(files, output, stdout, keep, force, ctx: Ctx, model, provider, test: bool):
-    plan = _plan(files, output if not test else None, stdout, force, decompress=not test)
+    plan = _plan(files, output if not test else None, stdout, force, decompress=True, test=test)
     dec = api.Decompressor(model, provider.value)
     for src, dst in plan:
         name = str(src) if src else "stdin"
@@ -236,7 +243,7 @@ def _decompress_like(files, output, stdout, keep, force, ctx: Ctx, model, provid
                     r, n = dec.copy_stream(fin, sys.stdout.buffer)
                     sys.stdout.buffer.flush()
                 else:
-                    with _atomic_output(dst, force) as fout:
+                    with _atomic_output(dst, force, src) as fout:
                         r, n = dec.copy_stream(fin, fout)
         if not ctx.quiet and (ctx.verbose or test or dst is not None):
             ctx.info(f"{name}: {'OK, ' if test else ''}{r} -> {n} bytes ({_rate(n, time.time() - t0)})"
