@@ -36,14 +36,14 @@ def weights_sha256(weights: dict, cfg: dict) -> str:
     return h.hexdigest()
 
 
-def build_onnx(weights: dict, cfg: dict, chunk: int) -> onnx.ModelProto:
+def build_onnx(weights: dict, cfg: dict, chunk: int, lanes: int | None = None) -> onnx.ModelProto:
     fam = cfg.get("family")
     if fam not in BUILDERS:
         raise ExportError(f"no ONNX builder for model family {fam!r}")
     for k, v in weights.items():
         if np.abs(np.asarray(v)).max(initial=0) >= reference.EXACT_LIMIT:
             raise ExportError(f"weight {k} holds integers too large to be exact in float32")
-    return BUILDERS[fam](weights, cfg, chunk)
+    return BUILDERS[fam](weights, cfg, chunk, lanes)
 
 
 def check_inputs(lanes: int, chunk: int, steps: int, real: bytes | None, seed: int = 0):
@@ -86,18 +86,18 @@ def compare_with_reference(path, weights, cfg, chunk, lanes=(1, 7), steps=3, rea
 
 
 def export_model(weights: dict, cfg: dict, out_path, chunk: int = 1, meta: dict | None = None,
-                 real: bytes | None = None, check: bool = True) -> dict:
+                 real: bytes | None = None, check: bool = True, lanes: int | None = None) -> dict:
     """Write `out_path` (.onnx) and `out_path` with .json; returns the metadata.
 
     The file is first written to a temporary name, checked against the numpy reference, and
     only then renamed; on any mismatch nothing is left behind and ExportError is raised.
     """
     out_path = Path(out_path)
-    model = build_onnx(weights, cfg, chunk)
+    model = build_onnx(weights, cfg, chunk, lanes)
     n_params = int(sum(np.asarray(v).size for k, v in weights.items() if not k.endswith("_lut")))
     md = {"lmz.format": CONTRACT_VERSION, "lmz.family": cfg["family"], "lmz.config": json.dumps(cfg, sort_keys=True),
           "lmz.chunk": str(chunk), "lmz.state_size": str(reference.state_size(cfg)), "lmz.vocab": "256",
-          "lmz.inputs": "bytes,state", "lmz.outputs": "scores,state_out",
+          "lmz.lanes": str(lanes or 0), "lmz.inputs": "bytes,state", "lmz.outputs": "scores,state_out",
           "lmz.weights_sha256": weights_sha256(weights, cfg), "lmz.params": str(n_params),
           "lmz.data_fingerprint": "", "lmz.train": "{}"}
     for k, v in (meta or {}).items():
@@ -110,9 +110,11 @@ def export_model(weights: dict, cfg: dict, out_path, chunk: int = 1, meta: dict 
     try:
         onnx.save(model, tmp)
         if check:
-            problems = compare_with_reference(tmp, weights, cfg, chunk, real=real)
+            problems = compare_with_reference(tmp, weights, cfg, chunk, real=real,
+                                              lanes=(lanes,) if lanes else (1, 7))
             if problems:
                 raise ExportError("ONNX graph is not bit-exact against the numpy reference:\n  " + "\n  ".join(problems))
+        os.chmod(tmp, 0o644)
         os.replace(tmp, out_path)
     finally:
         if os.path.exists(tmp):

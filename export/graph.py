@@ -21,6 +21,18 @@ class GraphBuilder:
         self.inits.append(numpy_helper.from_array(np.asarray(value, dtype=dtype), name))
         return name
 
+    def weight(self, value, name):
+        """An integer weight stored in the smallest signed int type, cast to float32 in the graph
+        (so the file is int8-sized while every computation stays in exact float32)."""
+        v = np.asarray(value, dtype=np.int64)
+        m = int(np.abs(v).max(initial=0))
+        dt = np.int8 if m < 128 else np.int16 if m < 32768 else np.int32
+        if dt is np.int32 and m >= (1 << 24):
+            raise ValueError(f"{name}: integers beyond 2**24 are not exact in float32")
+        stored = self.const(v, dt, name=f"{name}_q")
+        self.nodes.append(helper.make_node("Cast", [stored], [name], to=TensorProto.FLOAT))
+        return name
+
     def op(self, op_type, *inputs, n_out=1, **attrs):
         outs = [self.name(op_type.lower()) for _ in range(n_out)]
         self.nodes.append(helper.make_node(op_type, list(inputs), outs, **attrs))
@@ -48,10 +60,11 @@ class GraphBuilder:
         return m
 
 
-def io_specs(chunk: int, state_size: int):
-    """The runtime contract's inputs and outputs (lanes is the only free axis)."""
-    ins = [helper.make_tensor_value_info("bytes", TensorProto.INT64, ["lanes", chunk]),
-           helper.make_tensor_value_info("state", TensorProto.FLOAT, ["lanes", state_size])]
-    outs = [helper.make_tensor_value_info("scores", TensorProto.FLOAT, ["lanes", chunk, 256]),
-            helper.make_tensor_value_info("state_out", TensorProto.FLOAT, ["lanes", state_size])]
+def io_specs(chunk: int, state_size: int, lanes: int | None = None):
+    """The runtime contract's inputs and outputs (lanes is the only axis that may be free)."""
+    L = lanes or "lanes"
+    ins = [helper.make_tensor_value_info("bytes", TensorProto.INT64, [L, chunk]),
+           helper.make_tensor_value_info("state", TensorProto.FLOAT, [L, state_size])]
+    outs = [helper.make_tensor_value_info("scores", TensorProto.FLOAT, [L, chunk, 256]),
+            helper.make_tensor_value_info("state_out", TensorProto.FLOAT, [L, state_size])]
     return ins, outs

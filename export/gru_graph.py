@@ -7,18 +7,18 @@ from lmz.runtime.reference import LUT_SHIFT
 from .graph import GraphBuilder, io_specs
 
 
-def build_gru(w: dict, cfg: dict, chunk: int):
+def build_gru(w: dict, cfg: dict, chunk: int, lanes: int | None = None):
     H, nl = cfg["hidden"], cfg["n_layer"]
     g = GraphBuilder()
-    f = lambda k: g.const(w[k], name=k)  # noqa: E731  every initializer is float32 holding integers
+    f = lambda k: g.weight(w[k], k)  # noqa: E731
     sig, tanh = f("sig_lut"), f("tanh_lut")
-    tab_rz, tab_n = g.const(w["tab"][:, :2 * H], name="tab_rz"), g.const(w["tab"][:, 2 * H:], name="tab_n")
+    tab_rz, tab_n = g.weight(w["tab"][:, :2 * H], "tab_rz"), g.weight(w["tab"][:, 2 * H:], "tab_n")
     wh_rz = [f(f"wh_rz{i}") for i in range(nl)]
     wh_n = [f(f"wh_n{i}") for i in range(nl)]
-    wi_rz = [None] + [g.const(w[f"wi{i}"][:, :2 * H], name=f"wi_rz{i}") for i in range(1, nl)]
-    wi_n = [None] + [g.const(w[f"wi{i}"][:, 2 * H:], name=f"wi_n{i}") for i in range(1, nl)]
-    bi_rz = [None] + [g.const(w[f"bi{i}"][:2 * H], name=f"bi_rz{i}") for i in range(1, nl)]
-    bi_n = [None] + [g.const(w[f"bi{i}"][2 * H:], name=f"bi_n{i}") for i in range(1, nl)]
+    wi_rz = [None] + [g.weight(w[f"wi{i}"][:, :2 * H], f"wi_rz{i}") for i in range(1, nl)]
+    wi_n = [None] + [g.weight(w[f"wi{i}"][:, 2 * H:], f"wi_n{i}") for i in range(1, nl)]
+    bi_rz = [None] + [g.weight(w[f"bi{i}"][:2 * H], f"bi_rz{i}") for i in range(1, nl)]
+    bi_n = [None] + [g.weight(w[f"bi{i}"][2 * H:], f"bi_n{i}") for i in range(1, nl)]
     wo, bo = f("wo"), f("bo")
     c128, split_hh = g.const(128.0), g.const(np.array([H, H]), np.int64)
 
@@ -48,5 +48,5 @@ def build_gru(w: dict, cfg: dict, chunk: int):
     g.output(scores, "scores")
     st = hs[0] if nl == 1 else g.op("Concat", *hs, axis=1)
     g.output(st, "state_out")
-    ins, outs = io_specs(chunk, nl * H)
+    ins, outs = io_specs(chunk, nl * H, lanes)
     return g.model(ins, outs, "lmz_gru")

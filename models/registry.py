@@ -50,7 +50,7 @@ def load_checkpoint(path):
     except FileNotFoundError:
         raise CheckpointError(f"{path}: no such file") from None
     except Exception as e:
-        raise CheckpointError(f"{path}: not a readable checkpoint ({type(e).__name__}: {e})") from None
+        raise CheckpointError(f"{path}: not a readable checkpoint (torch.load: {type(e).__name__})") from None
     if not isinstance(ck, dict) or ck.get("lmz_checkpoint") != CHECKPOINT_VERSION:
         raise CheckpointError(f"{path}: not an lmz checkpoint (version {CHECKPOINT_VERSION})")
     model = build(ck["config"])
