@@ -116,9 +116,9 @@ def table_checksums() -> dict:
 # --------------------------------------------------------------------------------------------
 # the stack
 # --------------------------------------------------------------------------------------------
-ORDERS = (0, 1, 2, 3, 4, 6)  # byte-context orders of the hashed counters (+ one word context)
-_CNT_SHIFT = 16  # counter slot = p22 << 16 | n
+_P_SHIFT = 32  # counter slot (int64) = p22 << 32 | check16 << 16 | n16
 _P_BITS = 22
+_P_HALF = 1 << (_P_BITS - 1)
 
 
 class MixStack:
@@ -137,7 +137,7 @@ class MixStack:
 
     stack_id = STACK_ID
     DEFAULTS = dict(table_bits=22, hist_bits=16, match_bits=20, match_min=6, limit=255,
-                    mixer_lr=6, apm_rate=7, use_model=True)
+                    mixer_lr=6, apm_rate=7, use_model=True, mixer_ctx=2, orders=(0, 1, 2, 3, 4, 6))
 
     def __init__(self, lanes: int, **params):
         unknown = set(params) - set(self.DEFAULTS)
@@ -156,22 +156,27 @@ class MixStack:
         self.hist_bits = int(p["hist_bits"])
         self.match_bits = int(p["match_bits"])
         self.rows = np.arange(L, dtype=np.int64)
+        self.orders = tuple(int(o) for o in p["orders"])  # byte-context orders (+ one word context)
+        if not self.orders or self.orders[0] != 0 or any(not 0 <= o <= 8 for o in self.orders):
+            raise ValueError("orders must start with 0 and lie in 0..8")
+        self.n_orders = len(self.orders)
 
         # counters: hashed contexts in [0, 2**B), the match counters at 2**B + (0..127)
-        self.K = len(ORDERS) + 1  # + word
+        self.K = self.n_orders + 1  # + word
         self.NC = self.K + 1  # + match column
         self.moff = 1 << B
-        self.T = np.full((1 << B) + 128, (1 << (_P_BITS - 1)) << _CNT_SHIFT, dtype=np.int64)
+        self.T = np.full((1 << B) + 128, _P_HALF << _P_SHIFT, dtype=np.int64)
         self.c0h = _c0_scramble(B)
         dt = (2 << 16) // (2 * np.arange(self.limit + 1, dtype=np.int64) + 3)
         self.DT = dt
-        om = [(1 << (8 * o)) - 1 if o < 8 else (1 << 64) - 1 for o in ORDERS]
+        om = [(1 << (8 * o)) - 1 if o < 8 else (1 << 64) - 1 for o in self.orders]
         self.omask = np.array(om, dtype=_U64)
-        self.osalt = (np.arange(len(ORDERS), dtype=_U64) + _U64(1)) * _U64(0x9E3779B97F4A7C15)
+        self.osalt = (np.arange(self.n_orders, dtype=_U64) + _U64(1)) * _U64(0x9E3779B97F4A7C15)
 
         # mixer: N inputs = model? + NC counters + bias
         self.N = self.NC + 1 + (1 if self.use_model else 0)
-        self.S = 256
+        self.mixer_ctx = int(p["mixer_ctx"])
+        self.S = 256 * (1, self.n_orders, 2 * self.n_orders)[self.mixer_ctx]
         w0 = np.full(self.N, 16384, dtype=np.int64)
         if self.use_model:
             w0[-1] = 65536
@@ -196,6 +201,7 @@ class MixStack:
         self.mlen = np.zeros(L, dtype=np.int64)
         self.mptr = np.zeros(L, dtype=np.int64)  # flat index lane * H + pos of predicted byte
         self.base = np.zeros((L, self.K), dtype=np.int64)
+        self.chk = np.zeros((L, self.NC), dtype=np.int64)  # check bits of each slot's context
         self.c1 = np.zeros(L, dtype=np.int64)
 
     # -- per byte ------------------------------------------------------------------------------
@@ -280,6 +286,7 @@ class MixStack:
         hb[:, :-1] = _mix64(v)
         hb[:, -1] = _mix64(self.wh + _U64(0x7777))
         self.base = (hb >> _U64(64 - self.table_bits)).astype(np.int64)
+        self.chk[:, : self.K] = ((hb >> _U64(48 - self.table_bits)) & _U64(0xFFFF)).astype(np.int64)
 
     # -- per bit -------------------------------------------------------------------------------
     def _predict(self, k: int) -> np.ndarray:
@@ -294,9 +301,12 @@ class MixStack:
         idx[:, self.K] = self.moff + np.where(valid, (self.mlb << 1) + exp, 0)
         self.idx = idx
         v = self.T[idx]
-        self.v = v
+        ok = ((v >> 16) & 0xFFFF) == self.chk  # else a different context owns the slot: fresh
+        pe = np.where(ok, v >> _P_SHIFT, _P_HALF)
+        ne = np.where(ok, v & 0xFFFF, 0)
+        self.pe, self.ne = pe, ne
         x = self.x
-        x[:, : self.NC] = STRETCH[v >> (_CNT_SHIFT + _P_BITS - 16)]
+        x[:, : self.NC] = STRETCH[pe >> (_P_BITS - 16)]
         # (a) model bit probability
         if self.use_model:
             w = 1 << (8 - k)
@@ -308,9 +318,14 @@ class MixStack:
             x[:, -1] = STRETCH[pm]
         # mixer
         ctx = c0
+        if self.mixer_ctx >= 1:  # + how many of the orders 1..6 have been seen in this context
+            seen = (ne[:, 1: self.n_orders] > 0).sum(axis=1)
+            ctx = ctx + (seen << 8)
+            if self.mixer_ctx >= 2:  # + whether the match model predicts this bit
+                ctx = ctx + (valid * (256 * self.n_orders))
         self.mctx = ctx
         wsel = self.W[ctx]
-        dot = np.clip((wsel * x).sum(axis=1) >> 16, -ST_MAX, ST_MAX)
+        dot = np.minimum(np.maximum((wsel * x).sum(axis=1) >> 16, -ST_MAX), ST_MAX)
         pr = SQUASH[dot + ST_MAX]
         self.pr_mix = pr
         # APM 1 (c0) and APM 2 (c0, c1)
@@ -324,7 +339,7 @@ class MixStack:
         self.ai1 = i1 + (wt >> 6)
         self.ai2 = i2 + (wt >> 6)
         p = (2 * pr + a1 + a2 + 2) >> 2
-        p = np.clip(p, 1, PROB_ONE - 1)
+        p = np.minimum(np.maximum(p, 1), PROB_ONE - 1)
         if not self.all_active:
             p = np.where(self.act, p, 1)
         return p
@@ -332,30 +347,52 @@ class MixStack:
     def _update(self, bits: np.ndarray) -> None:
         y = bits.astype(np.int64)
         rows = None if self.all_active else self.act_rows
-        # counters
-        idx, v = self.idx, self.v
+        # counters: deltas from the pre-update values, summed per slot (order-independent);
+        # lanes whose context does not own a slot (check mismatch) see it fresh and replace it;
+        # where lanes with different contexts meet in one slot, the lowest (lane, column) wins.
+        idx, pe, ne, chk = self.idx, self.pe, self.ne, self.chk
         if rows is not None:
-            idx, v, yy = idx[rows], v[rows], y[rows]
+            idx, pe, ne, chk, yy = idx[rows], pe[rows], ne[rows], chk[rows], y[rows]
         else:
             yy = y
-        p = v >> _CNT_SHIFT
-        n = v & 0xFFFF
-        dp = (((yy[:, None] << _P_BITS) - p) * self.DT[n]) >> 17
-        np.add.at(self.T, idx, (dp << _CNT_SHIFT) + (n < self.limit))
-        v2 = self.T[idx]
-        p2 = np.clip(v2 >> _CNT_SHIFT, 0, (1 << _P_BITS) - 1)
-        n2 = np.minimum(v2 & 0xFFFF, self.limit)
-        self.T[idx] = (p2 << _CNT_SHIFT) | n2
+        dp = (((yy[:, None] << _P_BITS) - pe) * self.DT[ne]) >> 17
+        f = idx.ravel()
+        # sort (slot, position) keys: unique, so any sort algorithm gives the same order
+        sh = max(int(f.size - 1).bit_length(), 1)
+        ks = np.sort((f << sh) | np.arange(f.size, dtype=np.int64))
+        order = ks & ((1 << sh) - 1)
+        fs = ks >> sh
+        head = np.empty(fs.size, dtype=bool)
+        head[0] = True
+        np.not_equal(fs[1:], fs[:-1], out=head[1:])
+        start = np.flatnonzero(head)
+        first = order[start]
+        c = chk.ravel()
+        gchk = c[first]
+        contrib = c[order] == gchk[np.cumsum(head) - 1]
+        sdp = np.add.reduceat(np.where(contrib, dp.ravel()[order], 0), start)
+        cnt = np.add.reduceat(contrib.astype(np.int64), start)
+        newp = np.minimum(np.maximum(pe.ravel()[first] + sdp, 0), (1 << _P_BITS) - 1)
+        newn = np.minimum(ne.ravel()[first] + cnt, self.limit)
+        self.T[fs[start]] = (newp << _P_SHIFT) | (gchk << 16) | newn
         # mixer (gradient averaged over the lanes sharing a weight set)
         err = (y << 16) - self.pr_mix
         x = self.x
         ctx = self.mctx
         if rows is not None:
             err, x, ctx = err[rows], x[rows], ctx[rows]
-        cnt = np.bincount(ctx, minlength=self.S)[ctx]
         g = (x * (err * self.mixer_lr)[:, None]) >> 14
-        g //= cnt[:, None]
-        np.add.at(self.W, ctx, g)
+        # group lanes by weight set (unique sort keys -> a defined order), add the mean per set
+        sh = max(int(ctx.size - 1).bit_length(), 1)
+        ks = np.sort((ctx << sh) | np.arange(ctx.size, dtype=np.int64))
+        cs = ks >> sh
+        head = np.empty(cs.size, dtype=bool)
+        head[0] = True
+        np.not_equal(cs[1:], cs[:-1], out=head[1:])
+        start = np.flatnonzero(head)
+        gs = np.add.reduceat(g[ks & ((1 << sh) - 1)], start, axis=0)
+        cnt = np.diff(start, append=cs.size)
+        self.W[cs[start]] += gs // cnt[:, None]
         # APMs (averaged too)
         tgt = y << 20
         self._apm_update(self.A1, self.A1cnt, self.ai1, tgt, rows)
