@@ -19,6 +19,7 @@ def build_gru(w: dict, cfg: dict, chunk: int, lanes: int | None = None):
     wi_n = [None] + [g.weight(w[f"wi{i}"][:, 2 * H:], f"wi_n{i}") for i in range(1, nl)]
     bi_rz = [None] + [g.weight(w[f"bi{i}"][:2 * H], f"bi_rz{i}") for i in range(1, nl)]
     bi_n = [None] + [g.weight(w[f"bi{i}"][2 * H:], f"bi_n{i}") for i in range(1, nl)]
+    bhn = [f(f"bhn{i}") for i in range(nl)]
     wo, bo = f("wo"), f("bo")
     c128, split_hh = g.const(128.0), g.const(np.array([H, H]), np.int64)
 
@@ -37,9 +38,9 @@ def build_gru(w: dict, cfg: dict, chunk: int, lanes: int | None = None):
             a = g.op("Add", in_rz, g.op("MatMul", h, wh_rz[i]))
             a_r, a_z = g.op("Split", a, split_hh, axis=1, n_out=2)
             r, z = g.lut(sig, a_r, LUT_SHIFT), g.lut(sig, a_z, LUT_SHIFT)
-            rh = g.floor_shift(g.op("Mul", r, h), 7)
-            n = g.lut(tanh, g.op("Add", in_n, g.op("MatMul", rh, wh_n[i])), LUT_SHIFT)
-            mix = g.op("Add", g.op("Mul", g.op("Sub", c128, z), h), g.op("Mul", z, n))
+            hn = g.floor_shift(g.op("Add", g.op("MatMul", h, wh_n[i]), bhn[i]), 7)
+            n = g.lut(tanh, g.op("Add", in_n, g.op("Mul", r, hn)), LUT_SHIFT)
+            mix = g.op("Add", g.op("Mul", z, h), g.op("Mul", g.op("Sub", c128, z), n))
             h = g.floor_shift(mix, 7)
             hs[i] = inp = h
         s = g.floor_shift(g.op("Add", g.op("MatMul", inp, wo), bo), LUT_SHIFT)  # [L, 256]

@@ -15,11 +15,12 @@ def random_gru_weights(hidden=16, n_layer=1, seed=0, tab_limit=1 << 20):
     for i in range(n_layer):
         w[f"wh_rz{i}"] = rng.integers(-127, 128, (H, 2 * H))
         w[f"wh_n{i}"] = rng.integers(-127, 128, (H, H))
+        w[f"bhn{i}"] = rng.integers(-20000, 20000, H)
         if i:
             w[f"wi{i}"] = rng.integers(-127, 128, (H, 3 * H))
             w[f"bi{i}"] = rng.integers(-20000, 20000, 3 * H)
     w.update(make_luts())
-    cfg = {"family": "gru", "hidden": H, "n_layer": n_layer, "tab_limit": tab_limit}
+    cfg = {"family": "gru", "hidden": H, "n_layer": n_layer, "embed": H, "tab_limit": tab_limit}
     return w, cfg
 
 

@@ -102,6 +102,8 @@ def parse(argv=None):
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--minutes", type=float, default=10.0, help="wall-clock budget of this run")
     p.add_argument("--max-steps", type=int, default=0)
+    p.add_argument("--qat-fraction", type=float, default=0.25,
+                   help="final share of the budget trained quantisation-aware (the rest on the float twin)")
     p.add_argument("--save-minutes", type=float, default=5.0)
     p.add_argument("--eval-every", type=int, default=200)
     p.add_argument("--val-windows", type=int, default=16)
@@ -157,12 +159,15 @@ def main(argv=None):
         y = corpus.data[idx].astype(np.int64)
         prev = corpus.data[np.maximum(idx - 1, 0)].astype(np.int64)
         prev[pos == 0, 0] = 0  # a restarted stream sees the virtual 0 byte first
-        acc, state = model(torch.from_numpy(prev), state, quant=True)
+        quant = el >= budget * (1 - a.qat_fraction) or (a.max_steps and info["steps"] - step0 >= a.max_steps * (1 - a.qat_fraction))
+        acc, state = model(torch.from_numpy(prev), state, quant=bool(quant))
         loss = F.cross_entropy((acc / (1 << ACC_BITS)).reshape(-1, 256), torch.from_numpy(y).reshape(-1))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
+        if hasattr(model, "clamp_weights"):
+            model.clamp_weights()
         state = state.detach()
         pos += T
         done = pos >= span
@@ -174,7 +179,7 @@ def main(argv=None):
         info["bytes_seen"] += B * T
         if info["steps"] % 20 == 0:
             rate = (info["steps"] - step0) * B * T / (time.time() - t0) / 1e3
-            print(f"step {info['steps']} loss {loss.item() / math.log(2):.3f} bits/byte, {rate:.1f} kB/s,"
+            print(f"step {info['steps']} {'qat' if quant else 'float'} loss {loss.item() / math.log(2):.3f} bits/byte, {rate:.1f} kB/s,"
                   f" {el / 60:.1f} min", file=sys.stderr, flush=True)
         if info["steps"] % a.eval_every == 0:
             model.eval()

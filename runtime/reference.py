@@ -61,13 +61,14 @@ def gru_state_size(cfg: dict) -> int:
 def gru_forward(w: dict, cfg: dict, data: np.ndarray, state: np.ndarray):
     """data int [L, C] bytes, state int [L, n_layer*H] -> (scores int64 [L, C, 256], state).
 
-    Per layer l (x = byte for l == 0, else the layer below's new h):
-        a    = in_l(x) + h @ Wh_rz                 in_0 is a table lookup tab[x] (bias folded in)
-        r, z = sig(a_r), sig(a_z)                   in 0..128
-        rh   = floor(r * h / 128)
-        n    = tanh(in_l(x)_n + rh @ Wh_n)          in -127..127
-        h    = floor(((128 - z) * h + z * n) / 128)
-    scores = floor((h_top @ Wo + bo) / 2**LUT_SHIFT)
+    PyTorch's GRU cell in integers. Per layer l (x = byte for l == 0, else the new h below):
+        xin  = tab[x]  (l == 0: W_ih @ emb[x] + biases, folded)  or  x @ wi_l + bi_l
+        a    = xin_rz + h @ wh_rz
+        r, z = sig(a_r), sig(a_z)                              in 0..128 (= gate * 128)
+        hn   = floor((h @ wh_n + bhn) / 128)
+        n    = tanh(xin_n + r * hn)                            in -127..127
+        h    = floor((z * h + (128 - z) * n) / 128)
+    scores = floor((h_top @ wo + bo) / 2**LUT_SHIFT)
     """
     H, nl = cfg["hidden"], cfg["n_layer"]
     data = np.asarray(data, dtype=np.int64)
@@ -82,11 +83,10 @@ def gru_forward(w: dict, cfg: dict, data: np.ndarray, state: np.ndarray):
             xin = w["tab"][data[:, t]] if i == 0 else x @ w[f"wi{i}"] + w[f"bi{i}"]
             a = xin[:, :2 * H] + h @ w[f"wh_rz{i}"]
             r, z = lut(sig, a[:, :H]), lut(sig, a[:, H:])
-            rh = (r * h) >> 7
-            n = lut(tanh, xin[:, 2 * H:] + rh @ w[f"wh_n{i}"])
-            h = ((A_ONE - z) * h + z * n) >> 7
-            hs[i] = h
-            x = h
+            hn = (h @ w[f"wh_n{i}"] + w[f"bhn{i}"]) >> 7
+            n = lut(tanh, xin[:, 2 * H:] + r * hn)
+            h = (z * h + (A_ONE - z) * n) >> 7
+            hs[i] = x = h
         out[:, t] = to_scores(x @ w["wo"] + w["bo"])
     return out, np.concatenate(hs, axis=1)
 
