@@ -127,7 +127,9 @@ def choose_lanes(n: int, lanes: int | None = None, min_lane: int = MIN_LANE, max
 
 
 def encode_lanes(model, stack, raw: bytes, lanes: int, progress: Progress = None) -> list[bytes]:
-    """Code a frame of `raw` bytes as `lanes` contiguous lanes; returns each lane's coded bytes."""
+    """Code a frame of `raw` bytes as `lanes` contiguous lanes; returns each lane's coded bytes.
+
+    `progress(n)` is called with the bytes coded since its last call (about every 64 steps)."""
     n = len(raw)
     lens = lane_lengths(n, lanes)
     T = int(lens[0])
@@ -143,14 +145,19 @@ def encode_lanes(model, stack, raw: bytes, lanes: int, progress: Progress = None
     X[:, 1:T] = M[:, : T - 1]
     enc = Encoder(lanes, capacity=min(T, 1 << 16) // 2 + 16)
     state = model.initial_state(lanes)
+    done = 0
     for t0 in range(0, T, C):
         scores, state = model.step(X[:, t0: t0 + C], state)
         for j in range(min(C, T - t0)):
             t = t0 + j
             active = lens > t
             stack.encode_step(scores_to_freqs(scores[:, j]), M[:, t], active, enc)
-        if progress:
-            progress(int(np.minimum(lens - t0, min(C, T - t0)).clip(0).sum()))
+        if progress and (t0 // C) % max(1, 64 // C) == 0:
+            now = int(np.minimum(lens, t0 + C).sum())
+            progress(now - done)
+            done = now
+    if progress:
+        progress(n - done)
     return enc.finish()
 
 

@@ -164,3 +164,13 @@ def test_huge_stream_bounded_memory(tmp_path, fake_model):
     assert sink.h.digest() == gen.h.digest()
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     assert peak_mib < 1024, peak_mib  # independent of the input size (a few frames of 4 MiB + model)
+
+
+def test_progress_counts_every_byte(fake_model):
+    data = TEXT * 2
+    seen = []
+    c = api.Compressor(fake_model, lanes=3, frame_size=1000, progress=seen.append).compress(data)
+    assert sum(seen) == len(data)
+    seen.clear()
+    assert api.Decompressor(fake_model, progress=seen.append).decompress(c) == data
+    assert sum(seen) == len(data)
