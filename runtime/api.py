@@ -193,6 +193,8 @@ class Decompressor:
                 return
             if f.kind == ct.FRAME_STORED:
                 raw = f.raw
+                if self.progress:
+                    self.progress(len(raw))
             else:
                 raw = self._decode_frame(model, stack, f)
             total += len(raw)
