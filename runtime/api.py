@@ -17,8 +17,6 @@ import zlib
 from pathlib import Path
 from typing import BinaryIO, Callable
 
-import numpy as np
-
 from . import container as ct
 from .container import Header, Reader
 from .errors import (ChecksumError, CorruptError, FormatError, LmzError, ModelError, ModelMismatchError,
@@ -27,7 +25,8 @@ from .loop import FRAME_SIZE, MAX_LANES, MIN_LANE, choose_lanes, decode_lanes, e
     stack_from_header
 
 __all__ = ["compress", "decompress", "Compressor", "Decompressor", "read_header", "Header", "resolve_model",
-           "load_model", "scan", "LmzError", "DEFAULT_MODEL"]
+           "load_model", "scan", "DEFAULT_MODEL", "LmzError", "FormatError", "CorruptError", "ChecksumError",
+           "ModelError", "ModelMismatchError", "ModelNotFoundError", "UsageError"]
 
 DEFAULT_MODEL = "text"
 Progress = Callable[[int], None] | None
@@ -223,14 +222,12 @@ class Decompressor:
         """Decompress `ifh` into `ofh`; returns (compressed bytes read, bytes written).
 
         Data after the end marker is an error (concatenated streams are not supported yet)."""
-        start = ifh.tell() if ifh.seekable() else None
         written = 0
         counter = _Counting(ifh)
         for raw in self.frames(counter):
             written += ofh.write(raw)
         if counter.read(1):
             raise FormatError("trailing data after the end of the lmz stream")
-        del start
         return counter.n, written
 
     def decompress(self, data: bytes) -> bytes:
