@@ -123,3 +123,10 @@ def test_stdin_to_stdout_subprocess(work):
     p = subprocess.run(exe + ["decompress", "-m", str(m), "-"], input=c.stdout, capture_output=True, check=True)
     assert p.stdout == TEXT
     assert p.stderr == b""  # nothing but data on the streams; no chatter without -v
+
+
+def test_runtime_imports_no_torch_or_onnx():
+    code = ("import sys, lmz.runtime.cli, lmz.runtime.api; "
+            "print(sorted(m for m in ('torch', 'onnx', 'onnxruntime') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
