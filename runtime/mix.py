@@ -130,14 +130,15 @@ class MixStack:
       match_bits   log2 slots of the shared match index
       match_min    bytes hashed to find a match candidate (also the minimum verified length)
       limit        counter count limit (adaptation rate floor 1/(limit + 1.5))
-      mixer_lr     mixer learning rate (weight delta = x * err * lr >> 14, averaged over lanes)
+      mixer_lr     mixer learning rate (weight delta = x * err * lr >> 16, averaged over lanes)
       apm_rate     APM update shift
       use_model    feed the model's bit probability (False: "mix without model")
     """
 
     stack_id = STACK_ID
     DEFAULTS = dict(table_bits=22, hist_bits=16, match_bits=20, match_min=6, limit=255,
-                    mixer_lr=6, apm_rate=7, use_model=True, mixer_ctx=2, orders=(0, 1, 2, 3, 4, 6))
+                    mixer_lr=6, apm_rate=6, use_model=True, mixer_ctx=2, words=1, orders=(0, 1, 2, 3, 4, 6),
+                    sse_w=(0, 4, 12), mixer_norm=1)
 
     def __init__(self, lanes: int, **params):
         unknown = set(params) - set(self.DEFAULTS)
@@ -152,6 +153,9 @@ class MixStack:
         self.limit = int(p["limit"])
         self.mixer_lr = int(p["mixer_lr"])
         self.apm_rate = int(p["apm_rate"])
+        self.sse_w = tuple(int(u) for u in p["sse_w"])  # final p = (pr, apm1, apm2) . sse_w / 16
+        if len(self.sse_w) != 3 or sum(self.sse_w) != 16 or min(self.sse_w) < 0:
+            raise ValueError("sse_w must be 3 non-negative ints summing to 16")
         self.match_min = int(p["match_min"])
         self.hist_bits = int(p["hist_bits"])
         self.match_bits = int(p["match_bits"])
@@ -162,7 +166,8 @@ class MixStack:
         self.n_orders = len(self.orders)
 
         # counters: hashed contexts in [0, 2**B), the match counters at 2**B + (0..127)
-        self.K = self.n_orders + 1  # + word
+        self.words = int(p["words"])  # 1: current word; 2: + previous and current word
+        self.K = self.n_orders + self.words
         self.NC = self.K + 1  # + match column
         self.moff = 1 << B
         self.T = np.full((1 << B) + 128, _P_HALF << _P_SHIFT, dtype=np.int64)
@@ -176,6 +181,10 @@ class MixStack:
         # mixer: N inputs = model? + NC counters + bias
         self.N = self.NC + 1 + (1 if self.use_model else 0)
         self.mixer_ctx = int(p["mixer_ctx"])
+        # a weight set used by c lanes in one decision gets the sum of their gradients / gdiv[c]
+        import math
+        norm = int(p["mixer_norm"])  # 0: mean, 1: / isqrt(c), 2: sum
+        self.gdiv = np.array([max(1, (c, math.isqrt(c), 1)[norm]) for c in range(L + 1)], dtype=np.int64)
         self.S = 256 * (1, self.n_orders, 2 * self.n_orders)[self.mixer_ctx]
         w0 = np.full(self.N, 16384, dtype=np.int64)
         if self.use_model:
@@ -197,6 +206,7 @@ class MixStack:
         self.t = 0  # bytes coded so far (step index)
         self.h8 = np.zeros(L, dtype=_U64)  # last 8 bytes
         self.wh = np.zeros(L, dtype=_U64)  # word hash
+        self.wp = np.zeros(L, dtype=_U64)  # previous word's hash
         self.MT = np.full(1 << self.match_bits, -1, dtype=np.int64)  # t * L + lane
         self.mlen = np.zeros(L, dtype=np.int64)
         self.mptr = np.zeros(L, dtype=np.int64)  # flat index lane * H + pos of predicted byte
@@ -274,6 +284,8 @@ class MixStack:
         self.h8 = np.where(act, (self.h8 << _U64(8)) | s64, self.h8)
         low = syms | 32
         letter = (low >= 97) & (low <= 122)
+        wend = ~letter & (self.wh != _U64(0))
+        self.wp = np.where(wend, self.wh, self.wp)
         self.wh = np.where(letter, (self.wh + low.astype(_U64) + _U64(1)) * _U64(0x2F0F3A5B3C4D5E6F),
                            _U64(0))
         self.c1 = np.where(act, syms, self.c1)
@@ -283,8 +295,11 @@ class MixStack:
     def _hash_contexts(self) -> None:
         v = (self.h8[:, None] & self.omask[None, :]) + self.osalt[None, :]
         hb = np.empty((self.lanes, self.K), dtype=_U64)
-        hb[:, :-1] = _mix64(v)
-        hb[:, -1] = _mix64(self.wh + _U64(0x7777))
+        no = self.n_orders
+        hb[:, :no] = _mix64(v)
+        hb[:, no] = _mix64(self.wh + _U64(0x7777))
+        if self.words > 1:
+            hb[:, no + 1] = _mix64(self.wh + _mix64(self.wp + _U64(0x5555)))
         self.base = (hb >> _U64(64 - self.table_bits)).astype(np.int64)
         self.chk[:, : self.K] = ((hb >> _U64(48 - self.table_bits)) & _U64(0xFFFF)).astype(np.int64)
 
@@ -338,7 +353,7 @@ class MixStack:
         a2 = (self.A2[i2] * (128 - wt) + self.A2[i2 + 1] * wt) >> 11
         self.ai1 = i1 + (wt >> 6)
         self.ai2 = i2 + (wt >> 6)
-        p = (2 * pr + a1 + a2 + 2) >> 2
+        p = (pr * self.sse_w[0] + a1 * self.sse_w[1] + a2 * self.sse_w[2] + 8) >> 4
         p = np.minimum(np.maximum(p, 1), PROB_ONE - 1)
         if not self.all_active:
             p = np.where(self.act, p, 1)
@@ -381,7 +396,7 @@ class MixStack:
         ctx = self.mctx
         if rows is not None:
             err, x, ctx = err[rows], x[rows], ctx[rows]
-        g = (x * (err * self.mixer_lr)[:, None]) >> 14
+        g = (x * (err * self.mixer_lr)[:, None]) >> 16
         # group lanes by weight set (unique sort keys -> a defined order), add the mean per set
         sh = max(int(ctx.size - 1).bit_length(), 1)
         ks = np.sort((ctx << sh) | np.arange(ctx.size, dtype=np.int64))
@@ -392,7 +407,7 @@ class MixStack:
         start = np.flatnonzero(head)
         gs = np.add.reduceat(g[ks & ((1 << sh) - 1)], start, axis=0)
         cnt = np.diff(start, append=cs.size)
-        self.W[cs[start]] += gs // cnt[:, None]
+        self.W[cs[start]] += gs // self.gdiv[cnt][:, None]
         # APMs (averaged too)
         tgt = y << 20
         self._apm_update(self.A1, self.A1cnt, self.ai1, tgt, rows)
