@@ -104,12 +104,19 @@ class Compressor:
 
     def __init__(self, model=DEFAULT_MODEL, provider: str = "auto", lanes: int | None = None, mix="off",
                  frame_size: int = FRAME_SIZE, min_lane: int = MIN_LANE, max_lanes: int = MAX_LANES,
-                 progress: Progress = None, mix_params: dict | None = None):
+                 progress: Progress = None, mix_params: dict | None = None, lane_size: int | None = None):
+        """`lane_size`: cut every frame into lanes of exactly this many bytes (the paper's independent
+        2048-byte chunks: ``lane_size=2048``); a frame's remainder (< lane_size bytes) becomes a frame
+        of its own with one lane. Overrides `lanes`/`min_lane`/`max_lanes`. The stream format is
+        unchanged: this only chooses how frames and lanes are cut."""
         if not 1 <= frame_size <= ct.MAX_FRAME_LIMIT:
             raise UsageError(f"frame size must be in 1..{ct.MAX_FRAME_LIMIT}")
+        if lane_size is not None and not 1 <= lane_size <= frame_size:
+            raise UsageError(f"lane size must be in 1..{frame_size} (the frame size)")
         self.model = load_model(model, provider)
         self.stack = make_stack(mix, **(mix_params or {}))
         self.lanes, self.frame_size, self.min_lane, self.max_lanes = lanes, frame_size, min_lane, max_lanes
+        self.lane_size = lane_size
         self.progress = progress
 
     def header(self, content_size: int | None = None) -> Header:
@@ -117,7 +124,24 @@ class Compressor:
                       self.stack.blob, self.frame_size, content_size)
 
     def frame(self, raw: bytes) -> bytes:
-        lanes = choose_lanes(len(raw), self.lanes, self.min_lane, self.max_lanes)
+        if self.lane_size is not None:
+            return self._frames_fixed_lanes(raw)
+        return self._frame(raw, choose_lanes(len(raw), self.lanes, self.min_lane, self.max_lanes))
+
+    def _frames_fixed_lanes(self, raw: bytes) -> bytes:
+        ls = self.lane_size
+        per = ls * min(ct.MAX_LANES, max(1, len(raw) // ls))
+        out = []
+        for s in range(0, len(raw), per):
+            part = raw[s: s + per]
+            full = len(part) // ls * ls
+            if full:
+                out.append(self._frame(part[:full], full // ls))
+            if full < len(part):
+                out.append(self._frame(part[full:], 1))
+        return b"".join(out)
+
+    def _frame(self, raw: bytes, lanes: int) -> bytes:
         coded = encode_lanes(self.model, self.stack.make(lanes), raw, lanes, self.progress)
         return ct.pack_frame(raw, coded, store_lanes=self.stack.independent_lanes)
 
