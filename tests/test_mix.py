@@ -10,7 +10,7 @@ from lmz.runtime.coder import Decoder, Encoder
 from lmz.runtime.freqs import PROB_ONE, scores_to_freqs
 from lmz.runtime.mix import MixStack
 
-SMALL = dict(table_bits=16, hist_bits=10, match_bits=12)
+SMALL = dict(table_bits=16, bh_bits=16, hist_bits=10, match_bits=12)
 TEXT = (b"It was the best of times, it was the worst of times, it was the age of wisdom, it was the "
         b"age of foolishness, it was the epoch of belief, it was the epoch of incredulity. \x00\xff\x80"
         b"0123456789 <tag attr='x'>markup</tag>\n") * 3
@@ -147,6 +147,7 @@ def test_table_checksums():
         "squash": "88877a13ed4e0f0d47d1f89c43664e3ddd4b7879f7e5f774b7e00a2bf4c3dcee",
         "stretch": "580a7b19855bcb2db54376d39ac3eff6d6e00f16aeb387ed8255ec9b263e1b4e",
         "c0_22": "dbe892d7ee96227fda72b5fe33a43c8e779cb4e4982fe6dfdcd4ea7999e3fda3",
+        "bh_next": "570849e621d3ced73f6c475cdef9af9ae0484caea2de48b77c6d6b71516a9d62",
     }
     assert mix.SQUASH[0] >= 1 and mix.SQUASH[-1] <= PROB_ONE - 1 and mix.SQUASH[mix.ST_MAX] == 32768
     assert (np.diff(mix.SQUASH) >= 0).all() and (np.diff(mix.STRETCH) >= 0).all()
