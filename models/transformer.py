@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from .qat import floor_div, qacc, qweight, ste
 from lmz.runtime.reference import EXACT_LIMIT, W_BITS
@@ -110,6 +111,11 @@ class TransformerModel(nn.Module):
         """q [B, H, nq, dh], k/v [B, H, nk, dh], rb [H, span+1] -> [B, H, nq, dh] (activation units)."""
         nq, nk = q.shape[2], k.shape[2]
         idx, ok = self._rel_index(nq, nk, q.device)
+        if not quant:  # float twin: the same logits, real softmax, on the fused kernel
+            unit = 1.0 / (1 << ATT_FRAC)  # logits are in 1/32 nat
+            bias = torch.where(ok, rb[:, idx] * unit, torch.full_like(rb[:, idx], float("-inf")))
+            return F.scaled_dot_product_attention(q, k, v, attn_mask=bias[None],
+                                                  scale=unit / (1 << self.cfg.att_shift))
         s = floor_div(q @ k.transpose(-1, -2), self.cfg.att_shift, quant) + rb[:, idx][None]
         s = torch.where(ok, s, torch.full_like(s, float(MASK)))
         m = s.detach().max(-1, keepdim=True).values
