@@ -92,11 +92,30 @@ def run(data: bytes, lanes: int, model: str, params: dict, coder: bool = False):
     dt = time.perf_counter() - t0 - tm
     cpu = time.process_time() - c0 - tm
     n = len(data)
+    dec_kBps = dec_cpu_kBps = None
     if enc is not None:
         out = enc.finish()
         bits = 8.0 * sum(len(s) for s in out)
+        from lmz.runtime.coder import Decoder
+        dec = Decoder(out)
+        ds = MixStack(lanes, use_model=use_model, **params)
+        c2 = np.zeros(lanes, dtype=np.int64)
+        t1, c1, tm = time.perf_counter(), time.process_time(), 0.0
+        for t in range(T):
+            active = lens > t
+            f = None
+            if m2 is not None:
+                a = time.perf_counter()
+                f = m2.freqs(c2)
+                tm += time.perf_counter() - a
+            syms = ds.decode_step(f, active, dec)
+            if not np.array_equal(syms, np.where(active, buf[:, t], 0)):
+                raise SystemExit(f"decode mismatch at step {t}")
+            c2 = ((c2 << 8) | syms) & 0xFFFF
+        dec_kBps = n / (time.perf_counter() - t1 - tm) / 1000
+        dec_cpu_kBps = n / (time.process_time() - c1 - tm) / 1000
     return dict(bytes=n, bpb=bits / n, model_bpb=(mbits / n if m2 else None), kBps=n / dt / 1000,
-                cpu_kBps=n / cpu / 1000, sec=dt)
+                cpu_kBps=n / cpu / 1000, sec=dt, dec_kBps=dec_kBps, dec_cpu_kBps=dec_cpu_kBps)
 
 
 def main(argv=None):
@@ -121,6 +140,9 @@ def main(argv=None):
         mb = f" model {r['model_bpb']:.4f}" if r["model_bpb"] is not None else ""
         print(f"{fn}: {r['bytes']} B  {r['bpb']:.4f} bits/byte{mb}  {r['kBps']:.1f} kB/s wall, "
               f"{r['cpu_kBps']:.1f} kB/s cpu ({r['sec']:.1f} s, lanes {a.lanes}, model {a.model}, {params})", flush=True)
+        if r["dec_kBps"] is not None:
+            print(f"  real coder: encode {r['kBps']:.1f} kB/s wall / {r['cpu_kBps']:.1f} cpu, decode "
+                  f"{r['dec_kBps']:.1f} wall / {r['dec_cpu_kBps']:.1f} cpu, round trip ok", flush=True)
 
 
 if __name__ == "__main__":
