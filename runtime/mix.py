@@ -278,10 +278,11 @@ class MixStack:
 
         # APMs: 33 interpolation knots in the stretch domain
         knots = SQUASH[np.clip((np.arange(33) - 16) * 128, -ST_MAX, ST_MAX) + ST_MAX] << 4
-        self.A1 = np.tile(knots, 256)  # ctx c0
-        self.A2 = np.tile(knots, 65536).astype(np.int32)  # ctx c0 | c1 << 8
-        self.A1cnt = np.zeros(self.A1.size, dtype=np.int32)
-        self.A2cnt = np.zeros(self.A2.size, dtype=np.int32)
+        # one array: APM 2 (ctx c0 | c1 << 8) at 0, APM 1 (ctx c0) at a1off; int32 p20 values
+        self.A = np.tile(knots, 65536 + 256).astype(np.int32)
+        self.Acnt = np.zeros(self.A.size, dtype=np.int32)  # scratch for per-step collision counts
+        self.a1off = 65536 * 33
+        self.akn = np.zeros((2, L), dtype=np.int64)
 
         # per-lane byte state
         H = 1 << self.hist_bits
@@ -421,9 +422,7 @@ class MixStack:
         if self.use_model:
             w = 1 << (8 - k)
             lo = self.cumoff + ((c0 << (8 - k)) - 256)
-            c_lo = self.cum[lo]
-            c_mid = self.cum[lo + (w >> 1)]
-            c_hi = self.cum[lo + w]
+            c_lo, c_mid, c_hi = self.cum[lo + np.array((0, w >> 1, w))[:, None]]
             pm = ((c_hi - c_mid) << 16) // (c_hi - c_lo)
             x[:, -1] = STRETCH[pm]
         # mixer
@@ -442,13 +441,14 @@ class MixStack:
         st = dot + 2048
         lo_k = st >> 7
         wt = st & 127
-        i1 = (c0 * 33) + lo_k
-        i2 = ((c0 | (self.c1 << 8)) * 33) + lo_k
-        a1 = (self.A1[i1] * (128 - wt) + self.A1[i1 + 1] * wt) >> 11  # p20 -> p16
-        a2 = (self.A2[i2] * (128 - wt) + self.A2[i2 + 1] * wt) >> 11
-        self.ai1 = i1 + (wt >> 6)
-        self.ai2 = i2 + (wt >> 6)
-        p = (pr * self.sse_w[0] + a1 * self.sse_w[1] + a2 * self.sse_w[2] + 8) >> 4
+        ai = self.akn
+        np.add(c0 * 33 + self.a1off, lo_k, out=ai[0])
+        np.add((c0 | (self.c1 << 8)) * 33, lo_k, out=ai[1])
+        av = self.A[ai]
+        av1 = self.A[ai + 1]
+        a = (av * (128 - wt) + av1 * wt) >> 11  # p20 -> p16; [2, L]
+        self.ai = ai + (wt >> 6)
+        p = (pr * self.sse_w[0] + a[0] * self.sse_w[1] + a[1] * self.sse_w[2] + 8) >> 4
         p = np.minimum(np.maximum(p, 1), PROB_ONE - 1)
         if not self.all_active:
             p = np.where(self.act, p, 1)
@@ -467,21 +467,21 @@ class MixStack:
             hidx, state, hchk = hidx[rows], state[rows], hchk[rows]
         else:
             yy = y
-        yb = np.broadcast_to(yy[:, None], idx.shape).ravel()
+        NC = self.NC
         start, first, order, fs, contrib = _groups(idx.ravel(), chk.ravel())
-        ones = np.add.reduceat(yb[order] & contrib, start)
+        ones = np.add.reduceat(yy[order // NC] & contrib, start)
         cnt = np.add.reduceat(contrib.astype(np.int64), start)
         # batch update: p += (ones - cnt * p) / (n + cnt + 1/2), n += cnt (never overshoots)
         p0 = pe.ravel()[first]
         n0 = ne.ravel()[first]
         newp = p0 + (((ones << _P_BITS) - cnt * p0) * 2) // (2 * (n0 + cnt) + 1)
-        lim = np.broadcast_to(self.lim_cols, idx.shape).ravel()[first]
+        lim = self.lim_cols[first % NC]
         newn = np.minimum(n0 + cnt, lim)
         self.T[fs[start]] = (newp << _P_SHIFT) | (chk.ravel()[first] << 16) | newn
         # bit histories: where lanes meet in one slot, the first (lane, column) decides
         hf = hidx.ravel()
         hstart, hfirst, _, hfs, _ = _groups(hf, None)
-        yh = np.broadcast_to(yy[:, None], hidx.shape).ravel()[hfirst]
+        yh = yy[hfirst // self.nh]
         self.BH[hfs[hstart]] = (BH_NEXT[state.ravel()[hfirst], yh] | (hchk.ravel()[hfirst] << 8)).astype(np.uint16)
         # mixer (gradient averaged over the lanes sharing a weight set)
         err = (y << 16) - self.pr_mix
@@ -499,22 +499,21 @@ class MixStack:
         np.not_equal(cs[1:], cs[:-1], out=head[1:])
         start = np.flatnonzero(head)
         gs = np.add.reduceat(g[ks & ((1 << sh) - 1)], start, axis=0)
-        cnt = np.diff(start, append=cs.size)
+        cnt = np.empty(start.size, dtype=np.int64)
+        np.subtract(start[1:], start[:-1], out=cnt[:-1])
+        cnt[-1] = cs.size - start[-1]
         self.W[cs[start]] += gs // self.gdiv[cnt][:, None]
         # APMs (averaged too)
-        tgt = y << 20
-        self._apm_update(self.A1, self.A1cnt, self.ai1, tgt, rows)
-        self._apm_update(self.A2, self.A2cnt, self.ai2, tgt, rows)
-        self.c0 = (self.c0 << 1) | y
-
-    def _apm_update(self, A, C, i, tgt, rows) -> None:
+        i, tgt = self.ai, y << 20
         if rows is not None:
-            i, tgt = i[rows], tgt[rows]
+            i, tgt = i[:, rows], tgt[rows]
+        A, C = self.A, self.Acnt
         np.add.at(C, i, 1)
         c = C[i]
         C[i] = 0
         d = ((tgt - A[i]) >> self.apm_rate) // c
-        np.add.at(A, i, d.astype(A.dtype))
+        np.add.at(A, i, d.astype(np.int32))
+        self.c0 = (self.c0 << 1) | y
 
     # -- public API ----------------------------------------------------------------------------
     def encode_step(self, model_freqs, syms, active, enc) -> None:

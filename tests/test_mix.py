@@ -46,7 +46,7 @@ def _freqs(t, M, kind):
 
 
 def _state(st):
-    return [st.T.copy(), st.W.copy(), st.A1.copy(), st.A2.copy(), st.MT.copy(), st.hist.copy()]
+    return [st.T.copy(), st.BH.copy(), st.W.copy(), st.A.copy(), st.MT.copy(), st.hist.copy()]
 
 
 def _roundtrip(params, kind="plain", lanes=6, ragged=True):
@@ -118,7 +118,7 @@ def test_inactive_lanes_do_not_touch_shared_state():
         f = _freqs(t, M, "plain")
         one.encode_step(f[:1], M[:1, t], np.array([True]), e1)
         two.encode_step(f, M[:, t], act2, e2)
-    for name in ("T", "W", "A1", "A2"):
+    for name in ("T", "BH", "W", "A"):
         assert np.array_equal(getattr(one, name), getattr(two, name)), name
     c1, c2 = e1.finish(), e2.finish()
     assert c2[0] == c1[0] and c2[1] == b""
