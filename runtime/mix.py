@@ -204,7 +204,7 @@ class MixStack:
     stack_id = STACK_ID
     DEFAULTS = dict(table_bits=20, bh_bits=24, bh_from=3, sm_limit=1023, hist_bits=16, match_bits=20, match_min=6, limit=1023,
                     mixer_lr=2, apm_rate=6, use_model=True, mixer_ctx=2, words=2, orders=(0, 1, 2, 3, 4, 6),
-                    sse_w=(0, 4, 12), mixer_norm=1)
+                    sse_w=(0, 4, 12), mixer_norm=1, share=1)
 
     def __init__(self, lanes: int, **params):
         unknown = set(params) - set(self.DEFAULTS)
@@ -300,6 +300,11 @@ class MixStack:
         self.hchk = np.zeros((L, self.nh), dtype=np.int64)
         self.smcol = self.smoff + 256 * np.arange(self.nh, dtype=np.int64)
         self.c1 = np.zeros(L, dtype=np.int64)
+        # share=1: lanes share context statistics and match candidates; share=0: the lane id is
+        # hashed into every context (tables still shared in memory; mixer and APMs shared)
+        self.share = int(p["share"])
+        self.lsalt = (_mix64(self.rows.astype(_U64) + _U64(12345)) if not self.share
+                      else np.zeros(L, dtype=_U64))
 
     # -- per byte ------------------------------------------------------------------------------
     def _begin_byte(self, model_freqs, active) -> None:
@@ -322,7 +327,7 @@ class MixStack:
         mm = self.match_min
         self.mh = None
         if t >= mm:
-            h = _mix64((self.h8 & _U64((1 << (8 * mm)) - 1)) + _U64(0x51ED27))
+            h = _mix64((self.h8 & _U64((1 << (8 * mm)) - 1)) + _U64(0x51ED27) + self.lsalt)
             mh = (h >> _U64(64 - self.match_bits)).astype(np.int64)
             self.mh = mh
             need = self.mlen == 0
@@ -380,13 +385,13 @@ class MixStack:
         self._hash_contexts()
 
     def _hash_contexts(self) -> None:
-        v = (self.h8[:, None] & self.omask[None, :]) + self.osalt[None, :]
+        v = (self.h8[:, None] & self.omask[None, :]) + (self.osalt[None, :] + self.lsalt[:, None])
         hb = np.empty((self.lanes, self.K), dtype=_U64)
         no = self.n_orders
         hb[:, :no] = _mix64(v)
-        hb[:, no] = _mix64(self.wh + _U64(0x7777))
+        hb[:, no] = _mix64(self.wh + _U64(0x7777) + self.lsalt)
         if self.words > 1:
-            hb[:, no + 1] = _mix64(self.wh + _mix64(self.wp + _U64(0x5555)))
+            hb[:, no + 1] = _mix64(self.wh + _mix64(self.wp + _U64(0x5555) + self.lsalt))
         nd = self.nd
         self.base = (hb[:, :nd] >> _U64(64 - self.table_bits)).astype(np.int64)
         self.chk[:, :nd] = ((hb[:, :nd] >> _U64(48 - self.table_bits)) & _U64(0xFFFF)).astype(np.int64)
