@@ -43,6 +43,33 @@ class Order2Model:
         return f
 
 
+class OnnxModel:
+    """An exported lmz model run over the lanes chunk by chunk (same inputs as runtime/loop.py)."""
+
+    def __init__(self, path, buf):
+        from lmz.runtime.session import ByteModel
+
+        self.m = ByteModel(path, provider="cpu")
+        self.buf = buf
+        L, T = buf.shape
+        C = self.m.chunk
+        self.X = np.zeros((L, -(-T // C) * C), dtype=np.int64)
+        self.X[:, 1:T] = buf[:, : T - 1]
+        self.state = self.m.initial_state(L)
+        self.t = 0
+        self.scores = None
+
+    def freqs(self, _c2):
+        from lmz.runtime.freqs import scores_to_freqs
+
+        C = self.m.chunk
+        j = self.t % C
+        if j == 0:
+            self.scores, self.state = self.m.step(self.X[:, self.t: self.t + C], self.state)
+        self.t += 1
+        return scores_to_freqs(self.scores[:, j])
+
+
 def split_lanes(data: bytes, lanes: int):
     n = len(data)
     seg = -(-n // lanes)
@@ -62,6 +89,8 @@ def run(data: bytes, lanes: int, model: str, params: dict, coder: bool = False):
     use_model = model != "none"
     st = MixStack(lanes, use_model=use_model, **params)
     m2 = Order2Model() if model == "order2" else None
+    if model.startswith("onnx:"):
+        m2 = OnnxModel(model[5:], buf)
     enc = None
     if coder:
         from lmz.runtime.coder import Encoder

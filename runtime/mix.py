@@ -268,7 +268,9 @@ class MixStack:
         import math
         norm = int(p["mixer_norm"])  # 0: mean, 1: / isqrt(c), 2: sum
         self.gdiv = np.array([max(1, (c, math.isqrt(c), 1)[norm]) for c in range(L + 1)], dtype=np.int64)
-        self.S = 256 * (1, self.n_orders, 2 * self.n_orders)[self.mixer_ctx]
+        self.S = 256 * (1, self.n_orders, 2 * self.n_orders, 8 * self.n_orders)[self.mixer_ctx]
+        if self.mixer_ctx == 3 and not self.use_model:
+            self.S = 256 * 2 * self.n_orders
         w0 = np.full(self.N, 16384, dtype=np.int64)
         if self.use_model:
             w0[-1] = 65536
@@ -437,6 +439,8 @@ class MixStack:
             ctx = ctx + (seen << 8)
             if self.mixer_ctx >= 2:  # + whether the match model predicts this bit
                 ctx = ctx + (valid * (256 * self.n_orders))
+                if self.mixer_ctx >= 3 and self.use_model:  # + the model's confidence (4 levels)
+                    ctx = ctx + (np.minimum(np.abs(x[:, -1]) >> 9, 3) * (512 * self.n_orders))
         self.mctx = ctx
         wsel = self.W[ctx]
         dot = np.minimum(np.maximum((wsel * x).sum(axis=1) >> 16, -ST_MAX), ST_MAX)
