@@ -302,6 +302,13 @@ def list_(files: List[str] = typer.Argument(..., help="Compressed files."), verb
     _run(ctx, body)
 
 
+# bench and generate live in their own modules (runtime/bench.py, runtime/generate.py)
+from . import bench as _bench, generate as _generate  # noqa: E402
+
+_bench.register(app, Ctx, _run)
+_generate.register(app, Ctx, _run)
+
+
 def main() -> None:  # console script entry point
     app(prog_name="lmz-run")
 
