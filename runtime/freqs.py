@@ -7,7 +7,7 @@ sampler, and the export check) go through :func:`scores_to_freqs`, which uses in
 arithmetic only, so every machine builds the same table from the same scores.
 
     freq_raw[s] = EXP_LUT[min(max(scores) - scores[s], EXP_LEN - 1)]          (1 .. 2**16)
-    freq[s]     = 1 + freq_raw[s] * (2**16 - 256) // sum(freq_raw)             (>= 1)
+    freq[s]     = 1 + (freq_raw[s] * K) >> 32,  K = (2**16 - 256) * 2**32 // sum(freq_raw)
     freq[argmax] += 2**16 - sum(freq)                                         (sum == 2**16)
 """
 from __future__ import annotations
@@ -41,17 +41,22 @@ EXP_LUT = _exp_lut()
 def scores_to_freqs(scores: np.ndarray) -> np.ndarray:
     """[..., 256] integer scores (any int/float dtype holding integers) -> int64 freqs.
 
-    The result sums to exactly PROB_ONE along the last axis and every entry is >= 1.
+    The result sums to exactly PROB_ONE along the last axis and every entry is >= 1. The
+    normalisation multiplies by a per-row integer reciprocal (one division per row):
+    k = floor((2**16 - 256) * 2**32 / total), freq = 1 + (raw * k) >> 32, so the sum before the
+    remainder goes to the argmax is at most 2**16.
     """
-    s = np.asarray(scores).astype(np.int64)
+    s = np.asarray(scores)
+    if s.dtype != np.int32:
+        s = s.astype(np.int32)
     d = s.max(axis=-1, keepdims=True) - s
     np.minimum(d, EXP_LEN - 1, out=d)
     raw = EXP_LUT[d]
-    total = raw.sum(axis=-1, keepdims=True)
-    f = 1 + (raw * (PROB_ONE - 256)) // total
+    k = ((PROB_ONE - 256) << 32) // raw.sum(axis=-1, keepdims=True)
+    f = 1 + ((raw * k) >> 32)
     rest = PROB_ONE - f.sum(axis=-1)
-    am = np.argmax(s, axis=-1)
-    np.put_along_axis(f, am[..., None], np.take_along_axis(f, am[..., None], -1) + rest[..., None], -1)
+    am = np.argmax(s, axis=-1)[..., None]
+    np.put_along_axis(f, am, np.take_along_axis(f, am, -1) + rest[..., None], -1)
     return f
 
 

@@ -1,0 +1,137 @@
+"""Cross-CPU bit-exactness check (run under ../shared/tools/xisa emulated CPUs).
+
+    python tools/xisa_check.py prepare DIR [--model PATH ...]   # on the host (needs torch/onnx for export)
+    python tools/xisa_check.py verify DIR                        # anywhere: numpy + onnxruntime + lmz.runtime
+
+`prepare` exports tiny models of every family (plus any given model files), records the sha256
+of onnxruntime's outputs on fixed inputs (random, all-zero, all-0xFF, real text; 1 and 7
+lanes) after checking them against the numpy reference, and compresses a text sample with the
+mix off and on. `verify` recomputes everything with 1 and 2 threads and graph optimisation
+off and on, decompresses the host's files, compresses again and demands identical bytes.
+It prints one line per check and exits non-zero on any difference.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "github" / "wiki.txt"
+N_STEPS = 12
+
+
+def inputs(lanes: int) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(lanes)
+    text = (SAMPLE.read_bytes()[:4096] if SAMPLE.exists() else b"The quick brown fox. " * 200)
+    t = np.frombuffer((text * 2)[:lanes * N_STEPS], np.uint8).reshape(lanes, N_STEPS).astype(np.int64)
+    return {"random": rng.integers(0, 256, (lanes, N_STEPS)), "zeros": np.zeros((lanes, N_STEPS), np.int64),
+            "ff": np.full((lanes, N_STEPS), 255, np.int64), "text": t}
+
+
+def run_model(path, data, threads, opt):
+    from lmz.runtime.session import make_session, read_model_info
+
+    info = read_model_info(path)
+    sess, _ = make_session(path, "cpu", threads=threads, opt_level=opt)
+    state = np.zeros((data.shape[0], info.state_size), np.float32)
+    outs = []
+    for s in range(0, data.shape[1], info.chunk):
+        sc, state = sess.run(["scores", "state_out"], {"bytes": data[:, s:s + info.chunk], "state": state})
+        outs.append(sc)
+    h = hashlib.sha256(np.concatenate(outs, 1).astype("<f4").tobytes())
+    h.update(state.astype("<f4").tobytes())
+    return h.hexdigest()
+
+
+def sample_text() -> bytes:
+    return SAMPLE.read_bytes()[:6000] if SAMPLE.exists() else b"The quick brown fox jumps. " * 220
+
+
+def prepare(d: Path, extra: list[str]):
+    from lmz.export.tiny import RANDOM_WEIGHTS, export_random_model
+    from lmz.runtime import api, reference
+    from lmz.runtime.session import read_model_info
+
+    d.mkdir(parents=True, exist_ok=True)
+    models = []
+    for fam in sorted(RANDOM_WEIGHTS):
+        for chunk in (1, 4):
+            p = d / f"tiny-{fam}-c{chunk}.onnx"
+            export_random_model(p, family=fam, chunk=chunk, seed=5)  # export itself checks ORT == reference
+            models.append(p)
+    for m in extra:
+        p = d / Path(m).name
+        shutil.copy(m, p)
+        models.append(p)
+    expected = {}
+    for p in models:
+        info = read_model_info(p)
+        for lanes in (1, 7):
+            for name, data in inputs(lanes).items():
+                expected[f"{p.name}|{lanes}|{name}"] = run_model(p, data, 1, "all")
+        del info
+    text = sample_text()
+    files = {}
+    tiny = str(d / "tiny-gru-c1.onnx")
+    for mix in ("off", "on"):
+        blob = api.compress(text, model=tiny, mix=mix, lanes=3)
+        (d / f"sample.mix-{mix}.lmz").write_bytes(blob)
+        files[f"sample.mix-{mix}.lmz"] = {"mix": mix, "sha256": hashlib.sha256(blob).hexdigest()}
+    (d / "sample.txt").write_bytes(text)
+    (d / "expected.json").write_text(json.dumps({"outputs": expected, "files": files, "model": "tiny-gru-c1.onnx"},
+                                                indent=1))
+    print(f"prepared {len(expected)} output hashes over {len(models)} models and {len(files)} files in {d}")
+    del reference
+
+
+def verify(d: Path) -> int:
+    import platform
+
+    from lmz.runtime import api
+
+    exp = json.loads((d / "expected.json").read_text())
+    bad = 0
+    t0 = time.time()
+    for key, want in exp["outputs"].items():
+        name, lanes, inp = key.split("|")
+        data = inputs(int(lanes))[inp]
+        for threads, opt in ((1, "disable"), (2, "all")):
+            got = run_model(d / name, data, threads, opt)
+            if got != want:
+                bad += 1
+                print(f"DIFF {key} threads={threads} opt={opt}")
+    print(f"model outputs: {len(exp['outputs']) * 2 - bad} identical, {bad} different")
+    text = (d / "sample.txt").read_bytes()
+    model = str(d / exp["model"])
+    for fname, f in exp["files"].items():
+        blob = (d / fname).read_bytes()
+        ok_d = api.decompress(blob, model=model) == text
+        again = api.compress(text, model=model, mix=f["mix"], lanes=3)
+        ok_c = hashlib.sha256(again).hexdigest() == f["sha256"]
+        bad += (not ok_d) + (not ok_c)
+        print(f"{fname}: decompress {'identical' if ok_d else 'DIFFERENT'}, "
+              f"re-compress {'identical bytes' if ok_c else 'DIFFERENT bytes'}")
+    print(f"{platform.machine()} {'PASS' if not bad else 'FAIL'} in {time.time() - t0:.0f} s")
+    return 1 if bad else 0
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("action", choices=["prepare", "verify"])
+    ap.add_argument("dir", type=Path)
+    ap.add_argument("--model", action="append", default=[], help="also check this exported model (prepare)")
+    a = ap.parse_args(argv)
+    if a.action == "prepare":
+        prepare(a.dir, a.model)
+        return 0
+    return verify(a.dir)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

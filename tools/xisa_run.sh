@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Cross-CPU bit-exactness: prepare reference outputs and compressed files on the host, then verify
+# them under every emulated CPU of ../shared/tools/xisa (x86 AVX2, x86 SSE4.2, ARM NEON, ARM SVE).
+#   tools/xisa_run.sh [WORKDIR] [--model models/text.onnx ...]    (CPUS="haswell nehalem" to limit)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+X=$root/../shared/tools/xisa
+work=${1:-/tmp/lmz-xisa}; shift || true
+"$X/setup.sh" >/dev/null
+rm -rf "$work" && mkdir -p "$work/py/lmz"
+ln -s "$root/runtime" "$work/py/lmz/runtime"   # lmz.runtime importable without the editable install
+python "$root/tools/xisa_check.py" prepare "$work/data" "$@"
+fail=0
+for cpu in ${CPUS:-haswell nehalem neoverse-n1 arm-max}; do
+  echo "== $cpu"
+  XISA_PYTHONPATH=$work/py "$X/run.sh" "$cpu" -- "$root/tools/xisa_check.py" verify "$work/data" || fail=1
+done
+exit $fail
