@@ -528,6 +528,10 @@ def _aggregate(results: list[Result]) -> list[Result]:
     return out
 
 
+def _num(x: float) -> str:
+    return f"{x:,.0f}" if x >= 100 else f"{x:.1f}" if x >= 1 else f"{x:.2f}"
+
+
 def markdown(results: list[Result], study: Optional[dict] = None) -> str:
     res = _aggregate(results)
     cols = list(dict.fromkeys(r.file for r in res))
@@ -554,7 +558,7 @@ def markdown(results: list[Result], study: Optional[dict] = None) -> str:
         table("Rate adjusted for model size: + ONNX file / + 2 bytes per parameter",
               lambda r: f"{r.rate_adj_onnx:.1f}% / {r.rate_adj_params:.1f}%", only_lmz=True)
         table("Throughput, compress / decompress (kB/s)",
-              lambda r: f"{r.compress_kBps:,.0f} / {r.decompress_kBps:,.0f}")
+              lambda r: f"{_num(r.compress_kBps)} / {_num(r.decompress_kBps)}")
     if any(r.protocol.endswith("*") for r in res):
         lines += ["", f"\\* with the mix on, the {CHUNK}-byte lanes of a frame share the mixer's adaptive tables."]
     if study:
