@@ -1,7 +1,7 @@
 """lmz-run bench: lmz against classical compressors on the same bytes, in the same run (paper Table 1).
 
     lmz-run bench                                 # text, image and audio evaluation sets, all models
-    lmz-run bench --kind text --quick             # first 32 KB of each text eval file (smoke run)
+    lmz-run bench --kind text --quick             # first 32 KiB of each text eval file (smoke run)
     lmz-run bench a.txt b.txt --models text,text-s --json out.json --plots plots/
 
 Rows are compressors, columns are the input files (plus one "all" column per kind). For every
@@ -66,6 +66,7 @@ AUDIO_RATE = 16000
 BUCKETS = (0, 16, 64, 256, 1024, 4096, 16384, 65536)
 PPMD_ORDER, PPMD_MEM = 6, 16 << 20
 QUICK_KB = 32
+ROW_ORDER = ("gzip -9", "bzip2 -9", "xz -9e", "zstd -19", "brotli -11", "PPMd o6", "PNG", "FLAC -8")
 
 
 class BenchError(LmzError):
@@ -265,7 +266,7 @@ def lmz_codecs(models: Optional[str], kinds: list[str], mixes=("off", "on"), pro
         if int(meta.get("lmz.chunk", 1)) != 1:
             notes.append(f"model {name}: chunk {meta.get('lmz.chunk')} graph cannot decode; left out")
             continue
-        mkinds = (kind,) if (kind and not explicit) else KINDS
+        mkinds = (kind,) if kind else KINDS  # a model of unknown kind runs on every input
         label = path.stem
         for mix in mixes:
             out.append(Codec(f"lmz {label}" + (" +mix" if mix == "on" else ""), mkinds, None, None,
@@ -534,11 +535,13 @@ def _num(x: float) -> str:
 
 def markdown(results: list[Result], study: Optional[dict] = None) -> str:
     res = _aggregate(results)
-    cols = list(dict.fromkeys(r.file for r in res))
+    files = list(dict.fromkeys((r.kind, r.file) for r in res))
+    cols = [f for k in dict.fromkeys(k for k, _ in files) for kk, f in files if kk == k]  # grouped by kind
     lines = []
     for proto in dict.fromkeys(r.protocol.rstrip("*") for r in res):
         rs = [r for r in res if r.protocol.rstrip("*") == proto]
-        rows = list(dict.fromkeys(r.compressor for r in rs))
+        rows = sorted(dict.fromkeys(r.compressor for r in rs),
+                      key=lambda n: (n.startswith("lmz"), ROW_ORDER.index(n) if n in ROW_ORDER else 0))
         cell = {(r.compressor, r.file): r for r in rs}
         title = "whole input" if proto == "whole" else f"independent {CHUNK}-byte chunks"
         hdr = "| compressor | " + " | ".join(cols) + " |"
@@ -603,7 +606,7 @@ def main(files=None, kind=None, json_out=None, plots=None, models=None, quick=Fa
     mixes = {"both": ("off", "on"), "off": ("off",), "on": ("on",)}.get(mix)
     if mixes is None:
         raise UsageError("--mix must be off, on or both")
-    inputs = load_inputs(list(files or []), kind, data, quick_kb * 1000 if quick else None)
+    inputs = load_inputs(list(files or []), kind, data, quick_kb * 1024 if quick else None)
     kinds = sorted({i.kind for i in inputs})
     notes: list[str] = []
     codecs = [c for c in baselines() if any(k in c.kinds for k in kinds)]
@@ -692,8 +695,8 @@ def register(app, ctx_cls, run) -> None:
               plots: Optional[str] = typer.Option(None, "--plots", help="Directory for incontext.png/.json."),
               models: Optional[str] = typer.Option(None, "--models", help="lmz models a,b (NAMEs or PATHs), or "
                                                    "'none' (default: every installed model of the kind)."),
-              quick: bool = typer.Option(False, "--quick", help="Only the first --quick-kb kB of each input."),
-              quick_kb: int = typer.Option(QUICK_KB, "--quick-kb", help="kB kept by --quick."),
+              quick: bool = typer.Option(False, "--quick", help="Only the first --quick-kib KiB of each input."),
+              quick_kb: int = typer.Option(QUICK_KB, "--quick-kib", help="KiB kept by --quick."),
               data: Optional[str] = typer.Option(None, "--data", help="Corpora directory (default: $LMZ_DATA, "
                                                  "else ../corpora beside the repository)."),
               mix: str = typer.Option("both", "--mix", help="lmz rows with the mix off, on or both."),

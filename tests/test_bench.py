@@ -106,13 +106,13 @@ def test_cli_bench_quick(text_model, tmp_path):
     f = tmp_path / "x.txt"
     f.write_bytes(TEXT)
     out = tmp_path / "r.json"
-    r = runner.invoke(app, ["bench", str(f), "--quick", "--quick-kb", "1", "--models", text_model, "--mix", "off",
+    r = runner.invoke(app, ["bench", str(f), "--quick", "--quick-kib", "1", "--models", text_model, "--mix", "off",
                             "--baselines", "gzip,xz", "--json", str(out), "--no-progress",
                             "--plots", str(tmp_path / "p"), "--lane-kib", "1"], catch_exceptions=False)
     assert r.exit_code == 0, r.output
     assert "| gzip -9 |" in r.output and "In-context" in r.output
     doc = json.loads(out.read_text())
-    assert doc["inputs"][0]["bytes"] == 1000
+    assert doc["inputs"][0]["bytes"] == 1024
     assert {x["compressor"] for x in doc["results"]} == {"gzip -9", "xz -9e", "lmz text-tiny"}
     assert all(x["verified"] for x in doc["results"])
     st = doc["incontext"]
