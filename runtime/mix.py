@@ -458,8 +458,8 @@ class MixStack:
             w = 1 << (8 - k)
             lo = self.cumoff + ((c0 << (8 - k)) - 256)
             c_lo, c_mid, c_hi = self.cum[lo + np.array((0, w >> 1, w))[:, None]]
-            pm = ((c_hi - c_mid) << 16) // (c_hi - c_lo)
-            x[:, -1] = STRETCH[pm]
+            pm = ((c_hi - c_mid) << 16) // np.maximum(c_hi - c_lo, 1)
+            x[:, -1] = STRETCH[np.minimum(pm, PROB_ONE - 1)]  # robust to zero frequencies too
         # mixer
         ctx = c0
         if self.mixer_ctx >= 1:  # + how many of the orders 1..6 have been seen in this context
@@ -494,6 +494,9 @@ class MixStack:
     def _update(self, bits: np.ndarray) -> None:
         y = bits.astype(np.int64)
         rows = None if self.all_active else self.act_rows
+        if rows is not None and rows.size == 0:  # no lane active: nothing learns
+            self.c0 = (self.c0 << 1) | y
+            return
         # counters: deltas from the pre-update values, summed per slot (order-independent);
         # lanes whose context does not own a slot (check mismatch) see it fresh and replace it;
         # where lanes with different contexts meet in one slot, the lowest (lane, column) wins.

@@ -155,3 +155,20 @@ def test_table_checksums():
     x = np.arange(-mix.ST_MAX, mix.ST_MAX + 1)
     err = np.abs(mix.stretch(mix.squash(x)) - x)
     assert err.max() <= 12 and err[300:-300].max() <= 3
+
+
+def test_all_inactive_step_and_zero_freqs():
+    st = MixStack(3, **SMALL)
+    enc = Encoder(3)
+    f = np.zeros((3, 256), dtype=np.int64)
+    f[:, 65] = PROB_ONE  # zero frequencies elsewhere: p1 must still be in range
+    before = _state(st)
+    st.encode_step(f, np.zeros(3, dtype=np.int64), np.zeros(3, dtype=bool), enc)
+    for a, b in zip(before[:4], _state(st)[:4]):
+        assert np.array_equal(a, b)
+    st.encode_step(f, np.full(3, 65), np.ones(3, dtype=bool), enc)
+    coded = enc.finish()
+    ds = MixStack(3, **SMALL)
+    dec = Decoder(coded)
+    assert (ds.decode_step(f, np.zeros(3, dtype=bool), dec) == 0).all()
+    assert (ds.decode_step(f, np.ones(3, dtype=bool), dec) == 65).all()
