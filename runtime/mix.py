@@ -228,7 +228,7 @@ class MixStack:
     """
 
     stack_id = STACK_ID
-    DEFAULTS = dict(table_bits=20, bh_bits=24, bh_from=3, sm_limit=1023, hist_bits=16, match_bits=20, match_min=6, limit=1023,
+    DEFAULTS = dict(table_bits=20, bh_bits=24, bh_from=3, sm_limit=1023, hist_bits=16, match_bits=20, match_min=8, limit=1023,
                     mixer_lr=2, apm_rate=6, use_model=True, mixer_ctx=2, words=2, orders=(0, 1, 2, 3, 4, 6),
                     sse_w=(0, 4, 12), mixer_norm=1, share=1)
 
@@ -251,6 +251,8 @@ class MixStack:
         if len(self.sse_w) != 3 or sum(self.sse_w) != 16 or min(self.sse_w) < 0:
             raise ValueError("sse_w must be 3 non-negative ints summing to 16")
         self.match_min = int(p["match_min"])
+        if not 1 <= self.match_min <= 8:
+            raise ValueError("match_min must be in 1..8")
         self.hist_bits = int(p["hist_bits"])
         self.match_bits = int(p["match_bits"])
         self.rows = np.arange(L, dtype=np.int64)
