@@ -149,7 +149,10 @@ def _ppmd():
 
     def comp(d: bytes) -> bytes:
         e = pyppmd.Ppmd7Encoder(PPMD_ORDER, PPMD_MEM)
-        return _varint(len(d)) + e.encode(d) + e.flush(endmark=False)
+        # fed in 64 KiB pieces: one encode() call on a large buffer (1.6 MB wiki.txt) gave a stream
+        # that does not decode (pyppmd 1.3.1); the pieces form the same PPMd stream
+        body = b"".join(e.encode(d[i: i + 65536]) for i in range(0, len(d), 65536))
+        return _varint(len(d)) + body + e.flush(endmark=False)
 
     def decomp(b: bytes, n: int) -> bytes:
         m, i = _unvarint(b)
@@ -548,6 +551,8 @@ def markdown(results: list[Result], study: Optional[dict] = None) -> str:
         sep = "|---|" + "---:|" * len(cols)
 
         def table(caption, fmt, only_lmz=False):
+            if only_lmz and not any(r.rate_adj_onnx is not None for r in rs):
+                return
             lines.extend(["", f"**{caption}** ({title})", "", hdr, sep])
             for row in rows:
                 rr = [cell.get((row, c)) for c in cols]
