@@ -281,8 +281,12 @@ class MixStack:
         sm0[: p0.size] = p0
         self.T[self.smoff:] = np.tile(sm0 << _P_SHIFT, self.nh)
         self.BH = np.zeros(1 << self.bh_bits, dtype=np.uint16)  # check8 << 8 | state
+        if not (15 <= B <= 30 and 15 <= self.bh_bits <= 30):
+            raise ValueError("table_bits and bh_bits must be in 15..30")
         self.c0h = _c0_scramble(B)
         self.c0hh = _c0_scramble(self.bh_bits)
+        if np.unique(self.c0h).size != 256 or np.unique(self.c0hh).size != 256:
+            raise ValueError("table size gives colliding node offsets; choose another")
         self.sm_limit = int(p["sm_limit"])
         lim = np.full(self.K + 1, self.sm_limit, dtype=np.int64)
         lim[: self.nd] = self.limit
