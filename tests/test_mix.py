@@ -147,7 +147,9 @@ def test_loop_integration():
     lanes = 3
     coded = loop.encode_lanes(FakeModel(chunk=4), spec.make(lanes), raw, lanes)
     lens = loop.lane_lengths(len(raw), lanes)
-    back = loop.decode_lanes(FakeModel(chunk=1), spec.make(lanes), coded, lens)
+    spec2 = loop.stack_from_header(spec.stack_id, spec.blob)  # params through the container's JSON
+    assert spec2.stack_id == mix.STACK_ID == 1
+    back = loop.decode_lanes(FakeModel(chunk=1), spec2.make(lanes), coded, lens)
     assert b"".join(back) == raw
 
 
