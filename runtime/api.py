@@ -102,7 +102,7 @@ def _read_full(f: BinaryIO, n: int) -> bytes:
 class Compressor:
     """Compresses streams frame by frame. `model` is a NAME, a PATH or a loaded model object."""
 
-    def __init__(self, model=DEFAULT_MODEL, provider: str = "auto", lanes: int | None = None, mix="off",
+    def __init__(self, model=DEFAULT_MODEL, provider: str = "auto", lanes: int | None = None, mix="on",
                  frame_size: int = FRAME_SIZE, min_lane: int = MIN_LANE, max_lanes: int = MAX_LANES,
                  progress: Progress = None, mix_params: dict | None = None, lane_size: int | None = None):
         """`lane_size`: cut every frame into lanes of exactly this many bytes (the paper's independent
@@ -169,7 +169,7 @@ class Compressor:
         return out.getvalue()
 
 
-def compress(data: bytes, model=DEFAULT_MODEL, provider: str = "auto", lanes: int | None = None, mix="off",
+def compress(data: bytes, model=DEFAULT_MODEL, provider: str = "auto", lanes: int | None = None, mix="on",
              **kw) -> bytes:
     """One-shot compression of `data`; the header records the size."""
     return Compressor(model, provider, lanes, mix, **kw).compress(bytes(data))

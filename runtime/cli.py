@@ -191,7 +191,7 @@ def compress(files: Optional[List[str]] = FilesArg, output: Optional[str] = OutO
              no_progress: bool = NoProgressOpt, model: Optional[str] = ModelOpt,
              provider: Provider = ProviderOpt,
              lanes: Optional[int] = typer.Option(None, "--lanes", help="Lanes per frame (default: from the size)."),
-             mix: Mix = typer.Option(Mix.off, "--mix", help="Adaptive context-mixing stage.")):
+             mix: Mix = typer.Option(Mix.on, "--mix", help="Adaptive context-mixing stage.")):
     """Compress FILEs to FILE.lmz (or stdin to stdout)."""
     ctx = Ctx(quiet, verbose, no_progress)
 

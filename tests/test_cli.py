@@ -33,7 +33,7 @@ def _leftovers(d):
 
 def test_file_round_trip_and_names(work):
     d, f, m = work
-    r = run("compress", "-m", m, "--no-progress", f)
+    r = run("compress", "--mix", "off", "-m", m, "--no-progress", f)
     assert r.exit_code == 0, r.output
     z = d / "a.txt.lmz"
     assert z.exists() and f.exists()  # -k is the default
@@ -46,21 +46,32 @@ def test_file_round_trip_and_names(work):
     assert r.exit_code == 0 and "tiny1" in r.output and "stack model" in r.output
 
 
+def test_mix_is_the_default(work):
+    d, f, m = work
+    f.write_bytes(TEXT[:300])
+    assert run("compress", "-m", m, "--no-progress", f).exit_code == 0
+    r = run("list", "-v", d / "a.txt.lmz")
+    assert r.exit_code == 0 and "stack mix" in r.output
+    f.unlink()
+    assert run("decompress", "-m", m, d / "a.txt.lmz").exit_code == 0
+    assert f.read_bytes() == TEXT[:300]
+
+
 def test_existing_output_needs_force(work):
     d, f, m = work
     z = d / "a.txt.lmz"
     z.write_bytes(b"keep me")
-    r = run("compress", "-m", m, f)
+    r = run("compress", "--mix", "off", "-m", m, f)
     assert r.exit_code == 1 and "already exists" in r.output
     assert z.read_bytes() == b"keep me"
-    assert run("compress", "-m", m, "-f", f).exit_code == 0
+    assert run("compress", "--mix", "off", "-m", m, "-f", f).exit_code == 0
     assert z.read_bytes() != b"keep me"
 
 
 def test_rm_and_output_option(work):
     d, f, m = work
     out = d / "x.bin"
-    assert run("compress", "-m", m, "--rm", "-o", out, f).exit_code == 0
+    assert run("compress", "--mix", "off", "-m", m, "--rm", "-o", out, f).exit_code == 0
     assert not f.exists()
     assert run("decompress", "-m", m, "-o", d / "y.txt", out).exit_code == 0
     assert (d / "y.txt").read_bytes() == TEXT
@@ -68,7 +79,7 @@ def test_rm_and_output_option(work):
 
 def test_corrupt_input_leaves_nothing(work):
     d, f, m = work
-    run("compress", "-m", m, f)
+    run("compress", "--mix", "off", "-m", m, f)
     z = d / "a.txt.lmz"
     b = bytearray(z.read_bytes())
     b[-2] ^= 0x40  # the checksum in the end marker
@@ -87,7 +98,7 @@ def test_corrupt_input_leaves_nothing(work):
 def test_model_errors(work, fake_model):
     d, f, m = work
     z = d / "fake.lmz"
-    z.write_bytes(api.compress(TEXT, model=fake_model))
+    z.write_bytes(api.compress(TEXT, model=fake_model, mix="off"))
     r = run("decompress", "-m", m, "-o", d / "out", z)
     assert r.exit_code == 3 and "mismatch" in r.output and not (d / "out").exists()
     r = run("decompress", "-o", d / "out", z)
@@ -98,7 +109,7 @@ def test_model_errors(work, fake_model):
 
 def test_usage_errors(work):
     d, f, m = work
-    assert run("compress", "-m", m, d / "nope").exit_code == 1
+    assert run("compress", "--mix", "off", "-m", m, d / "nope").exit_code == 1
     assert run("decompress", "-m", m, f).exit_code == 1  # no .lmz suffix
     assert run("compress", "-m", m, "--mix", "maybe", f).exit_code == 2  # click's usage error
 
@@ -110,7 +121,7 @@ def test_interrupt_leaves_nothing(work, monkeypatch):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(api.Compressor, "frame", boom)
-    r = run("compress", "-m", m, f)
+    r = run("compress", "--mix", "off", "-m", m, f)
     assert r.exit_code == 130
     assert not (d / "a.txt.lmz").exists() and not _leftovers(d)
 
@@ -118,7 +129,7 @@ def test_interrupt_leaves_nothing(work, monkeypatch):
 def test_stdin_to_stdout_subprocess(work):
     d, f, m = work
     exe = [sys.executable, "-m", "lmz.runtime.cli"]
-    c = subprocess.run(exe + ["compress", "-m", str(m)], input=TEXT, capture_output=True, check=True)
+    c = subprocess.run(exe + ["compress", "--mix", "off", "-m", str(m)], input=TEXT, capture_output=True, check=True)
     assert c.stdout[:4] == b"\x89LMZ"
     p = subprocess.run(exe + ["decompress", "-m", str(m), "-"], input=c.stdout, capture_output=True, check=True)
     assert p.stdout == TEXT

@@ -102,7 +102,7 @@ def test_bit_flips_give_lmz_errors(blob, fake_model):
 
 def test_random_data_grows_by_a_few_bytes(fake_model):
     data = np.random.default_rng(1).bytes(300_000)
-    c = api.compress(data, model=fake_model, lanes=64)
+    c = api.compress(data, model=fake_model, mix="off", lanes=64)
     header = len(ct.Header(fake_model.info.fingerprint, "fake", content_size=1).pack())
     assert len(c) - len(data) <= header + ct.TRAILER_SIZE + 8
     assert api.decompress(c, model=fake_model) == data
@@ -110,7 +110,7 @@ def test_random_data_grows_by_a_few_bytes(fake_model):
 
 def test_expanding_lanes_are_stored(fake_model):
     data = TEXT[:2000] + np.random.default_rng(2).bytes(2000)
-    c = api.compress(data, model=fake_model, lanes=4)
+    c = api.compress(data, model=fake_model, mix="off", lanes=4)
     f = ct.read_frame(ct.Reader(c[ct.read_header(c).size:]), ct.read_header(c))
     assert f.kind == ct.FRAME_MODELED and f.lane_stored == [False, False, True, True]
     assert api.decompress(c, model=fake_model) == data
@@ -119,7 +119,7 @@ def test_expanding_lanes_are_stored(fake_model):
 def test_lane_checks_catch_a_different_model(fake_model):
     from fakes import FakeModel
 
-    c = api.compress(TEXT, model=fake_model, lanes=3)
+    c = api.compress(TEXT, model=fake_model, mix="off", lanes=3)
     other = FakeModel(seed=5)
     other.info.fingerprint = fake_model.info.fingerprint  # a model that lies about its fingerprint
     with pytest.raises(ChecksumError):

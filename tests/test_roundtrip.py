@@ -32,20 +32,20 @@ CASES = {
 @pytest.mark.parametrize("name", CASES)
 def test_api_round_trip(name, fake_model):
     data = CASES[name]
-    c = api.compress(data, model=fake_model)
+    c = api.compress(data, model=fake_model, mix="off")
     assert api.decompress(c, model=fake_model) == data
     assert api.read_header(c).content_size == len(data)
 
 
 def test_text_compresses(fake_model):
-    c = api.compress(TEXT, model=fake_model)
+    c = api.compress(TEXT, model=fake_model, mix="off")
     assert len(c) < 0.6 * len(TEXT)
 
 
 @pytest.mark.parametrize("lanes", [1, 2, 7, 64, 5000])
 def test_lane_counts_and_frames(lanes, fake_model):
     data = (TEXT * 3)[:3500]
-    c = api.compress(data, model=fake_model, lanes=lanes, frame_size=1500)
+    c = api.compress(data, model=fake_model, mix="off", lanes=lanes, frame_size=1500)
     assert api.scan(c)["frames"] == 3
     assert api.decompress(c, model=fake_model) == data
 
@@ -68,7 +68,7 @@ def test_chunked_encoder_gives_the_same_bits(fake_model):
 def test_streaming_api(fake_model):
     data = TEXT * 3
     out = io.BytesIO()
-    n, w = api.Compressor(fake_model, frame_size=1000).copy_stream(io.BytesIO(data), out)
+    n, w = api.Compressor(fake_model, mix="off", frame_size=1000).copy_stream(io.BytesIO(data), out)
     assert n == len(data) and w == len(out.getvalue())
     assert api.read_header(out.getvalue()).content_size is None  # unknown size: not recorded
     back = io.BytesIO()
@@ -77,7 +77,7 @@ def test_streaming_api(fake_model):
 
 
 def test_model_mismatch_and_missing(fake_model):
-    c = api.compress(TEXT, model=fake_model)
+    c = api.compress(TEXT, model=fake_model, mix="off")
     with pytest.raises(ModelMismatchError, match="mismatch"):
         api.decompress(c, model=FakeModel(seed=3))
     with pytest.raises(ModelNotFoundError, match="fake"):
@@ -89,17 +89,17 @@ def test_model_mismatch_and_missing(fake_model):
 def test_mix_stack_round_trip(fake_model):
     pytest.importorskip("lmz.runtime.mix")
     data = TEXT[:1500]
-    small = dict(table_bits=14, hist_bits=10, match_bits=10)
+    small = dict(table_bits=15, bh_bits=15, hist_bits=10, match_bits=10)
     c = api.compress(data, model=fake_model, mix="on", lanes=3, mix_params=small)
     h = api.read_header(c)
-    assert h.stack_name == "mix" and b'"table_bits":14' in h.stack_params
+    assert h.stack_name == "mix" and b"\"table_bits\":15" in h.stack_params
     assert api.decompress(c, model=fake_model) == data
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.binary(max_size=600), lanes=st.integers(1, 40), frame=st.integers(1, 700))
 def test_property_round_trip(data, lanes, frame, fake_model):
-    c = api.compress(data, model=fake_model, lanes=lanes, frame_size=frame)
+    c = api.compress(data, model=fake_model, mix="off", lanes=lanes, frame_size=frame)
     assert api.decompress(c, model=fake_model) == data
 
 
@@ -114,7 +114,7 @@ def test_onnx_loop_round_trip(tiny_model, tiny_model8):
 
 @pytest.mark.parametrize("data", [b"", b"q", b"abc", TEXT[:2000]])
 def test_onnx_api_round_trip(data, tiny_paths):
-    c = api.compress(data, model=tiny_paths[8], provider="cpu", lanes=3)  # shorter than a chunk too
+    c = api.compress(data, model=tiny_paths[8], mix="off", provider="cpu", lanes=3)  # shorter than a chunk too
     assert api.decompress(c, model=tiny_paths[1], provider="cpu") == data
     assert api.read_header(c).model_name == "tiny8"
 
@@ -157,7 +157,7 @@ def test_huge_stream_bounded_memory(tmp_path, fake_model):
     gen = _Gen(size)
     path = tmp_path / "big.lmz"
     with open(path, "wb") as f:
-        api.Compressor(fake_model).copy_stream(io.BufferedReader(gen, 1 << 16), f)
+        api.Compressor(fake_model, mix="off").copy_stream(io.BufferedReader(gen, 1 << 16), f)
     sink = _Hash()
     with open(path, "rb") as f:
         api.Decompressor(fake_model).copy_stream(f, sink)
@@ -169,7 +169,7 @@ def test_huge_stream_bounded_memory(tmp_path, fake_model):
 def test_progress_counts_every_byte(fake_model):
     data = TEXT * 2
     seen = []
-    c = api.Compressor(fake_model, lanes=3, frame_size=1000, progress=seen.append).compress(data)
+    c = api.Compressor(fake_model, mix="off", lanes=3, frame_size=1000, progress=seen.append).compress(data)
     assert sum(seen) == len(data)
     seen.clear()
     assert api.Decompressor(fake_model, progress=seen.append).decompress(c) == data
