@@ -29,8 +29,9 @@ far better than per-lane statistics, see docs/MIX.md). Several lanes may hit the
 one decision; such collisions are resolved in a defined order: slots are grouped by sorting
 unique (slot, position) keys, counters take one batch update from the group's pre-update value
 (n += members, p moves to the members' mean by members / (n + members + 1/2): it never
-overshoots), a bit-history slot takes the transition of its first member, a mixer weight set
-gets the members' summed gradient / isqrt(members), an APM knot the members' mean delta.
+overshoots), a bit-history slot takes the transition of its first member, each member of a
+mixer weight set adds its gradient / isqrt(members) (np.add.at: integer adds commute), an APM
+knot takes the members' mean delta.
 Inactive lanes (``active`` False) code a no-op, see byte 0, and never touch shared state.
 Encoder and decoder therefore evolve identical state on any machine.
 
@@ -309,6 +310,8 @@ class MixStack:
         if self.use_model:
             w0[-1] = 65536
         self.W = np.tile(w0, (self.S, 1))
+        self.Wf = self.W.reshape(-1)  # a view
+        self.arN = np.arange(self.N, dtype=np.int64)
         self.x = np.zeros((L, self.N), dtype=np.int64)
         self.x[:, self.NC] = 256  # bias input
 
@@ -536,19 +539,9 @@ class MixStack:
         if rows is not None:
             err, x, ctx = err[rows], x[rows], ctx[rows]
         g = (x * (err * self.mixer_lr)[:, None]) >> 16
-        # group lanes by weight set (unique sort keys -> a defined order), add the mean per set
-        sh = max(int(ctx.size - 1).bit_length(), 1)
-        ks = np.sort((ctx << sh) | np.arange(ctx.size, dtype=np.int64))
-        cs = ks >> sh
-        head = np.empty(cs.size, dtype=bool)
-        head[0] = True
-        np.not_equal(cs[1:], cs[:-1], out=head[1:])
-        start = np.flatnonzero(head)
-        gs = np.add.reduceat(g[ks & ((1 << sh) - 1)], start, axis=0)
-        cnt = np.empty(start.size, dtype=np.int64)
-        np.subtract(start[1:], start[:-1], out=cnt[:-1])
-        cnt[-1] = cs.size - start[-1]
-        self.W[cs[start]] += gs // self.gdiv[cnt][:, None]
+        # lanes sharing a weight set: each adds its gradient / isqrt(members) (integer adds commute)
+        c = np.bincount(ctx, minlength=self.S)[ctx]
+        np.add.at(self.Wf, (ctx * self.N)[:, None] + self.arN, g // self.gdiv[c][:, None])
         # APMs (averaged too)
         i, tgt = self.ai, y << 20
         if rows is not None:
