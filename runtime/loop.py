@@ -73,6 +73,7 @@ class StackSpec:
         self.name, self.stack_id, self.cls = name, stack_id, cls
         self.params = dict(params or {})
         self.independent_lanes = bool(getattr(cls, "independent_lanes", False))
+        self.min_lane = int(getattr(cls, "min_lane", MIN_LANE))  # shortest lane the loop cuts for it
 
     @property
     def blob(self) -> bytes:

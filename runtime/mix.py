@@ -198,6 +198,11 @@ def _groups(f: np.ndarray, chk):
     return start, first, order, fs, contrib
 
 
+# Version of the mixing arithmetic, recorded in every stream's params: bump it whenever a change
+# to this file would code different bits, so old streams are refused instead of mis-decoded.
+ALGO = 1
+
+
 class MixStack:
     """Adaptive mixing stack; one instance codes one frame of `lanes` lockstep lanes.
 
@@ -231,7 +236,10 @@ class MixStack:
     stack_id = STACK_ID
     DEFAULTS = dict(table_bits=20, bh_bits=24, bh_from=3, sm_limit=1023, hist_bits=16, match_bits=20, match_min=8, limit=1023,
                     mixer_lr=3, apm_rate=6, use_model=True, mixer_ctx=2, words=2, orders=(0, 1, 2, 3, 4, 6),
-                    sse_w=(0, 4, 12), mixer_norm=1, share=1)
+                    sse_w=(0, 4, 12), mixer_norm=1, share=1, algo=ALGO)
+    # Shared tables make extra lanes cheap in bits, and numpy's per-call overhead makes them
+    # cheap in time, so the loop cuts lanes as short as this when the mix is on.
+    min_lane = 1024
 
     def __init__(self, lanes: int, **params):
         unknown = set(params) - set(self.DEFAULTS)
@@ -239,6 +247,8 @@ class MixStack:
             raise ValueError(f"unknown MixStack params: {sorted(unknown)}")
         p = dict(self.DEFAULTS)
         p.update(params)
+        if int(p["algo"]) != ALGO:
+            raise ValueError(f"mix algorithm version {p['algo']} is not supported (this lmz codes version {ALGO})")
         self.params = p
         L = self.lanes = int(lanes)
         if not 1 <= L <= 65535:
