@@ -50,7 +50,7 @@ def run_model(path, data, threads, opt):
 
 
 def sample_text() -> bytes:
-    return SAMPLE.read_bytes()[:6000] if SAMPLE.exists() else b"The quick brown fox jumps. " * 220
+    return SAMPLE.read_bytes()[:1500] if SAMPLE.exists() else b"The quick brown fox jumps. " * 55
 
 
 def prepare(d: Path, extra: list[str]):
