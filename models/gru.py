@@ -82,7 +82,7 @@ class GRUModel(nn.Module):
             out, hn = self.gru(self.emb(x), h0)
             acc = self.head(out) * float(1 << (W_BITS + 7))
             return acc, hn.transpose(0, 1).reshape(B, nl * H) * 128.0
-        cfg, H, lim = self.cfg, self.cfg.hidden, self.cfg.tab_limit
+        H, lim = self.cfg.hidden, self.cfg.tab_limit
         layers = []
         for i, (x_side, wh_rz, wh_n, bhn) in enumerate(self._real_params()):
             xs = qacc(x_side, True, lim) if i == 0 else (qweight(x_side[0], True), qacc(x_side[1], True, lim))

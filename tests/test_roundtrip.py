@@ -16,7 +16,7 @@ from fakes import FakeModel
 from lmz.runtime import api
 from lmz.runtime import container as ct
 from lmz.runtime.errors import ModelMismatchError, ModelNotFoundError
-from lmz.runtime.loop import ModelOnly, choose_lanes, decode_lanes, encode_lanes, make_stack
+from lmz.runtime.loop import ModelOnly, choose_lanes, decode_lanes, encode_lanes
 
 CASES = {
     "empty": b"",

@@ -13,7 +13,27 @@ from pathlib import Path
 root = Path(__file__).resolve().parents[1]
 
 
+def models_table() -> str:
+    """docs/bench/models.md: one row per shipped model, from its metadata JSON."""
+    import json
+
+    rows = ["| model | family, config | parameters | ONNX bytes | trained on (sha256) | steps | bytes seen | wall | val bits/byte int (float) |",
+            "|---|---|---:|---:|---|---:|---:|---:|---|"]
+    for j in sorted((root / "models").glob("*.json")):
+        m = json.loads(j.read_text())
+        c, t = m["lmz.config"], m.get("lmz.train", {})
+        cfg = ", ".join(f"{k}={v}" for k, v in c.items() if k in ("hidden", "n_layer", "window", "d_model"))
+        vi, vf = t.get("val_bpb_int"), t.get("val_bpb_float")
+        val = f"{vi:.3f} ({vf:.3f})" if vi is not None else "-"
+        rows.append(f"| `{j.stem}` | {m['lmz.family']} {cfg} | {int(m['lmz.params']):,} | {int(m['lmz.bytes']):,} | "
+                    f"{t.get('data', '-')} ({t.get('data_sha256', '')[:12]}) | {t.get('steps', '-')} | "
+                    f"{t.get('bytes_seen', 0) / 1e6:.1f} MB | {t.get('wall_seconds', 0) / 60:.0f} min | {val} |")
+    return "\n".join(rows) + "\n"
+
+
 def main() -> int:
+    (root / "docs" / "bench").mkdir(parents=True, exist_ok=True)
+    (root / "docs" / "bench" / "models.md").write_text(models_table())
     readme = root / "README.md"
     text = readme.read_text()
 
