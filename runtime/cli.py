@@ -181,7 +181,8 @@ def _stdout_binary(force: bool):
 
 
 def _rate(n: int, dt: float) -> str:
-    return f"{n / max(dt, 1e-9) / 1e6:.2f} MB/s"
+    kbps = n / max(dt, 1e-9) / 1e3
+    return f"{kbps / 1e3:.2f} MB/s" if kbps >= 1000 else f"{kbps:.1f} kB/s"
 
 
 # -- commands -----------------------------------------------------------------------------------
