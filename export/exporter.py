@@ -62,6 +62,8 @@ def compare_with_reference(path, weights, cfg, chunk, lanes=(1, 7), steps=3, rea
                            threads=(1, 2), opt_levels=("disable", "all")):
     """Run the ONNX file under onnxruntime and the numpy reference; return a list of mismatches."""
     problems = []
+    sessions = {(th, opt): make_session(path, "cpu", threads=th, opt_level=opt)[0]
+                for th in threads for opt in opt_levels}
     for L in lanes:
         for case, data in check_inputs(L, chunk, steps, real).items():
             ref_scores, ref_state = [], np.zeros((L, reference.state_size(cfg)), np.int64)
@@ -69,19 +71,17 @@ def compare_with_reference(path, weights, cfg, chunk, lanes=(1, 7), steps=3, rea
                 sc, ref_state = reference.forward(weights, cfg, data[:, s * chunk:(s + 1) * chunk], ref_state)
                 ref_scores.append(sc)
             ref = np.concatenate(ref_scores, 1)
-            for th in threads:
-                for opt in opt_levels:
-                    sess, _ = make_session(path, "cpu", threads=th, opt_level=opt)
-                    state = np.zeros((L, reference.state_size(cfg)), np.float32)
-                    got = []
-                    for s in range(steps):
-                        sc, state = sess.run(["scores", "state_out"],
-                                             {"bytes": data[:, s * chunk:(s + 1) * chunk], "state": state})
-                        got.append(sc)
-                    got = np.concatenate(got, 1)
-                    if not (np.array_equal(got, ref) and np.array_equal(state, ref_state)):
-                        bad = int((got != ref).sum()) + int((state != ref_state).sum())
-                        problems.append(f"lanes={L} input={case} threads={th} opt={opt}: {bad} integers differ")
+            for (th, opt), sess in sessions.items():
+                state = np.zeros((L, reference.state_size(cfg)), np.float32)
+                got = []
+                for s in range(steps):
+                    sc, state = sess.run(["scores", "state_out"],
+                                         {"bytes": data[:, s * chunk:(s + 1) * chunk], "state": state})
+                    got.append(sc)
+                got = np.concatenate(got, 1)
+                if not (np.array_equal(got, ref) and np.array_equal(state, ref_state)):
+                    bad = int((got != ref).sum()) + int((state != ref_state).sum())
+                    problems.append(f"lanes={L} input={case} threads={th} opt={opt}: {bad} integers differ")
     return problems
 
 
