@@ -82,6 +82,13 @@ class ModelInfo:
         return bytes.fromhex(self.fingerprint)
 
 
+def _info_from_meta(path: Path, meta: dict) -> ModelInfo:
+    if meta.get("lmz.format") != CONTRACT_VERSION:
+        raise ModelError(f"{path} is not an lmz model of contract version {CONTRACT_VERSION}")
+    return ModelInfo(path, meta["lmz.family"], int(meta["lmz.chunk"]), int(meta["lmz.state_size"]),
+                     meta["lmz.weights_sha256"], meta)
+
+
 def read_model_info(path: str | os.PathLike) -> ModelInfo:
     """Read the lmz metadata from an ONNX file without creating an inference session."""
     path = Path(path)
@@ -95,18 +102,16 @@ def read_model_info(path: str | os.PathLike) -> ModelInfo:
         meta = dict(sess.get_modelmeta().custom_metadata_map)
     except Exception as e:
         raise ModelError(f"cannot read model {path}: {e}") from e
-    if meta.get("lmz.format") != CONTRACT_VERSION:
-        raise ModelError(f"{path} is not an lmz model of contract version {CONTRACT_VERSION}")
-    return ModelInfo(path, meta["lmz.family"], int(meta["lmz.chunk"]), int(meta["lmz.state_size"]),
-                     meta["lmz.weights_sha256"], meta)
+    return _info_from_meta(path, meta)
 
 
 class ByteModel:
     """One ONNX byte model: `step(bytes[L, C], state) -> (scores int32 [L, C, 256], state)`."""
 
     def __init__(self, path, provider: str = "auto", threads: int = 0, opt_level: str = "all"):
-        self.info = read_model_info(path)
+        # the metadata comes from the session itself: the file is parsed once
         self.session, self.provider = make_session(path, provider, threads, opt_level)
+        self.info = _info_from_meta(Path(path), dict(self.session.get_modelmeta().custom_metadata_map))
         self.chunk = self.info.chunk
         self.state_size = self.info.state_size
 
