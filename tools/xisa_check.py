@@ -55,8 +55,7 @@ def sample_text() -> bytes:
 
 def prepare(d: Path, extra: list[str]):
     from lmz.export.tiny import RANDOM_WEIGHTS, export_random_model
-    from lmz.runtime import api, reference
-    from lmz.runtime.session import read_model_info
+    from lmz.runtime import api
 
     d.mkdir(parents=True, exist_ok=True)
     models = []
@@ -71,11 +70,9 @@ def prepare(d: Path, extra: list[str]):
         models.append(p)
     expected = {}
     for p in models:
-        info = read_model_info(p)
         for lanes in (1, 7):
             for name, data in inputs(lanes).items():
                 expected[f"{p.name}|{lanes}|{name}"] = run_model(p, data, 1, "all")
-        del info
     text = sample_text()
     files = {}
     tiny = str(d / "tiny-gru-c1.onnx")
@@ -87,7 +84,6 @@ def prepare(d: Path, extra: list[str]):
     (d / "expected.json").write_text(json.dumps({"outputs": expected, "files": files, "model": "tiny-gru-c1.onnx"},
                                                 indent=1))
     print(f"prepared {len(expected)} output hashes over {len(models)} models and {len(files)} files in {d}")
-    del reference
 
 
 def verify(d: Path) -> int:
