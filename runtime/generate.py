@@ -157,6 +157,116 @@ def generate_gzip(prompt: bytes = b"", n: int = 256, temperature=1, seed: int = 
     return bytes(x[len(prompt):])
 
 
+# -- image completion (paper §3.4) --------------------------------------------------------------
+PATCH_ROWS, PATCH_COLS = 32, 64  # the image corpora's patches: 32 rows x 64 columns, row-major bytes
+PATCH_BYTES = PATCH_ROWS * PATCH_COLS
+
+
+def patch_rng(seed: int, i: int) -> IntRng:
+    """The sampler of the i-th patch of a completion: its own SplitMix64 stream, so a patch's
+    completion does not depend on how many patches are completed with it."""
+    return IntRng(((int(seed) & 0xFFFFFFFF) << 32) | (int(i) & 0xFFFFFFFF))
+
+
+def read_patches(path, count: int, patch_bytes: int = PATCH_BYTES):
+    """`count` patches evenly spaced over the file (patch k*N//count + N//(2*count), k = 0..count-1):
+    -> (indices, uint8 [count, patch_bytes]). No choosing by eye: the spacing is fixed."""
+    raw = np.fromfile(path, dtype=np.uint8)
+    n = raw.size // patch_bytes
+    if n == 0:
+        raise UsageError(f"{path}: smaller than one {patch_bytes}-byte patch")
+    if not 1 <= count <= n:
+        raise UsageError(f"--patches must be between 1 and {n} for {path}")
+    idx = [k * n // count + n // (2 * count) for k in range(count)]
+    return idx, raw[: n * patch_bytes].reshape(n, patch_bytes)[idx].copy()
+
+
+def complete_model(model, prompts: np.ndarray, n: int, temperature=1, seed: int = 0) -> np.ndarray:
+    """Continue each row of `prompts` (uint8 [P, K]) by n bytes sampled from `model`, all rows as
+    lanes of one model (a loaded chunk-1 model): -> uint8 [P, n]. Row i samples with
+    ``patch_rng(seed, i)``, so it is the same bytes as :func:`iter_model` with that RNG."""
+    if int(model.chunk) != 1:
+        raise ModelError(f"completion needs the one-step graph of the model (chunk 1, got {model.chunk})")
+    prompts = np.asarray(prompts, dtype=np.uint8)
+    P, K = prompts.shape
+    tm = temperature_milli(temperature)
+    rngs = [patch_rng(seed, i) for i in range(P)]
+    state = model.initial_state(P)
+    x = np.zeros((P, 1), dtype=np.int64)  # the virtual byte 0 before every lane
+    for j in range(K):
+        _, state = model.step(x, state)
+        x = prompts[:, j:j + 1].astype(np.int64)
+    out = np.empty((P, int(n)), dtype=np.uint8)
+    for j in range(int(n)):
+        scores, state = model.step(x, state)
+        for i in range(P):
+            out[i, j] = sample_from_scores(scores[i, 0], tm, rngs[i])
+        x = out[:, j:j + 1].astype(np.int64)
+    return out
+
+
+def complete_gzip(prompts: np.ndarray, n: int, temperature=1, seed: int = 0, window: int = GZIP_WINDOW,
+                  progress=None) -> np.ndarray:
+    """The same completion with gzip as the generator (about 257 zlib calls per byte: slow)."""
+    prompts = np.asarray(prompts, dtype=np.uint8)
+    tm = temperature_milli(temperature)
+    out = np.empty((prompts.shape[0], int(n)), dtype=np.uint8)
+    for i, p in enumerate(prompts):
+        rng = patch_rng(seed, i)
+        x = bytearray(p.tobytes())
+        for _ in range(int(n)):
+            if tm == 0:
+                b = int(np.argmin(gzip_lengths(bytes(x), window)))
+            else:
+                b = pick(gzip_freqs(bytes(x), window, tm), rng.u16())
+            x.append(b)
+        out[i] = np.frombuffer(bytes(x[p.size:]), dtype=np.uint8)
+        if progress is not None:
+            progress(i + 1)
+    return out
+
+
+def complete_patches(patches: np.ndarray, model, temperature=1, seed: int = 0, gzip: bool = True,
+                     progress=None) -> dict:
+    """Lower halves of image patches (uint8 [P, 2048]) completed from their upper halves:
+    {"truth": [P, 2048], "lmz": [P, 2048], "gzip": [P, 2048] (when gzip)}; the first 1024 bytes of
+    every row are the truth's."""
+    patches = np.asarray(patches, dtype=np.uint8)
+    half = patches.shape[1] // 2
+    up = patches[:, :half]
+    out = {"truth": patches,
+           "lmz": np.concatenate([up, complete_model(model, up, patches.shape[1] - half, temperature, seed)], 1)}
+    if gzip:
+        out["gzip"] = np.concatenate(
+            [up, complete_gzip(up, patches.shape[1] - half, temperature, seed, progress=progress)], 1)
+    return out
+
+
+def save_grid(path, columns: dict, rows: int = PATCH_ROWS, cols: int = PATCH_COLS, scale: int = 4) -> None:
+    """A PNG grid (Pillow): one row per patch, one column per entry of `columns` (name -> [P, rows*cols]),
+    each patch scaled by `scale` (nearest), a labelled header, a tick at the half-way row."""
+    from PIL import Image, ImageDraw
+
+    names = list(columns)
+    P = next(iter(columns.values())).shape[0]
+    gap, head = 8, 18
+    w, h = cols * scale, rows * scale
+    W = len(names) * w + (len(names) + 1) * gap
+    H = head + P * h + (P + 1) * gap
+    img = Image.new("L", (W, H), 255)
+    draw = ImageDraw.Draw(img)
+    for c, name in enumerate(names):
+        x0 = gap + c * (w + gap)
+        draw.text((x0, 3), name, fill=0)
+        for r in range(P):
+            y0 = head + gap + r * (h + gap)
+            tile = Image.fromarray(np.asarray(columns[name][r], dtype=np.uint8).reshape(rows, cols), "L")
+            img.paste(tile.resize((w, h), Image.NEAREST), (x0, y0))
+            ym = y0 + h // 2  # the prompt / sample boundary
+            draw.line([(x0 - gap + 1, ym), (x0 - 2, ym)], fill=0, width=2)
+    img.save(path, optimize=True)
+
+
 # -- command ------------------------------------------------------------------------------------
 def register(app, ctx_cls, run) -> None:
     """Add `generate` to the lmz-run Typer app (kept here so runtime/cli.py only calls this)."""
@@ -174,11 +284,25 @@ def register(app, ctx_cls, run) -> None:
                                                      "(0: greedy); read as an exact decimal."),
                      seed: int = typer.Option(0, "--seed", help="RNG seed: same seed, same bytes, any machine."),
                      echo: bool = typer.Option(False, "--echo", help="Write the prompt before the sample."),
-                     provider: str = typer.Option("cpu", "--provider", help="auto|cpu|cuda.")):
-        """Sample bytes from a model (or gzip) with integer-only sampling; raw bytes on stdout."""
-        ctx = ctx_cls(False, False, True)
+                     provider: str = typer.Option("cpu", "--provider", help="auto|cpu|cuda."),
+                     complete_file: Optional[str] = typer.Option(
+                         None, "--complete-patches", help="Image patch file (32x64-byte patches, e.g. "
+                         "image/eval.bin): complete the lower half of --patches evenly spaced patches from "
+                         "their upper half and write a PNG grid (truth | model | gzip) to --grid."),
+                     patches: int = typer.Option(6, "--patches", help="Patches to complete (evenly spaced)."),
+                     grid: Optional[str] = typer.Option(None, "--grid", help="PNG written by --complete-patches."),
+                     no_gzip: bool = typer.Option(False, "--no-gzip", help="Leave gzip's column out (it is slow)."),
+                     quiet: bool = typer.Option(False, "-q", "--quiet", help="Only errors.")):
+        """Sample bytes from a model (or gzip) with integer-only sampling; raw bytes on stdout.
+
+        With --complete-patches: image completion (paper §3.4), a PNG grid instead of stdout."""
+        ctx = ctx_cls(quiet, False, True)
 
         def body():
+            if complete_file is not None:
+                return complete_body()
+            if grid is not None:
+                raise UsageError("--grid goes with --complete-patches")
             if prompt is not None and prompt_file is not None:
                 raise UsageError("give --prompt or --prompt-file, not both")
             if n < 0:
@@ -191,5 +315,38 @@ def register(app, ctx_cls, run) -> None:
             sys.stdout.flush()
             sys.stdout.buffer.write((p if echo else b"") + out)
             sys.stdout.buffer.flush()
+
+        def complete_body():
+            import time
+
+            if grid is None:
+                raise UsageError("--complete-patches needs --grid OUT.png")
+            if prompt is not None or prompt_file is not None or echo:
+                raise UsageError("--complete-patches takes no --prompt, --prompt-file or --echo")
+            if model == "gzip":
+                raise UsageError("--complete-patches: give the lmz model with --model (gzip's column is added)")
+            try:
+                import PIL  # noqa: F401  (checked before minutes of sampling, not after)
+            except ImportError:
+                raise UsageError("--complete-patches writes its grid with Pillow: pip install -e '.[bench]'") from None
+            from .api import resolve_model
+            from .session import ByteModel
+
+            m = ByteModel(resolve_model(model), provider=provider)
+            idx, pt = read_patches(complete_file, patches)
+            t0 = time.perf_counter()
+            cols = complete_patches(pt, m, temperature, seed, gzip=not no_gzip,
+                                    progress=lambda k: ctx.info(f"gzip: {k}/{len(idx)} patches "
+                                                                f"({time.perf_counter() - t0:.0f} s)"))
+            named = {"truth": cols["truth"], f"lmz {m.info.path.stem}": cols["lmz"]}
+            if "gzip" in cols:
+                named["gzip"] = cols["gzip"]
+            save_grid(grid, named)
+            half = PATCH_BYTES // 2
+            truth = cols["truth"][:, half:].astype(np.int64)
+            err = ", ".join(f"{k} {np.abs(cols[k][:, half:].astype(np.int64) - truth).mean():.1f}"
+                            for k in ("lmz", "gzip") if k in cols)
+            ctx.info(f"wrote {grid}: patches {idx} of {complete_file}, seed {seed}, temperature {temperature}; "
+                     f"mean |sample - truth| over the lower halves: {err}")
 
         run(ctx, body)
