@@ -292,6 +292,8 @@ def register(app, ctx_cls, run) -> None:
                      patches: int = typer.Option(6, "--patches", help="Patches to complete (evenly spaced)."),
                      grid: Optional[str] = typer.Option(None, "--grid", help="PNG written by --complete-patches."),
                      no_gzip: bool = typer.Option(False, "--no-gzip", help="Leave gzip's column out (it is slow)."),
+                     summary: Optional[str] = typer.Option(None, "--summary", help="Also write a markdown "
+                                                           "summary of the completion to this file."),
                      quiet: bool = typer.Option(False, "-q", "--quiet", help="Only errors.")):
         """Sample bytes from a model (or gzip) with integer-only sampling; raw bytes on stdout.
 
@@ -338,15 +340,30 @@ def register(app, ctx_cls, run) -> None:
             cols = complete_patches(pt, m, temperature, seed, gzip=not no_gzip,
                                     progress=lambda k: ctx.info(f"gzip: {k}/{len(idx)} patches "
                                                                 f"({time.perf_counter() - t0:.0f} s)"))
-            named = {"truth": cols["truth"], f"lmz {m.info.path.stem}": cols["lmz"]}
+            t1 = time.perf_counter()
+            name = f"lmz {m.info.path.stem}"
+            named = {"truth": cols["truth"], name: cols["lmz"]}
             if "gzip" in cols:
                 named["gzip"] = cols["gzip"]
             save_grid(grid, named)
             half = PATCH_BYTES // 2
             truth = cols["truth"][:, half:].astype(np.int64)
-            err = ", ".join(f"{k} {np.abs(cols[k][:, half:].astype(np.int64) - truth).mean():.1f}"
-                            for k in ("lmz", "gzip") if k in cols)
+            mae = {k: float(np.abs(cols[k][:, half:].astype(np.int64) - truth).mean()) for k in ("lmz", "gzip")
+                   if k in cols}
             ctx.info(f"wrote {grid}: patches {idx} of {complete_file}, seed {seed}, temperature {temperature}; "
-                     f"mean |sample - truth| over the lower halves: {err}")
+                     "mean |sample - truth| over the lower halves: "
+                     + ", ".join(f"{k} {v:.1f}" for k, v in mae.items()) + f" ({t1 - t0:.0f} s)")
+            if summary is not None:
+                from pathlib import Path
+
+                rows = [f"**Image completion** (patches {', '.join(map(str, idx))} of `{Path(complete_file).name}`, "
+                        f"evenly spaced; seed {seed}, temperature {temperature}): the lower 16 rows sampled "
+                        "from the upper 16", "", "| generator | mean abs. error of the lower half vs truth |",
+                        "|---|---:|"]
+                rows += [f"| {name if k == 'lmz' else 'gzip -9'} | {v:.1f} |" for k, v in mae.items()]
+                rows += ["", "Each sample is one draw from the model's distribution, not its best guess: a "
+                         "plausible texture can be far from the truth pixel by pixel."]
+                with open(summary, "w") as f:
+                    f.write("\n".join(rows) + "\n")
 
         run(ctx, body)

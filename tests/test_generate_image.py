@@ -95,6 +95,9 @@ def test_cli_complete_patches(tiny_paths, tmp_path):
     img = Image.open(out)
     assert img.mode == "L" and img.size[0] > 2 * 64 * 4 and img.size[1] > 2 * 32 * 4
     first = out.read_bytes()
+    summ = tmp_path / "c.md"
+    assert runner.invoke(app, args + ["--summary", str(summ)]).exit_code == 0
+    assert "| lmz tiny1 |" in summ.read_text()
     assert runner.invoke(app, args).exit_code == 0 and out.read_bytes() == first
     r = runner.invoke(app, ["generate", "--model", tiny_paths[1], "--complete-patches", str(f)])
     assert r.exit_code == 1  # --grid missing: a usage error
