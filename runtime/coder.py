@@ -69,6 +69,7 @@ class Encoder:
         self.pos = np.zeros(self.lanes, dtype=np.int64)
         self.rows = np.arange(self.lanes)
         self.events = 0
+        self.bound = 0  # an upper bound of max(pos), so the buffer check needs no reduction
 
     # -- events ---------------------------------------------------------------------------
     def put(self, start, freq) -> None:
@@ -77,20 +78,21 @@ class Encoder:
         freq = np.asarray(freq).astype(_U, copy=False)
         if start.shape != (self.lanes,) or freq.shape != (self.lanes,):
             raise ValueError(f"expected {self.lanes} events, got {start.shape} / {freq.shape}")
-        end = start + freq
-        if (freq == 0).any() or (end > _ONE).any():
+        if (freq == 0).any() or (start + freq > _ONE).any():
             raise ValueError("events need 1 <= freq and start + freq <= 2**16")
+        self._put(start, freq)
+
+    def _put(self, start: np.ndarray, freq: np.ndarray) -> None:
+        # A carry out of bit 48 stays in `low` (bits 48+) until the lane next shifts a byte out
+        # (_normalize adds it into the written bytes first, and finish() flushes the rest). The
+        # additions between two shifts of a lane sum to less than its range <= 2**48, so at most
+        # one carry waits per lane and `low` stays below 2**49.
         r = self.rng >> _PB
         rs = r * start
-        low = self.low + rs
-        self.rng = np.where(end == _ONE, self.rng - rs, r * freq)
-        carry = low >= _TOP
-        if carry.any():
-            low &= _MASK
-            self._carry(np.flatnonzero(carry))
-        self.low = low
-        self._normalize()
+        self.low += rs
+        self.rng = np.where(start + freq == _ONE, self.rng - rs, r * freq)
         self.events += 1
+        self._normalize()
 
     def put_symbols(self, freqs: np.ndarray, syms, active=None) -> None:
         """Code syms[L] (0..255) under freqs[L, 256] (each row sums to 2**16).
@@ -108,15 +110,19 @@ class Encoder:
         """Code bits[L] (0/1), p1[L] = P(bit = 1) in 1..65535 of 2**16."""
         bits = np.asarray(bits).astype(bool)
         p1 = np.asarray(p1, dtype=np.int64)
-        start = np.where(bits, 0, p1)
-        f = np.where(bits, p1, PROB_ONE - p1)
+        if p1.shape != (self.lanes,) or p1.min() < 1 or p1.max() >= PROB_ONE:
+            raise ValueError("p1 must hold one value in 1..65535 per lane")
+        p1 = p1.astype(_U)
+        start = np.where(bits, _U(0), p1)
+        f = np.where(bits, p1, _ONE - p1)
         if active is not None:
-            start = np.where(active, start, NOOP_START)
-            f = np.where(active, f, NOOP_FREQ)
-        self.put(start, f)
+            start = np.where(active, start, _U(NOOP_START))
+            f = np.where(active, f, _U(NOOP_FREQ))
+        self._put(start, f)
 
     # -- internals ------------------------------------------------------------------------
     def _carry(self, idx: np.ndarray) -> None:
+        """Add 1 to the bytes written so far in lanes idx (a carry out of `low`)."""
         p = self.pos[idx] - 1
         while idx.size:
             ok = p >= 0  # always true for a valid encoder: the code value stays below 1
@@ -140,9 +146,16 @@ class Encoder:
             if not m.any():
                 return
             idx = np.flatnonzero(m)
-            p = self.pos[idx]
-            self._grow(int(p.max()) + 2)
             low = self.low[idx]
+            c = low >= _TOP
+            if c.any():
+                self._carry(idx[c])
+                low &= _MASK
+            p = self.pos[idx]
+            if self.bound + 2 > self.buf.shape[1]:  # bound >= max(pos); grows by <= 1 per shift
+                self.bound = int(self.pos.max())
+                self._grow(self.bound + 2)
+            self.bound += 1
             self.buf[idx, p] = (low >> _U(40)).astype(np.uint8)
             self.pos[idx] = p + 1
             self.low[idx] = (low << _U(8)) & _MASK
@@ -152,7 +165,11 @@ class Encoder:
     def finish(self) -> list[bytes]:
         """Flush and return each lane's bytes. The encoder cannot be used afterwards."""
         # v = low rounded up to a multiple of 2**40 lies in [low, low + rng) since rng >= 2**40.
-        v = (self.low + (_BOT - _U(1))) & ~(_BOT - _U(1))
+        carry = self.low >= _TOP  # a carry still waiting (see _put)
+        if carry.any():
+            self._carry(np.flatnonzero(carry))
+        low = self.low & _MASK
+        v = (low + (_BOT - _U(1))) & ~(_BOT - _U(1))
         carry = v >= _TOP
         if carry.any():
             self._carry(np.flatnonzero(carry))
@@ -226,16 +243,17 @@ class Decoder:
     def get_bits(self, p1, active=None) -> np.ndarray:
         """Decode one bit per lane, p1[L] = P(bit = 1) in 1..65535; inactive lanes return 0."""
         p1 = np.asarray(p1, dtype=np.int64)
-        if (p1 < 1).any() or (p1 >= PROB_ONE).any():
+        if p1.min() < 1 or p1.max() >= PROB_ONE:
             raise ValueError("p1 must be in 1..65535")
         r, t = self._target()
-        bits = t.astype(np.int64) < p1
-        start = np.where(bits, 0, p1)
-        f = np.where(bits, p1, PROB_ONE - p1)
+        p1 = p1.astype(_U)
+        bits = t < p1
+        start = np.where(bits, _U(0), p1)
+        f = np.where(bits, p1, _ONE - p1)
         if active is not None:
             act = np.asarray(active, dtype=bool)
             bits &= act
-            start = np.where(act, start, NOOP_START)
-            f = np.where(act, f, NOOP_FREQ)
+            start = np.where(act, start, _U(NOOP_START))
+            f = np.where(act, f, _U(NOOP_FREQ))
         self._update(r, start, f)
         return bits.astype(np.int64)

@@ -26,8 +26,9 @@ Determinism. Everything in the coding path is int64/int32 numpy arithmetic; the 
 are built by integer recurrences and integer searches (a test pins their checksums). All lanes
 advance in lockstep and share every table: a lane learns from the others' text too (measured:
 far better than per-lane statistics, see docs/MIX.md). Several lanes may hit the same slot in
-one decision; such collisions are resolved in a defined order: slots are grouped by sorting
-unique (slot, position) keys, counters take one batch update from the group's pre-update value
+one decision; such collisions are resolved in a defined order: each slot's first member (lowest
+(lane, column) position, found with ``np.minimum.at`` into a scratch table, so nothing depends
+on the order of the writes) leads the group; counters take one batch update from the group's pre-update value
 (n += members, p moves to the members' mean by members / (n + members + 1/2): it never
 overshoots), a bit-history slot takes the transition of its first member, each member of a
 mixer weight set adds its gradient / isqrt(members) (np.add.at: integer adds commute), an APM
@@ -36,8 +37,10 @@ Inactive lanes (``active`` False) code a no-op, see byte 0, and never touch shar
 Encoder and decoder therefore evolve identical state on any machine.
 
 Memory (defaults). Shared per stack: bit histories 2 B x 2**24 (32 MiB); direct counters and
-state maps 8 B x (2**20 + ~1.5k) (8 MiB); APMs 6 B x 65792 x 33 (12.4 MiB); match index
-8 B x 2**20 (8 MiB); mixer 8 B x 3072 x 11 (0.26 MiB): about 61 MiB. Per lane: the history ring,
+state maps 8 B x (2**20 + ~1.5k) (8 MiB); APMs 4 B x 65792 x 33 (8.3 MiB); match index
+8 B x 2**20 (8 MiB); mixer 8 B x 3072 x 11 (0.26 MiB); update scratch: first-member table
+2 B x 2**24 (32 MiB; 4 B above 65534 lane-columns) and per-slot sums 8 B x 65792 x 33 (17 MiB):
+about 106 MiB. Per lane: the history ring,
 2**16 B (64 KiB), plus < 2 KiB of step state. A stack is created per frame; nothing grows with
 the input.
 """
@@ -176,28 +179,6 @@ _P_BITS = 22
 _P_HALF = 1 << (_P_BITS - 1)
 
 
-def _groups(f: np.ndarray, chk):
-    """Group equal slot indices f (1-D) in a defined order (unique sort keys: slot, position).
-
-    Returns (start, first, order, fs, contrib): group starts in sorted order, the position of
-    each group's first member, the sort permutation, the sorted slots, and (if chk is given)
-    whether each sorted member has the same check value as its group's first member.
-    """
-    sh = max(int(f.size - 1).bit_length(), 1)
-    ks = np.sort((f << sh) | np.arange(f.size, dtype=np.int64))
-    order = ks & ((1 << sh) - 1)
-    fs = ks >> sh
-    head = np.empty(fs.size, dtype=bool)
-    head[0] = True
-    np.not_equal(fs[1:], fs[:-1], out=head[1:])
-    start = np.flatnonzero(head)
-    first = order[start]
-    contrib = None
-    if chk is not None:
-        contrib = chk[order] == chk[first][np.cumsum(head) - 1]
-    return start, first, order, fs, contrib
-
-
 # Version of the mixing arithmetic, recorded in every stream's params: bump it whenever a change
 # to this file would code different bits, so old streams are refused instead of mis-decoded.
 ALGO = 1
@@ -292,6 +273,14 @@ class MixStack:
         sm0[: p0.size] = p0
         self.T[self.smoff:] = np.tile(sm0 << _P_SHIFT, self.nh)
         self.BH = np.zeros(1 << self.bh_bits, dtype=np.uint16)  # check8 << 8 | state
+        # scratch for the update's slot grouping (all FREE / 0 between decisions): the first
+        # member's position per slot (uint16 while positions fit) and per-slot sums
+        npos = L * max(self.NC, self.nh)
+        self.first_free = 65535 if npos < 65535 else (1 << 31) - 1
+        sdt = np.uint16 if npos < 65535 else np.int32
+        self.first = np.full(max(self.BH.size, self.T.size), self.first_free, dtype=sdt)
+        self.pos = np.arange(npos, dtype=sdt)
+        self.acc = np.zeros(max(self.T.size, 33 * (65536 + 256)), dtype=np.int64)  # counters and APMs
         if not (15 <= B <= 30 and 15 <= self.bh_bits <= 30):
             raise ValueError("table_bits and bh_bits must be in 15..30")
         self.c0h = _c0_scramble(B)
@@ -329,7 +318,6 @@ class MixStack:
         knots = SQUASH[np.clip((np.arange(33) - 16) * 128, -ST_MAX, ST_MAX) + ST_MAX] << 4
         # one array: APM 2 (ctx c0 | c1 << 8) at 0, APM 1 (ctx c0) at a1off; int32 p20 values
         self.A = np.tile(knots, 65536 + 256).astype(np.int32)
-        self.Acnt = np.zeros(self.A.size, dtype=np.uint16)  # scratch: per-step collision counts
         self.a1off = 65536 * 33
         self.akn = np.zeros((2, L), dtype=np.int64)
 
@@ -482,7 +470,11 @@ class MixStack:
         # mixer
         ctx = c0
         if self.mixer_ctx >= 1:  # + how many of the orders 1..6 have been seen in this context
-            seen = (ne[:, 1:nd] > 0).sum(axis=1) + (state[:, : self.n_orders - nd] > 0).sum(axis=1)
+            seen = np.zeros(L, dtype=np.int64)
+            for j in range(1, nd):
+                seen += ne[:, j] > 0
+            for j in range(self.n_orders - nd):
+                seen += state[:, j] > 0
             ctx = ctx + (seen << 8)
             if self.mixer_ctx >= 2:  # + whether the match model predicts this bit
                 ctx = ctx + (valid * (256 * self.n_orders))
@@ -490,7 +482,7 @@ class MixStack:
                     ctx = ctx + (np.minimum(np.abs(x[:, -1]) >> 9, 3) * (512 * self.n_orders))
         self.mctx = ctx
         wsel = self.W[ctx]
-        dot = np.minimum(np.maximum((wsel * x).sum(axis=1) >> 16, -ST_MAX), ST_MAX)
+        dot = np.minimum(np.maximum(np.einsum("ij,ij->i", wsel, x) >> 16, -ST_MAX), ST_MAX)  # int64, exact
         pr = SQUASH[dot + ST_MAX]
         self.pr_mix = pr
         # APM 1 (c0) and APM 2 (c0, c1)
@@ -526,22 +518,43 @@ class MixStack:
             hidx, state, hchk = hidx[rows], state[rows], hchk[rows]
         else:
             yy = y
+        # slots hit by several members (lane, column) in this decision: np.minimum.at into a
+        # scratch table finds each slot's first member (lowest position); every other member
+        # reads it back, so no sort is needed and nothing depends on the order of the writes
         NC = self.NC
-        start, first, order, fs, contrib = _groups(idx.ravel(), chk.ravel())
-        ones = np.add.reduceat(yy[order // NC] & contrib, start)
-        cnt = np.add.reduceat(contrib.astype(np.int64), start)
+        F, FREE, pos = self.first, self.first_free, self.pos
+        f = idx.ravel()
+        M = f.size
+        np.minimum.at(F, f, pos[:M])
+        fp = F[f]
+        heads = np.flatnonzero(fp == pos[:M])  # each slot's first member, in position order
+        fs = f[heads]
+        F[fs] = FREE
+        chkf = chk.ravel()
+        contrib = chkf == chkf[fp]  # members whose context owns the slot (the first member's)
+        # per slot: members contributing (low 32 bits) and their ones (high 32 bits)
+        acc = self.acc
+        np.add.at(acc, f, (contrib | ((yy[:, None] & contrib.reshape(-1, NC)).ravel() << 32)).astype(np.int64))
+        a = acc[fs]
+        acc[fs] = 0
+        cnt = a & 0xFFFFFFFF
+        ones = a >> 32
         # batch update: p += (ones - cnt * p) / (n + cnt + 1/2), n += cnt (never overshoots)
-        p0 = pe.ravel()[first]
-        n0 = ne.ravel()[first]
+        p0 = pe.ravel()[heads]
+        n0 = ne.ravel()[heads]
         newp = p0 + (((ones << _P_BITS) - cnt * p0) * 2) // (2 * (n0 + cnt) + 1)
-        lim = self.lim_cols[first % NC]
+        lim = self.lim_cols[heads % NC]
         newn = np.minimum(n0 + cnt, lim)
-        self.T[fs[start]] = (newp << _P_SHIFT) | (chk.ravel()[first] << 16) | newn
-        # bit histories: where lanes meet in one slot, the first (lane, column) decides
+        self.T[fs] = (newp << _P_SHIFT) | (chkf[heads] << 16) | newn
+        # bit histories: where members meet in one slot, the first (lane, column) decides
         hf = hidx.ravel()
-        hstart, hfirst, _, hfs, _ = _groups(hf, None)
-        yh = yy[hfirst // self.nh]
-        self.BH[hfs[hstart]] = (BH_NEXT[state.ravel()[hfirst], yh] | (hchk.ravel()[hfirst] << 8)).astype(np.uint16)
+        Mh = hf.size
+        np.minimum.at(F, hf, pos[:Mh])
+        hheads = np.flatnonzero(F[hf] == pos[:Mh])
+        hs = hf[hheads]
+        F[hs] = FREE
+        yh = yy[hheads // self.nh]
+        self.BH[hs] = (BH_NEXT[state.ravel()[hheads], yh] | (hchk.ravel()[hheads] << 8)).astype(np.uint16)
         # mixer (gradient averaged over the lanes sharing a weight set)
         err = (y << 16) - self.pr_mix
         x = self.x
@@ -551,17 +564,18 @@ class MixStack:
         g = (x * (err * self.mixer_lr)[:, None]) >> 16
         # lanes sharing a weight set: each adds its gradient / isqrt(members) (integer adds commute)
         c = np.bincount(ctx, minlength=self.S)[ctx]
-        np.add.at(self.Wf, (ctx * self.N)[:, None] + self.arN, g // self.gdiv[c][:, None])
+        np.add.at(self.Wf, ((ctx * self.N)[:, None] + self.arN).ravel(), (g // self.gdiv[c][:, None]).ravel())
         # APMs (averaged too)
         i, tgt = self.ai, y << 20
         if rows is not None:
             i, tgt = i[:, rows], tgt[rows]
-        A, C = self.A, self.Acnt
-        np.add.at(C, i, 1)
+        A, C = self.A, self.acc  # C: members per APM knot
+        iflat = i.ravel()
+        np.add.at(C, iflat, 1)
         c = C[i]
-        C[i] = 0
-        d = ((tgt - A[i]) >> self.apm_rate) // c.astype(np.int64)
-        np.add.at(A, i, d.astype(np.int32))
+        C[iflat] = 0
+        d = ((tgt - A[i]) >> self.apm_rate) // c
+        np.add.at(A, iflat, d.astype(np.int32).ravel())
         self.c0 = (self.c0 << 1) | y
 
     # -- public API ----------------------------------------------------------------------------
