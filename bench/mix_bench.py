@@ -93,11 +93,12 @@ def split_lanes(data: bytes, lanes: int):
     return buf, lens
 
 
-def run(data: bytes, lanes: int, model: str, params: dict, coder: bool = False):
+def run(data: bytes, lanes: int, model: str, params: dict, coder: bool = False, offset: int = 0):
     buf, lens = split_lanes(data, lanes)
+    starts = offset + np.arange(lanes, dtype=np.int64) * buf.shape[1]  # lane i's first byte in the file
     T = buf.shape[1]
     use_model = model != "none"
-    st = MixStack(lanes, use_model=use_model, **params)
+    st = MixStack(lanes, starts=starts, use_model=use_model, **params)
     m2 = Order2Model() if model == "order2" else None
     if model.startswith("onnx:"):
         m2 = OnnxModel(model[5:], buf)
@@ -135,7 +136,7 @@ def run(data: bytes, lanes: int, model: str, params: dict, coder: bool = False):
         bits = 8.0 * sum(len(s) for s in out)
         from lmz.runtime.coder import Decoder
         dec = Decoder(out)
-        ds = MixStack(lanes, use_model=use_model, **params)
+        ds = MixStack(lanes, starts=starts, use_model=use_model, **params)
         c2 = np.zeros(lanes, dtype=np.int64)
         t1, c1, tm, tmc = time.perf_counter(), time.process_time(), 0.0, 0.0
         for t in range(T):
@@ -165,12 +166,12 @@ def main(argv=None):
     params = {}
     for kv in a.param:
         k, v = kv.split("=")
-        params[k] = tuple(int(u) for u in v.split(",")) if "," in v else int(v)
+        params[k] = tuple(int(u) for u in v.split(",") if u) if ("," in v or not v) else int(v)
     for fn in a.files:
         with open(fn, "rb") as f:
             f.seek(a.offset)
             data = f.read(a.limit_bytes or -1)
-        r = run(data, a.lanes, a.model, params, a.coder)
+        r = run(data, a.lanes, a.model, params, a.coder, a.offset)
         mb = f" model {r['model_bpb']:.4f}" if r["model_bpb"] is not None else ""
         print(f"{fn}: {r['bytes']} B  {r['bpb']:.4f} bits/byte{mb}  {r['kBps']:.1f} kB/s wall, "
               f"{r['cpu_kBps']:.1f} kB/s cpu ({r['sec']:.1f} s, lanes {a.lanes}, model {a.model}, {params})", flush=True)

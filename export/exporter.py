@@ -121,6 +121,6 @@ def export_model(weights: dict, cfg: dict, out_path, chunk: int = 1, meta: dict 
             os.unlink(tmp)
     md["lmz.bytes"] = str(out_path.stat().st_size)
     json_path = out_path.with_suffix(".json")
-    json_path.write_text(json.dumps({k: (json.loads(v) if k in ("lmz.config", "lmz.train") else v)
+    json_path.write_text(json.dumps({k: (json.loads(v) if k in ("lmz.config", "lmz.train", "lmz.mix") else v)
                                      for k, v in md.items()}, indent=2, sort_keys=True) + "\n")
     return md

@@ -21,7 +21,7 @@ from . import container as ct
 from .container import Header, Reader
 from .errors import (ChecksumError, CorruptError, FormatError, LmzError, ModelError, ModelMismatchError,
                      ModelNotFoundError, UsageError)
-from .loop import FRAME_SIZE, MAX_LANES, choose_lanes, decode_lanes, encode_lanes, make_stack, \
+from .loop import FRAME_SIZE, MAX_LANES, choose_lanes, decode_lanes, encode_lanes, lane_starts, make_stack, \
     stack_from_header
 
 __all__ = ["compress", "decompress", "Compressor", "Decompressor", "read_header", "Header", "resolve_model",
@@ -114,7 +114,10 @@ class Compressor:
         if lane_size is not None and not 1 <= lane_size <= frame_size:
             raise UsageError(f"lane size must be in 1..{frame_size} (the frame size)")
         self.model = load_model(model, provider)
-        self.stack = make_stack(mix, **(mix_params or {}))
+        # mix parameters: the model's own (lmz-export --mix-params), then the caller's
+        info = getattr(self.model, "info", None)
+        model_mix = info.mix_params if info is not None and mix in ("on", "mix", True) else {}
+        self.stack = make_stack(mix, **{**model_mix, **(mix_params or {})})
         # shortest lane: the stack's own (mix: 1 KiB, model only: 4 KiB) unless given
         self.min_lane = min_lane if min_lane is not None else self.stack.min_lane
         self.lanes, self.frame_size, self.max_lanes = lanes, frame_size, max_lanes
@@ -125,12 +128,13 @@ class Compressor:
         return Header(self.model.info.fingerprint, _model_name(self.model), self.stack.stack_id,
                       self.stack.blob, self.frame_size, content_size)
 
-    def frame(self, raw: bytes) -> bytes:
+    def frame(self, raw: bytes, offset: int = 0) -> bytes:
+        """The coded frame(s) of `raw`, the input's bytes from position `offset` on."""
         if self.lane_size is not None:
-            return self._frames_fixed_lanes(raw)
-        return self._frame(raw, choose_lanes(len(raw), self.lanes, self.min_lane, self.max_lanes))
+            return self._frames_fixed_lanes(raw, offset)
+        return self._frame(raw, choose_lanes(len(raw), self.lanes, self.min_lane, self.max_lanes), offset)
 
-    def _frames_fixed_lanes(self, raw: bytes) -> bytes:
+    def _frames_fixed_lanes(self, raw: bytes, offset: int) -> bytes:
         ls = self.lane_size
         per = ls * min(ct.MAX_LANES, max(1, len(raw) // ls))
         out = []
@@ -138,13 +142,14 @@ class Compressor:
             part = raw[s: s + per]
             full = len(part) // ls * ls
             if full:
-                out.append(self._frame(part[:full], full // ls))
+                out.append(self._frame(part[:full], full // ls, offset + s))
             if full < len(part):
-                out.append(self._frame(part[full:], 1))
+                out.append(self._frame(part[full:], 1, offset + s + full))
         return b"".join(out)
 
-    def _frame(self, raw: bytes, lanes: int) -> bytes:
-        coded = encode_lanes(self.model, self.stack.make(lanes), raw, lanes, self.progress)
+    def _frame(self, raw: bytes, lanes: int, offset: int) -> bytes:
+        stack = self.stack.make(lanes, lane_starts(offset, ct.lane_lengths(len(raw), lanes)))
+        coded = encode_lanes(self.model, stack, raw, lanes, self.progress)
         return ct.pack_frame(raw, coded, store_lanes=self.stack.independent_lanes)
 
     def copy_stream(self, ifh: BinaryIO, ofh: BinaryIO, size: int | None = None) -> tuple[int, int]:
@@ -157,9 +162,9 @@ class Compressor:
             raw = _read_full(ifh, self.frame_size)
             if not raw:
                 break
+            written += ofh.write(self.frame(raw, total))
             total += len(raw)
             crc = zlib.crc32(raw, crc)
-            written += ofh.write(self.frame(raw))
         if size is not None and size != total:
             raise UsageError(f"input changed while compressing: expected {size} bytes, read {total}")
         written += ofh.write(ct.pack_end(total, crc))
@@ -221,12 +226,12 @@ class Decompressor:
                 if self.progress:
                     self.progress(len(raw))
             else:
-                raw = self._decode_frame(model, stack, f)
+                raw = self._decode_frame(model, stack, f, total)
             total += len(raw)
             crc = zlib.crc32(raw, crc)
             yield raw
 
-    def _decode_frame(self, model, spec, f) -> bytes:
+    def _decode_frame(self, model, spec, f, offset: int) -> bytes:
         sel = [i for i, s in enumerate(f.lane_stored) if not s]
         if not spec.independent_lanes and len(sel) != len(f.lane_stored):
             raise CorruptError(f"corrupt stream: stored lanes in a frame of the {spec.name!r} stack")
@@ -234,7 +239,7 @@ class Decompressor:
         if self.progress:
             self.progress(int(sum(f.lane_lens[i] for i, s in enumerate(f.lane_stored) if s)))
         try:
-            stack = spec.make(len(sel))
+            stack = spec.make(len(sel), lane_starts(offset, f.lane_lens)[sel])
         except (TypeError, ValueError) as e:
             raise FormatError(f"corrupt predictor stack parameters ({e})") from None
         dec = decode_lanes(model, stack, [f.lane_payload[i] for i in sel], f.lane_lens[sel], self.progress)

@@ -6,8 +6,8 @@ a *predictor stack* codes the lane's byte with them. The only state that crosses
 model's fixed-size state (KV-free) and whatever the stack keeps per lane.
 
 Predictor stacks. A stack is created per frame for that frame's lanes by a :class:`StackSpec`
-(what the container records: ``stack_id`` and a params blob, the JSON of the params dict). A
-stack instance has:
+(what the container records: ``stack_id`` and a params blob, the JSON of the params dict), given
+the position in the input of each lane's first byte (:func:`lane_starts`). A stack instance has:
 
     def encode_step(self, model_freqs, syms, active, enc) -> None
     def decode_step(self, model_freqs, active, dec) -> np.ndarray   # syms[L] int64
@@ -47,7 +47,7 @@ class ModelOnly:
     stack_id = STACK_MODEL_ONLY
     independent_lanes = True
 
-    def __init__(self, lanes: int | None = None, **params):
+    def __init__(self, lanes: int | None = None, starts=None, **params):
         if params:
             raise FormatError(f"the model-only stack takes no parameters, got {sorted(params)}")
 
@@ -81,8 +81,10 @@ class StackSpec:
             return b""
         return json.dumps(self.params, sort_keys=True, separators=(",", ":")).encode()
 
-    def make(self, lanes: int):
-        return self.cls(lanes, **self.params)
+    def make(self, lanes: int, starts=None):
+        """A stack for `lanes` lanes whose first bytes sit at positions `starts` of the input
+        (both sides know them from the container; stacks with 2-D contexts need them)."""
+        return self.cls(lanes, starts=starts, **self.params)
 
 
 def make_stack(mix="off", **params) -> StackSpec:
@@ -114,6 +116,12 @@ def stack_from_header(stack_id: int, blob: bytes) -> StackSpec:
     if stack_id == STACK_MIX:
         return StackSpec("mix", STACK_MIX, _mix_class(), params)
     raise FormatError(f"unknown predictor stack id {stack_id}")
+
+
+def lane_starts(offset: int, lens) -> np.ndarray:
+    """Input position of each lane's first byte, for a frame at `offset` cut into lanes `lens`."""
+    lens = np.asarray(lens, dtype=np.int64)
+    return offset + np.cumsum(lens) - lens
 
 
 def choose_lanes(n: int, lanes: int | None = None, min_lane: int = MIN_LANE, max_lanes: int = MAX_LANES) -> int:

@@ -179,6 +179,38 @@ _P_BITS = 22
 _P_HALF = 1 << (_P_BITS - 1)
 
 
+def _ilog2(v):
+    """floor(log2(v)) for int64 v >= 1 (integer only)."""
+    out = np.zeros(v.shape, dtype=np.int64)
+    for k in (16, 8, 4, 2, 1):
+        big = v >= (1 << k)
+        out += big * k
+        v = np.where(big, v >> k, v)
+    return out
+
+
+def _clip(v):
+    return np.minimum(np.maximum(v, 0), 255)
+
+
+def _ctx2d_values(nb: dict, ids) -> list:
+    """Context values (non-negative ints < 2**40) of the 2-D contexts `ids` from the neighbours."""
+    W, N, NW, NE, WW, NN, NNE, e = (nb[k] for k in ("W", "N", "NW", "NE", "WW", "NN", "NNE", "edge"))
+    table = {
+        0: lambda: (W << 8 | N) << 2 | e,  # the two nearest pixels
+        1: lambda: (N << 8 | NE) << 2 | e,
+        2: lambda: _clip(W + N - NW) << 2 | e,  # gradient (plane) predictor
+        3: lambda: (N << 8 | NN) << 2 | e,
+        4: lambda: (_clip(2 * N - NN) << 8 | _clip(2 * W - WW)) >> 2 << 2 | e,  # linear extrapolations
+        5: lambda: (_clip(W + NE - N) << 8 | ((W + N + 1) >> 1)) << 2 | e,
+        6: lambda: (((W - NW) // 8 + 32) << 12 | ((N - NW) // 8 + 32) << 6 | ((NE - N) // 8 + 32)) << 8 | _clip(W + N - NW),
+        7: lambda: (_clip(N + NE - NNE) << 8 | W >> 2) << 2 | e,
+    }
+    return [table[i]() for i in ids]
+
+
+N_CTX2D = 8
+
 # Version of the mixing arithmetic, recorded in every stream's params: bump it whenever a change
 # to this file would code different bits, so old streams are refused instead of mis-decoded.
 ALGO = 1
@@ -206,6 +238,15 @@ class MixStack:
       sse_w        final p = (mixer, APM1, APM2) . sse_w / 16
       share        1: lanes share statistics (default); 0: lane id hashed into every context
       use_model    feed the model's bit probability (False: "mix without model")
+      img_w        > 0: the input is images (or patches) of rows of img_w bytes; adds 2-D contexts
+      img_h        rows per patch (0: one endless image); contexts never reach across a patch
+      ctx2d        which 2-D contexts (ids of _ctx2d_values) become bit-history columns
+      img_act      1: x8 mixer weight sets, selected by the local activity |W-NW|+|N-NW|+|N-NE|
+      apm_ctx      context of APM 2 besides c0: 0 the previous byte, 1 the gradient prediction
+                   clip(W + N - NW) (needs img_w)
+
+    ``starts[L]`` (not a parameter: both sides know it from the container) is the position in the
+    input of each lane's first byte; the 2-D contexts use it to find rows and patch edges.
 
     API: ``encode_step(model_freqs, syms, active, enc)`` codes byte t of every lane with 8 calls
     of ``enc.put_bits(bits, p1, active)``; ``decode_step(model_freqs, active, dec) -> syms``
@@ -217,12 +258,12 @@ class MixStack:
     stack_id = STACK_ID
     DEFAULTS = dict(table_bits=20, bh_bits=24, bh_from=3, sm_limit=1023, hist_bits=16, match_bits=20, match_min=8, limit=1023,
                     mixer_lr=3, apm_rate=6, use_model=True, mixer_ctx=2, words=2, orders=(0, 1, 2, 3, 4, 6),
-                    sse_w=(0, 4, 12), mixer_norm=1, share=1, algo=ALGO)
+                    sse_w=(0, 4, 12), mixer_norm=1, share=1, img_w=0, img_h=0, ctx2d=(), img_act=0, apm_ctx=0, algo=ALGO)
     # Shared tables make extra lanes cheap in bits, and numpy's per-call overhead makes them
     # cheap in time, so the loop cuts lanes as short as this when the mix is on.
     min_lane = 1024
 
-    def __init__(self, lanes: int, **params):
+    def __init__(self, lanes: int, starts=None, **params):
         unknown = set(params) - set(self.DEFAULTS)
         if unknown:
             raise ValueError(f"unknown MixStack params: {sorted(unknown)}")
@@ -260,7 +301,16 @@ class MixStack:
 
         # counters: hashed contexts in [0, 2**B), the match counters at 2**B + (0..127)
         self.words = int(p["words"])  # 1: current word; 2: + previous and current word
-        self.K = self.n_orders + self.words
+        self.img_w, self.img_h = int(p["img_w"]), int(p["img_h"])
+        self.ctx2d = tuple(int(c) for c in p["ctx2d"])
+        if self.ctx2d and not 1 <= self.img_w <= 4096:
+            raise ValueError("2-D contexts need img_w in 1..4096")
+        if not 0 <= self.img_h <= 65535 or any(not 0 <= c < N_CTX2D for c in self.ctx2d):
+            raise ValueError(f"img_h must be in 0..65535 and ctx2d ids in 0..{N_CTX2D - 1}")
+        self.starts = np.zeros(L, dtype=np.int64) if starts is None else np.asarray(starts, dtype=np.int64)
+        if self.starts.shape != (L,):
+            raise ValueError("starts must hold one position per lane")
+        self.K = self.n_orders + self.words + len(self.ctx2d)
         self.NC = self.K + 1  # + match column
         self.nh = self.K - self.nd  # bit-history columns
         self.moff = 1 << B
@@ -305,6 +355,12 @@ class MixStack:
         self.S = 256 * (1, self.n_orders, 2 * self.n_orders, 8 * self.n_orders)[self.mixer_ctx]
         if self.mixer_ctx == 3 and not self.use_model:
             self.S = 256 * 2 * self.n_orders
+        self.img_act, self.apm_ctx = int(p["img_act"]), int(p["apm_ctx"])
+        if (self.img_act or self.apm_ctx) and not self.img_w:
+            raise ValueError("img_act and apm_ctx need img_w")
+        self.S0 = self.S
+        if self.img_act:
+            self.S *= 8
         w0 = np.full(self.N, 16384, dtype=np.int64)
         if self.use_model:
             w0[-1] = 65536
@@ -337,6 +393,8 @@ class MixStack:
         self.hchk = np.zeros((L, self.nh), dtype=np.int64)
         self.smcol = self.smoff + 256 * np.arange(self.nh, dtype=np.int64)
         self.c1 = np.zeros(L, dtype=np.int64)
+        self.actb = np.zeros(L, dtype=np.int64)  # activity bucket (img_act)
+        self.c1a = self.c1  # APM 2's context byte
         # share=1: lanes share context statistics and match candidates; share=0: the lane id is
         # hashed into every context (tables still shared in memory; mixer and APMs shared)
         self.share = int(p["share"])
@@ -429,11 +487,49 @@ class MixStack:
         hb[:, no] = _mix64(self.wh + _U64(0x7777) + self.lsalt)
         if self.words > 1:
             hb[:, no + 1] = _mix64(self.wh + _mix64(self.wp + _U64(0x5555) + self.lsalt))
+        self.c1a = self.c1
+        if self.img_w:
+            nb = self._neighbours()
+            if self.img_act:
+                a = np.abs(nb["W"] - nb["NW"]) + np.abs(nb["N"] - nb["NW"]) + np.abs(nb["N"] - nb["NE"])
+                self.actb = np.minimum(_ilog2(a + 1), 7) * self.S0
+            if self.apm_ctx:
+                self.c1a = _clip(nb["W"] + nb["N"] - nb["NW"])
+        if self.ctx2d:
+            vals = _ctx2d_values(nb, self.ctx2d)
+            for j, v in enumerate(vals):
+                col = no + self.words + j
+                hb[:, col] = _mix64(v.astype(_U64) + _U64((self.ctx2d[j] + 1) << 40) + self.lsalt)
         nd = self.nd
         self.base = (hb[:, :nd] >> _U64(64 - self.table_bits)).astype(np.int64)
         self.chk[:, :nd] = ((hb[:, :nd] >> _U64(48 - self.table_bits)) & _U64(0xFFFF)).astype(np.int64)
         self.hbase = (hb[:, nd:] >> _U64(64 - self.bh_bits)).astype(np.int64)
         self.hchk = ((hb[:, nd:] >> _U64(56 - self.bh_bits)) & _U64(0xFF)).astype(np.int64)
+
+    def _neighbours(self) -> dict:
+        """Pixels around the byte about to be coded (step t): W, WW, N, NN, NW, NE, NNE as int64
+        arrays; a neighbour outside the patch (or before the lane's first byte) is replaced by the
+        nearest one that exists (W <-> N, NW/NE -> N, WW -> W, NN -> N), or 128 if neither does."""
+        t, w, H = self.t, self.img_w, 1 << self.hist_bits
+        pos = self.starts + t
+        col = pos % w
+        row = pos // w
+        if self.img_h:
+            row = row % self.img_h
+        row = np.minimum(row, t // w)  # rows before the lane's first byte are not in its history
+
+        def px(back):
+            return self.hist[:, (t - back) & (H - 1)].astype(np.int64)
+
+        has_w, has_ww = (col >= 1) & (t >= 1), (col >= 2) & (t >= 2)
+        has_n, has_nn = row >= 1, row >= 2
+        has_nw, has_ne = has_n & (col >= 1), has_n & (col <= w - 2)
+        W, N = px(1), px(w)
+        N = np.where(has_n, N, np.where(has_w, W, 128))
+        W = np.where(has_w, W, N)
+        return dict(W=W, N=N, WW=np.where(has_ww, px(2), W), NN=np.where(has_nn, px(2 * w), N),
+                    NW=np.where(has_nw, px(w + 1), N), NE=np.where(has_ne, px(w - 1), N),
+                    NNE=np.where(has_nn & has_ne, px(2 * w - 1), N), edge=(has_w * 1) | (has_n * 2))
 
     # -- per bit -------------------------------------------------------------------------------
     def _predict(self, k: int) -> np.ndarray:
@@ -480,6 +576,8 @@ class MixStack:
                 ctx = ctx + (valid * (256 * self.n_orders))
                 if self.mixer_ctx >= 3 and self.use_model:  # + the model's confidence (4 levels)
                     ctx = ctx + (np.minimum(np.abs(x[:, -1]) >> 9, 3) * (512 * self.n_orders))
+        if self.img_act:
+            ctx = ctx + self.actb
         self.mctx = ctx
         wsel = self.W[ctx]
         dot = np.minimum(np.maximum(np.einsum("ij,ij->i", wsel, x) >> 16, -ST_MAX), ST_MAX)  # int64, exact
@@ -491,7 +589,7 @@ class MixStack:
         wt = st & 127
         ai = self.akn
         np.add(c0 * 33 + self.a1off, lo_k, out=ai[0])
-        np.add((c0 | (self.c1 << 8)) * 33, lo_k, out=ai[1])
+        np.add((c0 | (self.c1a << 8)) * 33, lo_k, out=ai[1])
         av = self.A[ai]
         av1 = self.A[ai + 1]
         a = (av * (128 - wt) + av1 * wt) >> 11  # p20 -> p16; [2, L]

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,6 +81,18 @@ class ModelInfo:
     @property
     def fingerprint_bytes(self) -> bytes:
         return bytes.fromhex(self.fingerprint)
+
+    @property
+    def mix_params(self) -> dict:
+        """The mixing stack's parameters the model was exported with (``lmz-export --mix-params``):
+        the defaults for its data, e.g. image geometry; {} when none."""
+        try:
+            v = json.loads(self.meta.get("lmz.mix", "{}"))
+        except ValueError:
+            raise ModelError(f"{self.path}: corrupt lmz.mix metadata") from None
+        if not isinstance(v, dict):
+            raise ModelError(f"{self.path}: corrupt lmz.mix metadata")
+        return v
 
 
 def _info_from_meta(path: Path, meta: dict) -> ModelInfo:

@@ -7,7 +7,7 @@ The state carries the previous byte (as an integer in float32), so state handlin
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +22,7 @@ class FakeInfo:
     path: Path
     fingerprint: str
     family: str = "fake"
+    mix_params: dict = field(default_factory=dict)
 
 
 class FakeModel:

@@ -183,3 +183,67 @@ def test_all_inactive_step_and_zero_freqs():
     dec = Decoder(coded)
     assert (ds.decode_step(f, np.zeros(3, dtype=bool), dec) == 0).all()
     assert (ds.decode_step(f, np.ones(3, dtype=bool), dec) == 65).all()
+
+
+IMG = dict(SMALL, img_w=16, img_h=8, ctx2d=tuple(range(mix.N_CTX2D)), img_act=1, apm_ctx=1, words=0,
+           orders=(0, 1, 2))
+
+
+def _image(n, seed=0):
+    """Smooth 16-wide 'patches' of 128 bytes with noise: 2-D structure the contexts can see."""
+    rng = np.random.default_rng(seed)
+    y, x = np.divmod(np.arange(n) % 128, 16)
+    return ((x * 5 + y * 9 + (np.arange(n) // 128) * 17 + rng.integers(0, 6, n)) & 255).astype(np.uint8).tobytes()
+
+
+def test_image_contexts_roundtrip_across_frames_and_unaligned_lanes():
+    """2-D contexts find rows from each lane's position in the input: frames and lanes that do not
+    start on a row or patch boundary still decode, and positions change what is coded."""
+    from lmz.runtime import api
+    from fakes import FakeModel
+
+    raw = _image(3000)
+    kw = dict(mix="on", mix_params=IMG, frame_size=1000, lanes=3)  # frames of 1000 B, lanes of 333-334 B
+    c = api.Compressor(FakeModel(chunk=4), "cpu", **kw).compress(raw)
+    assert api.Decompressor(FakeModel(chunk=1), "cpu").decompress(c) == raw
+    plain = api.Compressor(FakeModel(chunk=4), "cpu", mix="on", mix_params=SMALL, frame_size=1000,
+                           lanes=3).compress(raw)
+    assert len(c) < len(plain)  # the 2-D contexts help on 2-D data
+    # the positions are part of the coding: a stack told other positions codes other bits
+    M = np.frombuffer(raw[:600], dtype=np.uint8).astype(np.int64).reshape(3, 200)
+    outs = []
+    for starts in ([0, 200, 400], [5, 205, 405]):
+        st, enc = MixStack(3, starts=starts, **IMG), Encoder(3)
+        for t in range(200):
+            st.encode_step(_freqs(t, M, "plain"), M[:, t], np.ones(3, bool), enc)
+        outs.append(enc.finish())
+    assert outs[0] != outs[1]
+
+
+def test_image_params_validated():
+    with pytest.raises(ValueError):
+        MixStack(2, **dict(SMALL, ctx2d=(0,)))  # no img_w
+    with pytest.raises(ValueError):
+        MixStack(2, **dict(SMALL, img_w=16, ctx2d=(mix.N_CTX2D,)))
+    with pytest.raises(ValueError):
+        MixStack(2, starts=[0], **SMALL)
+
+
+def test_model_carries_its_mix_params(tmp_path):
+    """lmz-export --mix-params: the model's metadata sets the stack's defaults; the stream records them."""
+    tiny = pytest.importorskip("lmz.export.tiny")
+    from lmz.export.exporter import export_model
+    from lmz.runtime import api
+
+    w, cfg = tiny.RANDOM_WEIGHTS["gru"](seed=0)
+    p = tmp_path / "img.onnx"
+    export_model(w, cfg, p, meta={"lmz.mix": dict(img_w=16, img_h=8, ctx2d=[0, 2])})
+    raw = _image(2000)
+    c = api.compress(raw, model=str(p), provider="cpu", lanes=2)
+    h = api.read_header(c)
+    import json
+    params = json.loads(h.stack_params)
+    assert params["img_w"] == 16 and params["ctx2d"] == [0, 2]
+    assert api.decompress(c, model=str(p), provider="cpu") == raw
+    c2 = api.compress(raw, model=str(p), provider="cpu", lanes=2, mix_params=dict(ctx2d=[]))
+    assert json.loads(api.read_header(c2).stack_params)["ctx2d"] == []
