@@ -14,6 +14,10 @@ and execution provider (the model's scores are integers, see docs/MODEL_CONTRACT
   scores with floor division, ``scores * 1000 // round(1000 * T)``, before the mapping; ``T = 0``
   is greedy (the most probable byte, lowest byte on ties).
 
+Image completion (paper §3.4): ``--complete-patches FILE --grid OUT.png`` samples the lower half
+of evenly spaced 32x64 patches from their upper half with the model (the patches as lanes, each
+with its own RNG stream, :func:`patch_rng`) and with gzip, and draws truth | model | gzip.
+
 gzip as a generator: ``p(b | x) ∝ 2 ** -(8 * (len(gzip(x + b)) - len(gzip(x))))``, a code
 length in bits turned into a probability, over the 256 candidates (``gzip_probs``). Sampling
 from it uses integer frequencies derived from the same lengths.
