@@ -21,7 +21,7 @@ from . import container as ct
 from .container import Header, Reader
 from .errors import (ChecksumError, CorruptError, FormatError, LmzError, ModelError, ModelMismatchError,
                      ModelNotFoundError, UsageError)
-from .loop import FRAME_SIZE, MAX_LANES, choose_lanes, decode_lanes, encode_lanes, lane_starts, make_stack, \
+from .loop import FRAME_SIZE, choose_lanes, decode_lanes, encode_lanes, lane_starts, make_stack, \
     stack_from_header
 
 __all__ = ["compress", "decompress", "Compressor", "Decompressor", "read_header", "Header", "resolve_model",
@@ -103,7 +103,7 @@ class Compressor:
     """Compresses streams frame by frame. `model` is a NAME, a PATH or a loaded model object."""
 
     def __init__(self, model=DEFAULT_MODEL, provider: str = "auto", lanes: int | None = None, mix="on",
-                 frame_size: int = FRAME_SIZE, min_lane: int | None = None, max_lanes: int = MAX_LANES,
+                 frame_size: int = FRAME_SIZE, min_lane: int | None = None, max_lanes: int | None = None,
                  progress: Progress = None, mix_params: dict | None = None, lane_size: int | None = None):
         """`lane_size`: cut every frame into lanes of exactly this many bytes (the paper's independent
         2048-byte chunks: ``lane_size=2048``); a frame's remainder (< lane_size bytes) becomes a frame
@@ -120,7 +120,8 @@ class Compressor:
         self.stack = make_stack(mix, **{**model_mix, **(mix_params or {})})
         # shortest lane: the stack's own (mix: 1 KiB, model only: 4 KiB) unless given
         self.min_lane = min_lane if min_lane is not None else self.stack.min_lane
-        self.lanes, self.frame_size, self.max_lanes = lanes, frame_size, max_lanes
+        self.max_lanes = max_lanes if max_lanes is not None else self.stack.max_lanes
+        self.lanes, self.frame_size = lanes, frame_size
         self.lane_size = lane_size
         self.progress = progress
 

@@ -109,6 +109,10 @@ class Input:
 
 
 # -- codecs -------------------------------------------------------------------------------------
+# lmz rows: the model alone, the model with the mix, the mix without the model (its stack params
+# are the model's own, so the kind's contexts apply; the model is not run, only named)
+MIX_ROWS = {"off": "", "on": " +mix", "alone": " mix only (no model)"}
+
 @dataclass
 class Codec:
     name: str
@@ -260,6 +264,7 @@ def lmz_codecs(models: Optional[str], kinds: list[str], mixes=("off", "on"), pro
     explicit = models is not None
     names = [m.strip() for m in models.split(",") if m.strip()] if explicit else api.available_models()
     out = []
+    alone_kinds: set = set()
     for name in names:
         path = api.resolve_model(name)
         meta = model_meta(path)
@@ -272,9 +277,14 @@ def lmz_codecs(models: Optional[str], kinds: list[str], mixes=("off", "on"), pro
         mkinds = (kind,) if kind else KINDS  # a model of unknown kind runs on every input
         label = path.stem
         for mix in mixes:
-            out.append(Codec(f"lmz {label}" + (" +mix" if mix == "on" else ""), mkinds, None, None,
-                             model=str(path), mix=mix, lmz=True, model_bytes=path.stat().st_size,
-                             model_params=int(meta.get("lmz.params", 0) or 0)))
+            if mix == "alone":  # the mix without the model: one row per kind, not per model
+                if kind in alone_kinds:
+                    continue
+                alone_kinds.add(kind)
+            out.append(Codec(f"lmz {label}" + MIX_ROWS[mix], mkinds, None, None,
+                             model=str(path), mix=mix, lmz=True,
+                             model_bytes=path.stat().st_size if mix != "alone" else 0,
+                             model_params=int(meta.get("lmz.params", 0) or 0) if mix != "alone" else 0))
     return out
 
 
@@ -318,7 +328,9 @@ def run_lmz(c: Codec, data: bytes, protocol: str, provider: str = "cpu", progres
     from . import api
 
     kw = {"lane_size": CHUNK} if protocol == "chunk" else {}
-    comp = api.Compressor(c.model, provider, mix=c.mix, progress=progress, **kw)
+    if c.mix == "alone":
+        kw["mix_params"] = {"use_model": False}
+    comp = api.Compressor(c.model, provider, mix="off" if c.mix == "off" else "on", progress=progress, **kw)
     t0 = time.perf_counter()
     blob = comp.compress(data)
     t1 = time.perf_counter()
@@ -360,7 +372,7 @@ def run_bench(inputs: list[Input], codecs: list[Codec], protocols=("whole", "chu
                         size, tc, td, ok, err = 0, 0.0, 0.0, False, f"{c.name} failed: {type(e).__name__}: {e}"
                 if not ok and not err:
                     err = "round trip mismatch"
-                r = Result(inp.name, inp.kind, c.name, "chunk*" if (proto == "chunk" and c.mix == "on") else proto,
+                r = Result(inp.name, inp.kind, c.name, "chunk*" if (proto == "chunk" and c.lmz and c.mix != "off") else proto,
                            n, size, 100.0 * size / max(n, 1), _kBps(n, tc), _kBps(n, td), ok, error=err)
                 if c.lmz:
                     r.model_bytes, r.model_params = c.model_bytes, c.model_params
@@ -473,7 +485,7 @@ def incontext_study(inputs: list[Input], codecs: list[Codec], lane_len: int = 65
         progress("in-context: gzip")
     curves["gzip -9"] = gzip_bucket_costs(M, lens, edges).tolist()
     for c in codecs:
-        if not c.lmz or "text" not in c.kinds:
+        if not c.lmz or "text" not in c.kinds or c.mix not in ("off", "on"):
             continue
         if progress:
             progress(f"in-context: {c.name}")
@@ -611,9 +623,9 @@ def main(files=None, kind=None, json_out=None, plots=None, models=None, quick=Fa
     protos = tuple(p.strip() for p in protocols.split(",") if p.strip())
     if not protos or any(p not in ("whole", "chunk") for p in protos):
         raise UsageError("--protocols takes whole, chunk or both (comma-separated)")
-    mixes = {"both": ("off", "on"), "off": ("off",), "on": ("on",)}.get(mix)
-    if mixes is None:
-        raise UsageError("--mix must be off, on or both")
+    mixes = ("off", "on") if mix == "both" else tuple(m.strip() for m in mix.split(",") if m.strip())
+    if not mixes or any(m not in MIX_ROWS for m in mixes):
+        raise UsageError("--mix takes off, on, alone (the mix without the model) or both, comma-separated")
     inputs = load_inputs(list(files or []), kind, data, quick_kb * 1024 if quick else None)
     kinds = sorted({i.kind for i in inputs})
     notes: list[str] = []
@@ -708,7 +720,7 @@ def register(app, ctx_cls, run) -> None:
               quick_kb: int = typer.Option(QUICK_KB, "--quick-kib", help="KiB kept by --quick."),
               data: Optional[str] = typer.Option(None, "--data", help="Corpora directory (default: $LMZ_DATA, "
                                                  "else ../corpora beside the repository)."),
-              mix: str = typer.Option("both", "--mix", help="lmz rows with the mix off, on or both."),
+              mix: str = typer.Option("both", "--mix", help="lmz rows: off (model alone), on (model + mix), alone (mix without the model), comma-separated; both = off,on."),
               protocols: str = typer.Option("whole,chunk", "--protocols", help="whole, chunk or both."),
               only: Optional[str] = typer.Option(None, "--baselines", help="Only these baselines (name "
                                                  "prefixes, e.g. gzip,xz)."),

@@ -74,6 +74,7 @@ class StackSpec:
         self.params = dict(params or {})
         self.independent_lanes = bool(getattr(cls, "independent_lanes", False))
         self.min_lane = int(getattr(cls, "min_lane", MIN_LANE))  # shortest lane the loop cuts for it
+        self.max_lanes = int(getattr(cls, "max_lanes", MAX_LANES))  # most lanes per frame it gets
 
     @property
     def blob(self) -> bytes:
@@ -154,13 +155,15 @@ def encode_lanes(model, stack, raw: bytes, lanes: int, progress: Progress = None
     X[:, 1:T] = M[:, : T - 1]
     enc = Encoder(lanes, capacity=min(T, 1 << 16) // 2 + 16)
     state = model.initial_state(lanes)
+    use_model = getattr(stack, "use_model", True)  # False: a stack that ignores the model (not run)
     done = 0
     for t0 in range(0, T, C):
-        scores, state = model.step(X[:, t0: t0 + C], state)
+        if use_model:
+            scores, state = model.step(X[:, t0: t0 + C], state)
         for j in range(min(C, T - t0)):
             t = t0 + j
             active = lens > t
-            stack.encode_step(scores_to_freqs(scores[:, j]), M[:, t], active, enc)
+            stack.encode_step(scores_to_freqs(scores[:, j]) if use_model else None, M[:, t], active, enc)
         if progress and (t0 // C) % max(1, 64 // C) == 0:
             now = int(np.minimum(lens, t0 + C).sum())
             progress(now - done)
@@ -184,11 +187,13 @@ def decode_lanes(model, stack, coded: list[bytes], lens, progress: Progress = No
     state = model.initial_state(lanes)
     out = np.zeros((lanes, T), dtype=np.uint8)
     x = np.zeros((lanes, 1), dtype=np.int64)
+    use_model = getattr(stack, "use_model", True)
     done = 0
     for t in range(T):
-        scores, state = model.step(x, state)
+        if use_model:
+            scores, state = model.step(x, state)
         active = lens > t
-        syms = stack.decode_step(scores_to_freqs(scores[:, 0]), active, dec)
+        syms = stack.decode_step(scores_to_freqs(scores[:, 0]) if use_model else None, active, dec)
         out[:, t] = syms
         x = np.asarray(syms, dtype=np.int64).reshape(lanes, 1)
         if progress and (t + 1) % report_every == 0:

@@ -117,7 +117,7 @@ def test_usage_errors(work):
 def test_interrupt_leaves_nothing(work, monkeypatch):
     d, f, m = work
 
-    def boom(self, raw):
+    def boom(self, raw, offset=0):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(api.Compressor, "frame", boom)
