@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+IMAGE_MIX = {"img_w": 64, "img_h": 32, "words": 0, "orders": [0, 1, 2], "ctx2d": list(range(8)), "apm_ctx": 1,
+             "img_act": 1, "mixer_ctx": 0}
 SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "github" / "wiki.txt"
 N_STEPS = 12
 
@@ -79,8 +81,16 @@ def prepare(d: Path, extra: list[str]):
     for mix in ("off", "on"):
         blob = api.compress(text, model=tiny, mix=mix, lanes=3)
         (d / f"sample.mix-{mix}.lmz").write_bytes(blob)
-        files[f"sample.mix-{mix}.lmz"] = {"mix": mix, "sha256": hashlib.sha256(blob).hexdigest()}
+        files[f"sample.mix-{mix}.lmz"] = {"mix": mix, "sha256": hashlib.sha256(blob).hexdigest(), "input": "sample.txt"}
     (d / "sample.txt").write_bytes(text)
+    # 2-D image contexts: 2048-byte 32x64 patches, frames and lanes not on patch boundaries
+    y, x = np.divmod(np.arange(3 * 2048) % 2048, 64)
+    img = ((x * 3 + y * 5 + np.random.default_rng(1).integers(0, 9, y.size)) & 255).astype(np.uint8).tobytes()
+    (d / "image.bin").write_bytes(img)
+    blob = api.compress(img, model=tiny, mix="on", lanes=3, frame_size=2500, mix_params=IMAGE_MIX)
+    (d / "image.mix-img.lmz").write_bytes(blob)
+    files["image.mix-img.lmz"] = {"mix": "on", "mix_params": IMAGE_MIX, "frame_size": 2500,
+                                  "sha256": hashlib.sha256(blob).hexdigest(), "input": "image.bin"}
     (d / "expected.json").write_text(json.dumps({"outputs": expected, "files": files, "model": "tiny-gru-c1.onnx"},
                                                 indent=1))
     print(f"prepared {len(expected)} output hashes over {len(models)} models and {len(files)} files in {d}")
@@ -103,12 +113,13 @@ def verify(d: Path) -> int:
                 bad += 1
                 print(f"DIFF {key} threads={threads} opt={opt}")
     print(f"model outputs: {len(exp['outputs']) * 2 - bad} identical, {bad} different")
-    text = (d / "sample.txt").read_bytes()
     model = str(d / exp["model"])
     for fname, f in exp["files"].items():
+        text = (d / f["input"]).read_bytes()
         blob = (d / fname).read_bytes()
         ok_d = api.decompress(blob, model=model) == text
-        again = api.compress(text, model=model, mix=f["mix"], lanes=3)
+        kw = {k: f[k] for k in ("mix_params", "frame_size") if k in f}
+        again = api.compress(text, model=model, mix=f["mix"], lanes=3, **kw)
         ok_c = hashlib.sha256(again).hexdigest() == f["sha256"]
         bad += (not ok_d) + (not ok_c)
         print(f"{fname}: decompress {'identical' if ok_d else 'DIFFERENT'}, "
