@@ -22,8 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
+# the image model's preset plus every 2-D option, with small tables (fast under emulation)
 IMAGE_MIX = {"img_w": 64, "img_h": 32, "words": 0, "orders": [0, 1, 2], "ctx2d": list(range(8)), "apm_ctx": 1,
-             "img_act": 1, "mixer_ctx": 0}
+             "img_act": 1, "mixer_ctx": 0, "table_bits": 18, "bh_bits": 18, "hist_bits": 13, "match_bits": 14}
 SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "github" / "wiki.txt"
 N_STEPS = 12
 
