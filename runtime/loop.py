@@ -90,7 +90,7 @@ class StackSpec:
 
 def make_stack(mix="off", **params) -> StackSpec:
     """`mix`: "off" -> ModelOnly, "on" -> lmz.runtime.mix.MixStack (params: its keyword arguments;
-    the class's DEFAULTS are recorded too, so later default changes cannot break old files)."""
+    the class's DEFAULTS and CURRENT settings are recorded too, so later changes cannot break old files)."""
     if isinstance(mix, StackSpec):
         return mix
     if mix in ("off", "model", "none", False, None):
@@ -98,6 +98,7 @@ def make_stack(mix="off", **params) -> StackSpec:
     if mix in ("on", "mix", True):
         cls = _mix_class()
         full = dict(getattr(cls, "DEFAULTS", {}))
+        full.update(getattr(cls, "CURRENT", {}))
         full.update(params)
         return StackSpec("mix", STACK_MIX, cls, full)
     raise UsageError(f"--mix must be on or off, not {mix!r}")

@@ -242,6 +242,8 @@ class MixStack:
       img_h        rows per patch (0: one endless image); contexts never reach across a patch
       ctx2d        which 2-D contexts (ids of _ctx2d_values) become bit-history columns
       img_act      1: x8 mixer weight sets, selected by the local activity |W-NW|+|N-NW|+|N-NE|
+      mixer2       1: a second weight set, selected by the previous byte, trained on its own error;
+                   the two outputs are averaged in the stretch domain
       apm_ctx      context of APM 2 besides c0: 0 the previous byte, 1 the gradient prediction
                    clip(W + N - NW) (needs img_w)
 
@@ -258,7 +260,11 @@ class MixStack:
     stack_id = STACK_ID
     DEFAULTS = dict(table_bits=20, bh_bits=24, bh_from=3, sm_limit=1023, hist_bits=16, match_bits=20, match_min=8, limit=1023,
                     mixer_lr=3, apm_rate=6, use_model=True, mixer_ctx=2, words=2, orders=(0, 1, 2, 3, 4, 6),
-                    sse_w=(0, 4, 12), mixer_norm=1, share=1, img_w=0, img_h=0, ctx2d=(), img_act=0, apm_ctx=0, algo=ALGO)
+                    sse_w=(0, 4, 12), mixer_norm=1, share=1, img_w=0, img_h=0, ctx2d=(), img_act=0, apm_ctx=0, mixer2=0, algo=ALGO)
+    # What new streams use on top of DEFAULTS. DEFAULTS only ever gain keys whose default is the
+    # old behaviour (a stream's params fall back to them when decoding); better settings for new
+    # streams go here, and the container records them.
+    CURRENT = dict(mixer2=1)
     # Shared tables make extra lanes cheap in bits, and numpy's per-call overhead makes them
     # cheap in time, so the loop cuts lanes as short as this when the mix is on.
     min_lane = 1024
@@ -370,6 +376,10 @@ class MixStack:
             w0[-1] = 65536
         self.W = np.tile(w0, (self.S, 1))
         self.Wf = self.W.reshape(-1)  # a view
+        self.mixer2 = int(p["mixer2"])
+        if self.mixer2 not in (0, 1):
+            raise ValueError("mixer2 must be 0 or 1")
+        self.W2 = np.tile(w0, (256, 1)) if self.mixer2 else None
         self.arN = np.arange(self.N, dtype=np.int64)
         self.x = np.zeros((L, self.N), dtype=np.int64)
         self.x[:, self.NC] = 256  # bias input
@@ -587,6 +597,11 @@ class MixStack:
         dot = np.minimum(np.maximum(np.einsum("ij,ij->i", wsel, x) >> 16, -ST_MAX), ST_MAX)  # int64, exact
         pr = SQUASH[dot + ST_MAX]
         self.pr_mix = pr
+        if self.mixer2:
+            dot2 = np.minimum(np.maximum(np.einsum("ij,ij->i", self.W2[self.c1], x) >> 16, -ST_MAX), ST_MAX)
+            self.pr_mix2 = SQUASH[dot2 + ST_MAX]
+            dot = (dot + dot2) >> 1
+            pr = SQUASH[dot + ST_MAX]
         # APM 1 (c0) and APM 2 (c0, c1)
         st = dot + 2048
         lo_k = st >> 7
@@ -667,6 +682,14 @@ class MixStack:
         # lanes sharing a weight set: each adds its gradient / isqrt(members) (integer adds commute)
         c = np.bincount(ctx, minlength=self.S)[ctx]
         np.add.at(self.Wf, ((ctx * self.N)[:, None] + self.arN).ravel(), (g // self.gdiv[c][:, None]).ravel())
+        if self.mixer2:
+            err2, ctx2 = (y << 16) - self.pr_mix2, self.c1
+            if rows is not None:
+                err2, ctx2 = err2[rows], ctx2[rows]
+            g2 = (x * (err2 * self.mixer_lr)[:, None]) >> 16
+            c2 = np.bincount(ctx2, minlength=256)[ctx2]
+            np.add.at(self.W2.reshape(-1), ((ctx2 * self.N)[:, None] + self.arN).ravel(),
+                      (g2 // self.gdiv[c2][:, None]).ravel())
         # APMs (averaged too)
         i, tgt = self.ai, y << 20
         if rows is not None:

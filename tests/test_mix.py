@@ -247,3 +247,14 @@ def test_model_carries_its_mix_params(tmp_path):
     assert api.decompress(c, model=str(p), provider="cpu") == raw
     c2 = api.compress(raw, model=str(p), provider="cpu", lanes=2, mix_params=dict(ctx2d=[]))
     assert json.loads(api.read_header(c2).stack_params)["ctx2d"] == []
+
+
+def test_second_mixer_roundtrip_and_old_streams_keep_their_settings():
+    M, out, coded, es, ds, p1s = _roundtrip(dict(SMALL, mixer2=1))
+    assert np.array_equal(out, M) and np.array_equal(es.W2, ds.W2)
+    from lmz.runtime import loop
+
+    spec = loop.make_stack("on")
+    assert spec.params["mixer2"] == MixStack.CURRENT["mixer2"]  # new streams record it...
+    old = loop.stack_from_header(spec.stack_id, b'{"algo": 1}')  # ...a stream without it decodes as before
+    assert old.make(2).mixer2 == 0
