@@ -376,7 +376,6 @@ class MixStack:
         if self.use_model:
             w0[-1] = 65536
         self.W = np.tile(w0, (self.S, 1))
-        self.Wf = self.W.reshape(-1)  # a view
         self.mixer2 = int(p["mixer2"])
         if self.mixer2 not in (0, 1):
             raise ValueError("mixer2 must be 0 or 1")
@@ -673,24 +672,11 @@ class MixStack:
         F[hs] = FREE
         yh = yy[hheads // self.nh]
         self.BH[hs] = (BH_NEXT[state.ravel()[hheads], yh] | (hchk.ravel()[hheads] << 8)).astype(np.uint16)
-        # mixer (gradient averaged over the lanes sharing a weight set)
-        err = (y << 16) - self.pr_mix
-        x = self.x
-        ctx = self.mctx
-        if rows is not None:
-            err, x, ctx = err[rows], x[rows], ctx[rows]
-        g = (x * (err * self.mixer_lr)[:, None]) >> 16
-        # lanes sharing a weight set: each adds its gradient / isqrt(members) (integer adds commute)
-        c = np.bincount(ctx, minlength=self.S)[ctx]
-        np.add.at(self.Wf, ((ctx * self.N)[:, None] + self.arN).ravel(), (g // self.gdiv[c][:, None]).ravel())
+        # mixers (gradient averaged over the lanes sharing a weight set)
+        x = self.x if rows is None else self.x[rows]
+        self._train(self.W, self.mctx, self.pr_mix, y, x, rows)
         if self.mixer2:
-            err2, ctx2 = (y << 16) - self.pr_mix2, self.c1
-            if rows is not None:
-                err2, ctx2 = err2[rows], ctx2[rows]
-            g2 = (x * (err2 * self.mixer_lr)[:, None]) >> 16
-            c2 = np.bincount(ctx2, minlength=256)[ctx2]
-            np.add.at(self.W2.reshape(-1), ((ctx2 * self.N)[:, None] + self.arN).ravel(),
-                      (g2 // self.gdiv[c2][:, None]).ravel())
+            self._train(self.W2, self.c1, self.pr_mix2, y, x, rows)
         # APMs (averaged too)
         i, tgt = self.ai, y << 20
         if rows is not None:
@@ -703,6 +689,16 @@ class MixStack:
         d = ((tgt - A[i]) >> self.apm_rate) // c
         np.add.at(A, iflat, d.astype(np.int32).ravel())
         self.c0 = (self.c0 << 1) | y
+
+    def _train(self, W, ctx, pr, y, x, rows) -> None:
+        """One step of the logistic mixer W[sets, N] on the weight sets ctx[L] that predicted pr[L];
+        lanes sharing a set each add their gradient / isqrt(members) (integer adds commute)."""
+        err = (y << 16) - pr
+        if rows is not None:
+            err, ctx = err[rows], ctx[rows]
+        g = (x * (err * self.mixer_lr)[:, None]) >> 16
+        c = np.bincount(ctx, minlength=W.shape[0])[ctx]
+        np.add.at(W.reshape(-1), ((ctx * self.N)[:, None] + self.arN).ravel(), (g // self.gdiv[c][:, None]).ravel())
 
     # -- public API ----------------------------------------------------------------------------
     def encode_step(self, model_freqs, syms, active, enc) -> None:
