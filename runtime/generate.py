@@ -149,8 +149,11 @@ def gzip_freqs(context: bytes, window: int = GZIP_WINDOW, tm: int = 1000) -> np.
 
 def generate_gzip(prompt: bytes = b"", n: int = 256, temperature=1, seed: int = 0,
                   window: int = GZIP_WINDOW) -> bytes:
-    tm = temperature_milli(temperature)
-    rng = IntRng(seed)
+    return _gzip_continue(bytes(prompt), n, temperature_milli(temperature), IntRng(seed), window)
+
+
+def _gzip_continue(prompt: bytes, n: int, tm: int, rng: IntRng, window: int) -> bytes:
+    """n bytes sampled from gzip after `prompt` (greedy when tm == 0)."""
     x = bytearray(prompt)
     for _ in range(int(n)):
         if tm == 0:
@@ -216,15 +219,7 @@ def complete_gzip(prompts: np.ndarray, n: int, temperature=1, seed: int = 0, win
     tm = temperature_milli(temperature)
     out = np.empty((prompts.shape[0], int(n)), dtype=np.uint8)
     for i, p in enumerate(prompts):
-        rng = patch_rng(seed, i)
-        x = bytearray(p.tobytes())
-        for _ in range(int(n)):
-            if tm == 0:
-                b = int(np.argmin(gzip_lengths(bytes(x), window)))
-            else:
-                b = pick(gzip_freqs(bytes(x), window, tm), rng.u16())
-            x.append(b)
-        out[i] = np.frombuffer(bytes(x[p.size:]), dtype=np.uint8)
+        out[i] = np.frombuffer(_gzip_continue(p.tobytes(), n, tm, patch_rng(seed, i), window), dtype=np.uint8)
         if progress is not None:
             progress(i + 1)
     return out
