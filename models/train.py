@@ -130,6 +130,7 @@ def main(argv=None):
     if a.resume and os.path.exists(a.out):
         model, ck = load_checkpoint(a.out)
         info = ck["train"]
+        info["command"] += " && lmz-train " + " ".join(sys.argv[1:] if argv is None else argv)  # the full recipe
         opt = torch.optim.Adam(model.parameters(), lr=a.lr)
         if ck.get("optimizer"):
             opt.load_state_dict(ck["optimizer"])

@@ -244,6 +244,7 @@ class MixStack:
       img_act      1: x8 mixer weight sets, selected by the local activity |W-NW|+|N-NW|+|N-NE|
       mixer2       1: a second weight set, selected by the previous byte, trained on its own error;
                    the two outputs are averaged in the stretch domain
+      ctx2d_direct 1: the 2-D contexts use direct counters (table_bits) instead of bit histories
       apm_ctx      context of APM 2 besides c0: 0 the previous byte, 1 the gradient prediction
                    clip(W + N - NW) (needs img_w)
 
@@ -260,7 +261,8 @@ class MixStack:
     stack_id = STACK_ID
     DEFAULTS = dict(table_bits=20, bh_bits=24, bh_from=3, sm_limit=1023, hist_bits=16, match_bits=20, match_min=8, limit=1023,
                     mixer_lr=3, apm_rate=6, use_model=True, mixer_ctx=2, words=2, orders=(0, 1, 2, 3, 4, 6),
-                    sse_w=(0, 4, 12), mixer_norm=1, share=1, img_w=0, img_h=0, ctx2d=(), img_act=0, apm_ctx=0, mixer2=0, algo=ALGO)
+                    sse_w=(0, 4, 12), mixer_norm=1, share=1, img_w=0, img_h=0, ctx2d=(), img_act=0, apm_ctx=0, mixer2=0, ctx2d_direct=0,
+                    algo=ALGO)
     # What new streams use on top of DEFAULTS. DEFAULTS only ever gain keys whose default is the
     # old behaviour (a stream's params fall back to them when decoding); better settings for new
     # streams go here, and the container records them.
@@ -306,8 +308,8 @@ class MixStack:
         self.n_orders = len(self.orders)
         self.bh_from = int(p["bh_from"])  # orders >= bh_from and the word contexts: bit histories
         self.bh_bits = int(p["bh_bits"])
-        self.nd = sum(1 for o in self.orders if o < self.bh_from)  # direct-counter columns first
-        if list(self.orders[: self.nd]) != [o for o in self.orders if o < self.bh_from]:
+        self.nd_orders = sum(1 for o in self.orders if o < self.bh_from)  # direct-counter columns first
+        if list(self.orders[: self.nd_orders]) != [o for o in self.orders if o < self.bh_from]:
             raise ValueError("orders must be increasing")
 
         # counters: hashed contexts in [0, 2**B), the match counters at 2**B + (0..127)
@@ -322,6 +324,13 @@ class MixStack:
         if self.starts.shape != (L,):
             raise ValueError("starts must hold one position per lane")
         self.K = self.n_orders + self.words + len(self.ctx2d)
+        # ctx2d_direct=1: the 2-D contexts are direct counters (columns right after the direct
+        # orders) instead of bit histories
+        self.nd, self.perm = self.nd_orders, None
+        if int(p["ctx2d_direct"]) and self.ctx2d:
+            c2 = self.K - len(self.ctx2d)
+            self.nd += len(self.ctx2d)
+            self.perm = np.r_[np.arange(self.nd_orders), np.arange(c2, self.K), np.arange(self.nd_orders, c2)]
         self.NC = self.K + 1  # + match column
         self.nh = self.K - self.nd  # bit-history columns
         self.moff = 1 << B
@@ -514,6 +523,8 @@ class MixStack:
             for j, v in enumerate(vals):
                 col = no + self.words + j
                 hb[:, col] = _mix64(v.astype(_U64) + _U64((self.ctx2d[j] + 1) << 40) + self.lsalt)
+        if self.perm is not None:
+            hb = hb[:, self.perm]
         nd = self.nd
         self.base = (hb[:, :nd] >> _U64(64 - self.table_bits)).astype(np.int64)
         self.chk[:, :nd] = ((hb[:, :nd] >> _U64(48 - self.table_bits)) & _U64(0xFFFF)).astype(np.int64)
@@ -581,9 +592,9 @@ class MixStack:
         ctx = c0
         if self.mixer_ctx >= 1:  # + how many of the orders 1..6 have been seen in this context
             seen = np.zeros(L, dtype=np.int64)
-            for j in range(1, nd):
+            for j in range(1, self.nd_orders):
                 seen += ne[:, j] > 0
-            for j in range(self.n_orders - nd):
+            for j in range(self.n_orders - self.nd_orders):
                 seen += state[:, j] > 0
             ctx = ctx + (seen << 8)
             if self.mixer_ctx >= 2:  # + whether the match model predicts this bit

@@ -46,7 +46,8 @@ def _freqs(t, M, kind):
 
 
 def _state(st):
-    return [st.T.copy(), st.BH.copy(), st.W.copy(), st.A.copy(), st.MT.copy(), st.hist.copy()]
+    return [st.T.copy(), st.BH.copy(), st.W.copy(), st.A.copy(), st.MT.copy(), st.hist.copy()] + (
+        [st.W2.copy()] if st.W2 is not None else [])
 
 
 def _roundtrip(params, kind="plain", lanes=6, ragged=True):
@@ -258,3 +259,16 @@ def test_second_mixer_roundtrip_and_old_streams_keep_their_settings():
     assert spec.params["mixer2"] == MixStack.CURRENT["mixer2"]  # new streams record it...
     old = loop.stack_from_header(spec.stack_id, b'{"algo": 1}')  # ...a stream without it decodes as before
     assert old.make(2).mixer2 == 0
+
+
+@pytest.mark.parametrize("mixer2", [0, 1])
+def test_direct_2d_contexts_roundtrip_identical_state(mixer2):
+    """ctx2d_direct moves the 2-D contexts from bit histories to direct counters: encoder and
+    decoder still evolve the same state, and it codes different bits than the bit histories."""
+    p = dict(IMG, ctx2d_direct=1, mixer2=mixer2, img_act=0)
+    M, out, coded, es, ds, p1s = _roundtrip(p)
+    assert np.array_equal(out, M)
+    for a, b in zip(_state(es), _state(ds)):
+        assert np.array_equal(a, b)
+    assert es.nh == 0 and es.nd == len(IMG["ctx2d"]) + 3  # orders 0-2 + the 2-D contexts
+    assert coded != _roundtrip(dict(p, ctx2d_direct=0))[2]
