@@ -205,11 +205,13 @@ def _ctx2d_values(nb: dict, ids) -> list:
         5: lambda: (_clip(W + NE - N) << 8 | ((W + N + 1) >> 1)) << 2 | e,
         6: lambda: (((W - NW) // 8 + 32) << 12 | ((N - NW) // 8 + 32) << 6 | ((NE - N) // 8 + 32)) << 8 | _clip(W + N - NW),
         7: lambda: (_clip(N + NE - NNE) << 8 | W >> 2) << 2 | e,
+        8: lambda: ((_clip(W + N - NW) >> 2) << 8 | (_clip(N + NE - NNE) >> 2)) << 2 | e,  # coarse, for noise
+        9: lambda: ((W >> 4) << 8 | (N >> 4) << 4 | (NE >> 4)) << 2 | e,
     }
     return [table[i]() for i in ids]
 
 
-N_CTX2D = 8
+N_CTX2D = 10
 
 # Version of the mixing arithmetic, recorded in every stream's params: bump it whenever a change
 # to this file would code different bits, so old streams are refused instead of mis-decoded.
