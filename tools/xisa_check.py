@@ -25,6 +25,9 @@ import numpy as np
 # the image model's preset plus every 2-D option, with small tables (fast under emulation)
 IMAGE_MIX = {"img_w": 64, "img_h": 32, "words": 0, "orders": [0, 1, 2], "ctx2d": list(range(8)), "apm_ctx": 1,
              "img_act": 1, "mixer_ctx": 0, "table_bits": 18, "bh_bits": 18, "hist_bits": 13, "match_bits": 14}
+# the shipped preset's options: all 2-D contexts as direct counters, second mixer
+IMAGE_MIX_DIRECT = dict(IMAGE_MIX, ctx2d=list(range(10)), ctx2d_direct=1, mixer2=1, img_act=0, orders=[0, 1],
+                        apm_rate=7, sse_w=[4, 4, 8], mixer_lr=4)
 SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "github" / "wiki.txt"
 N_STEPS = 12
 
@@ -88,10 +91,11 @@ def prepare(d: Path, extra: list[str]):
     y, x = np.divmod(np.arange(3 * 2048) % 2048, 64)
     img = ((x * 3 + y * 5 + np.random.default_rng(1).integers(0, 9, y.size)) & 255).astype(np.uint8).tobytes()
     (d / "image.bin").write_bytes(img)
-    blob = api.compress(img, model=tiny, mix="on", lanes=3, frame_size=2500, mix_params=IMAGE_MIX)
-    (d / "image.mix-img.lmz").write_bytes(blob)
-    files["image.mix-img.lmz"] = {"mix": "on", "mix_params": IMAGE_MIX, "frame_size": 2500,
-                                  "sha256": hashlib.sha256(blob).hexdigest(), "input": "image.bin"}
+    for name, mp in (("image.mix-img.lmz", IMAGE_MIX), ("image.mix-img-direct.lmz", IMAGE_MIX_DIRECT)):
+        blob = api.compress(img, model=tiny, mix="on", lanes=3, frame_size=2500, mix_params=mp)
+        (d / name).write_bytes(blob)
+        files[name] = {"mix": "on", "mix_params": mp, "frame_size": 2500,
+                       "sha256": hashlib.sha256(blob).hexdigest(), "input": "image.bin"}
     (d / "expected.json").write_text(json.dumps({"outputs": expected, "files": files, "model": "tiny-gru-c1.onnx"},
                                                 indent=1))
     print(f"prepared {len(expected)} output hashes over {len(models)} models and {len(files)} files in {d}")
