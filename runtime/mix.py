@@ -242,7 +242,8 @@ class MixStack:
       use_model    feed the model's bit probability (False: "mix without model")
       img_w        > 0: the input is images (or patches) of rows of img_w bytes; adds 2-D contexts
       img_h        rows per patch (0: one endless image); contexts never reach across a patch
-      ctx2d        which 2-D contexts (ids of _ctx2d_values) become bit-history columns
+      ctx2d        which 2-D contexts (ids of _ctx2d_values) become context columns (bit histories,
+                   or direct counters with ctx2d_direct)
       img_act      1: x8 mixer weight sets, selected by the local activity |W-NW|+|N-NW|+|N-NE|
       mixer2       1: a second weight set, selected by the previous byte, trained on its own error;
                    the two outputs are averaged in the stretch domain
