@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-# the image model's preset plus every 2-D option, with small tables (fast under emulation)
+# the previous image preset (2-D contexts as bit histories) plus img_act, with small tables (fast under emulation)
 IMAGE_MIX = {"img_w": 64, "img_h": 32, "words": 0, "orders": [0, 1, 2], "ctx2d": list(range(8)), "apm_ctx": 1,
              "img_act": 1, "mixer_ctx": 0, "table_bits": 18, "bh_bits": 18, "hist_bits": 13, "match_bits": 14}
 # the shipped preset's options: all 2-D contexts as direct counters, second mixer
