@@ -73,8 +73,10 @@ class StackSpec:
         self.name, self.stack_id, self.cls = name, stack_id, cls
         self.params = dict(params or {})
         self.independent_lanes = bool(getattr(cls, "independent_lanes", False))
-        self.min_lane = int(getattr(cls, "min_lane", MIN_LANE))  # shortest lane the loop cuts for it
-        self.max_lanes = int(getattr(cls, "max_lanes", MAX_LANES))  # most lanes per frame it gets
+        # shortest lane the loop cuts for it and most lanes per frame it gets: the params' (a
+        # model's preset may set them), else the class's
+        self.min_lane = int(self.params.get("min_lane", getattr(cls, "min_lane", MIN_LANE)))
+        self.max_lanes = int(self.params.get("max_lanes", getattr(cls, "max_lanes", MAX_LANES)))
 
     @property
     def blob(self) -> bytes:

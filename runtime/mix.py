@@ -250,6 +250,13 @@ class MixStack:
       ctx2d_direct 1: the 2-D contexts use direct counters (table_bits) instead of bit histories
       apm_ctx      context of APM 2 besides c0: 0 the previous byte, 1 the gradient prediction
                    clip(W + N - NW) (needs img_w)
+      img_xpatch   1: neighbours across patch edges, for patches cut row-major from images: left
+                   of column 0 from the previous patch; above row 0 from the patch k back, where k
+                   (patches per image row) is found at each patch start by matching the previous
+                   patch's top row against the bottom rows of earlier patches (needs img_h)
+      min_lane     shortest lane and most lanes the loop cuts a frame into (how lanes are cut
+      max_lanes    does not change the arithmetic, and the container records the cut); images
+                   want long lanes, so that the patch above is in reach of img_xpatch
 
     ``starts[L]`` (not a parameter: both sides know it from the container) is the position in the
     input of each lane's first byte; the 2-D contexts use it to find rows and patch edges.
@@ -265,19 +272,20 @@ class MixStack:
     DEFAULTS = dict(table_bits=20, bh_bits=24, bh_from=3, sm_limit=1023, hist_bits=16, match_bits=20, match_min=8, limit=1023,
                     mixer_lr=3, apm_rate=6, use_model=True, mixer_ctx=2, words=2, orders=(0, 1, 2, 3, 4, 6),
                     sse_w=(0, 4, 12), mixer_norm=1, share=1, img_w=0, img_h=0, ctx2d=(), img_act=0, apm_ctx=0, mixer2=0, ctx2d_direct=0,
-                    algo=ALGO)
+                    img_xpatch=0, min_lane=1024, max_lanes=512, algo=ALGO)
     # What new streams use on top of DEFAULTS. DEFAULTS only ever gain keys whose default is the
     # old behaviour (a stream's params fall back to them when decoding); better settings for new
     # streams go here, and the container records them.
     CURRENT = dict(mixer2=1)
     # Shared tables make extra lanes cheap in bits, and numpy's per-call overhead makes them
-    # cheap in time, so the loop cuts lanes as short as this when the mix is on.
-    min_lane = 1024
+    # cheap in time, so the loop cuts lanes as short as this when the mix is on (a model's preset
+    # may ask for other values, see min_lane / max_lanes above).
+    min_lane = DEFAULTS["min_lane"]
     # ... and as many as this per frame: the per-decision numpy work grows slower than the lane
     # count, so 512 lanes code a 1 MiB text ~1.3x faster than 256 for ~0.9% more bytes (measured
     # on 1 MiB of training text: 24.69% -> 24.91%, see docs/MIX.md), which mixer2 wins back.
     # Memory: all arrays of a 512-lane stack with the defaults total 137 MiB (measured).
-    max_lanes = 512
+    max_lanes = DEFAULTS["max_lanes"]
 
     def __init__(self, lanes: int, starts=None, **params):
         unknown = set(params) - set(self.DEFAULTS)
@@ -285,6 +293,8 @@ class MixStack:
             raise ValueError(f"unknown MixStack params: {sorted(unknown)}")
         p = dict(self.DEFAULTS)
         p.update(params)
+        if not (1 <= int(p["min_lane"]) <= 1 << 30 and 1 <= int(p["max_lanes"]) <= 65535):
+            raise ValueError("min_lane must be in 1..2**30 and max_lanes in 1..65535")
         if int(p["algo"]) != ALGO:
             raise ValueError(f"mix algorithm version {p['algo']} is not supported (this lmz codes version {ALGO})")
         self.params = p
@@ -381,6 +391,15 @@ class MixStack:
         self.img_act, self.apm_ctx = int(p["img_act"]), int(p["apm_ctx"])
         if (self.img_act or self.apm_ctx) and not self.img_w:
             raise ValueError("img_act and apm_ctx need img_w")
+        self.img_xpatch = int(p["img_xpatch"])
+        if self.img_xpatch not in (0, 1) or (self.img_xpatch and not (self.img_w and self.img_h)):
+            raise ValueError("img_xpatch must be 0 or 1 and needs img_w and img_h")
+        if self.img_xpatch:  # patches per image row, per lane (0: not known); the farthest k looked at
+            P = self.img_w * self.img_h
+            self.kmax = min(64, ((1 << self.hist_bits) - 2 * P) // P)
+            if self.kmax < 1:
+                raise ValueError("img_xpatch needs hist_bits large enough for two patches")
+            self.kper = np.zeros(L, dtype=np.int64)
         self.S0 = self.S
         if self.img_act:
             self.S *= 8
@@ -538,6 +557,8 @@ class MixStack:
         """Pixels around the byte about to be coded (step t): W, WW, N, NN, NW, NE, NNE as int64
         arrays; a neighbour outside the patch (or before the lane's first byte) is replaced by the
         nearest one that exists (W <-> N, NW/NE -> N, WW -> W, NN -> N), or 128 if neither does."""
+        if self.img_xpatch:
+            return self._neighbours_xpatch()
         t, w, H = self.t, self.img_w, 1 << self.hist_bits
         pos = self.starts + t
         col = pos % w
@@ -558,6 +579,72 @@ class MixStack:
         return dict(W=W, N=N, WW=np.where(has_ww, px(2), W), NN=np.where(has_nn, px(2 * w), N),
                     NW=np.where(has_nw, px(w + 1), N), NE=np.where(has_ne, px(w - 1), N),
                     NNE=np.where(has_nn & has_ne, px(2 * w - 1), N), edge=(has_w * 1) | (has_n * 2))
+
+    def _find_kper(self, pos) -> None:
+        """At a patch start, k (patches per image row) for the lanes there: the k for which the
+        top rows of the last 4 patches are closest (mean absolute difference) to the bottom rows
+        of the patches k before each (all in the lane's history); 0 (unknown) unless that difference is about as small as
+        the one between those patches' own first two rows (at most 5/4 of it + 1)."""
+        t, w, H = self.t, self.img_w, 1 << self.hist_bits
+        P = w * self.img_h
+        at = np.flatnonzero((pos % P == 0) & (t >= P + P + w))
+        if at.size == 0:
+            return
+        ks = np.arange(1, self.kmax + 1, dtype=np.int64)[:, None, None]  # [K, 1, 1]
+        m = np.arange(1, 5, dtype=np.int64)[None, :, None]  # the last 4 patches
+        c = np.arange(w, dtype=np.int64)[None, None, :]
+        btop = m * P - c  # [1, 4, w]: back to their top rows
+        bbot = (m + ks - 1) * P + w - c  # [K, 4, w]: back to the bottom rows k patches before
+        valid = (bbot <= t) & (btop <= t)  # both in the lane's history (the same for every lane)
+        cnt = valid.sum(axis=(1, 2))  # [K]
+        if cnt.max() < 4 * w:
+            return
+
+        def rows(back):
+            return self.hist[at[:, None, None, None], (t - back)[None] & (H - 1)].astype(np.int64)
+
+        top = rows(btop)  # [n, 1, 4, w]
+        sad = (np.abs(rows(bbot) - top) * valid[None]).sum(axis=(2, 3))  # [n, K]
+        mean = np.where(cnt[None] == 4 * w, (sad << 6) // (4 * w), 1 << 40)  # x 64; all 4 needed
+        vin = top[:, 0, (btop[0, :, 0] <= t)]  # the patches' top rows in history: [n, m', w]
+        inner = np.abs(rows(btop - w)[:, 0, (btop[0, :, 0] <= t)] - vin).sum(axis=(1, 2))
+        inner = (inner << 6) // max(1, vin.shape[1] * w)
+        best = np.argmin(mean, axis=1)
+        ok = 4 * mean[np.arange(at.size), best] <= 5 * inner + 4 * 64
+        self.kper[at] = np.where(ok, best + 1, 0)
+
+    def _neighbours_xpatch(self) -> dict:
+        """As _neighbours, but a neighbour left of column 0 comes from the previous patch and one
+        above row 0 from the patch kper before (its bottom rows; NE beyond the last column from
+        the patch after that one), when that pixel is in the lane's history."""
+        t, w, h, H = self.t, self.img_w, self.img_h, 1 << self.hist_bits
+        P = w * h
+        pos = self.starts + t
+        self._find_kper(pos)
+        col = pos % w
+        row = (pos // w) % h
+        k = self.kper
+
+        def px(dr, dc):
+            """pixel at (row + dr, col + dc) of the image, and whether it is known (dr <= 0)."""
+            r2, c2 = row + dr, col + dc
+            dp = np.zeros_like(row)
+            left, right, up = c2 < 0, c2 >= w, r2 < 0
+            c2 = np.where(left, c2 + w, np.where(right, c2 - w, c2))
+            dp = dp - left + right - up * k
+            r2 = np.where(up, r2 + h, r2)
+            back = (row - r2) * w + (col - c2) - dp * P
+            ok = (back >= 1) & (back <= t) & (back < H) & ~(up & (k == 0)) & ~(right & ~up)
+            return self.hist[self.rows, (t - back) & (H - 1)].astype(np.int64), ok
+
+        (W, has_w), (N, has_n) = px(0, -1), px(-1, 0)
+        (WW, has_ww), (NN, has_nn) = px(0, -2), px(-2, 0)
+        (NW, has_nw), (NE, has_ne), (NNE, has_nne) = px(-1, -1), px(-1, 1), px(-2, 1)
+        N = np.where(has_n, N, np.where(has_w, W, 128))
+        W = np.where(has_w, W, N)
+        return dict(W=W, N=N, WW=np.where(has_ww, WW, W), NN=np.where(has_nn, NN, N),
+                    NW=np.where(has_nw, NW, N), NE=np.where(has_ne, NE, N),
+                    NNE=np.where(has_nne, NNE, N), edge=(has_w * 1) | (has_n * 2))
 
     # -- per bit -------------------------------------------------------------------------------
     def _predict(self, k: int) -> np.ndarray:

@@ -272,3 +272,66 @@ def test_direct_2d_contexts_roundtrip_identical_state(mixer2):
         assert np.array_equal(a, b)
     assert es.nh == 0 and es.nd == len(IMG["ctx2d"]) + 3  # orders 0-2 + the 2-D contexts
     assert coded != _roundtrip(dict(p, ctx2d_direct=0))[2]
+
+
+def _patched(width_patches, rows_patches, w=16, h=8, seed=0):
+    """A smooth image `width_patches` x `rows_patches` patches of h x w, cut into patches row-major
+    (the corpora's layout); returns (stream, image)."""
+    rng = np.random.default_rng(seed)
+    H, W = rows_patches * h, width_patches * w
+    coarse = rng.integers(0, 256, (H // 4 + 2, W // 4 + 2))  # a random field, smoothed 4x
+    y, x = np.arange(H)[:, None], np.arange(W)[None, :]
+    fy, fx = y % 4, x % 4
+    a, b = coarse[y // 4, x // 4], coarse[y // 4, x // 4 + 1]
+    cc, d = coarse[y // 4 + 1, x // 4], coarse[y // 4 + 1, x // 4 + 1]
+    img = np.minimum(((a * (4 - fx) + b * fx) * (4 - fy) + (cc * (4 - fx) + d * fx) * fy) // 16
+                     + rng.integers(0, 3, (H, W)), 255)
+    stream = img.reshape(rows_patches, h, width_patches, w).transpose(0, 2, 1, 3).reshape(-1)
+    return stream.astype(np.int64), img
+
+
+def test_xpatch_neighbours_are_the_image_pixels():
+    """img_xpatch: left of column 0 the pixel comes from the previous patch, above row 0 from the
+    patch k (patches per image row) before, once k is found; each neighbour it reports is the
+    image's pixel there."""
+    k, w, h = 4, 16, 8
+    stream, img = _patched(k, 7, w, h)
+    st = MixStack(1, starts=[0], **dict(IMG, img_xpatch=1, hist_bits=12, use_model=False))
+    offs = dict(W=(0, -1), N=(-1, 0), NW=(-1, -1), NE=(-1, 1), WW=(0, -2), NN=(-2, 0), NNE=(-2, 1))
+    across = {name: 0 for name in offs}  # neighbours found in another patch
+    for t, sym in enumerate(stream):
+        nb = st._neighbours()
+        p, r, c = divmod(t, w * h)[0], (t // w) % h, t % w
+        y, x = (p // k) * h + r, (p % k) * w + c
+        for name, (dy, dx) in offs.items():
+            yy, xx = y + dy, x + dx
+            inside = 0 <= r + dy and 0 <= c + dx < w
+            coded = r + dy < 0 or c + dx < w  # the patch to the right comes later
+            if yy >= 0 and 0 <= xx < img.shape[1] and coded and (inside or st.kper[0] or r + dy >= 0):
+                assert nb[name][0] == img[yy, xx], (t, name)
+                across[name] += not inside
+        st.predict_step(None, np.array([sym]))
+    assert st.kper[0] == k
+    # row 0 of the patches after k can first be found (4 + k patches in), less those whose rows
+    # did not match well enough (this field is steep: half of them)
+    assert min(across.values()) > 0 and across["N"] >= w * (7 * k - 4 - k - 1) // 2
+
+
+def test_xpatch_roundtrip_unaligned_and_loop_takes_lane_limits_from_params():
+    from lmz.runtime import api, loop
+    from fakes import FakeModel
+
+    stream, _ = _patched(4, 6)
+    raw = (stream & 255).astype(np.uint8).tobytes()
+    p = dict(IMG, img_xpatch=1, hist_bits=12, min_lane=700, max_lanes=3)
+    spec = loop.make_stack("on", **p)
+    assert (spec.min_lane, spec.max_lanes) == (700, 3)
+    kw = dict(mix="on", mix_params=p, frame_size=3000)  # frames and lanes off the patch grid
+    c = api.Compressor(FakeModel(chunk=4), "cpu", **kw).compress(raw)
+    assert api.Decompressor(FakeModel(chunk=1), "cpu").decompress(c) == raw
+    plain = api.Compressor(FakeModel(chunk=4), "cpu", **dict(kw, mix_params=dict(p, img_xpatch=0))).compress(raw)
+    assert len(c) < len(plain)
+    with pytest.raises(ValueError):
+        MixStack(2, **dict(IMG, img_h=0, img_xpatch=1))
+    with pytest.raises(ValueError):
+        MixStack(2, **dict(IMG, max_lanes=0))
