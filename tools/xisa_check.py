@@ -28,6 +28,9 @@ IMAGE_MIX = {"img_w": 64, "img_h": 32, "words": 0, "orders": [0, 1, 2], "ctx2d":
 # the shipped preset's options: all 2-D contexts as direct counters, second mixer
 IMAGE_MIX_DIRECT = dict(IMAGE_MIX, ctx2d=list(range(10)), ctx2d_direct=1, mixer2=1, img_act=0, orders=[0, 1],
                         apm_rate=7, sse_w=[4, 4, 8], mixer_lr=4)
+# ... with neighbours across patch edges, on small 4x8 patches so that a lane spans enough of
+# them to find k (patches per image row) and use the patch above
+IMAGE_MIX_XPATCH = dict(IMAGE_MIX_DIRECT, img_w=8, img_h=4, img_xpatch=1)
 SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "github" / "wiki.txt"
 N_STEPS = 12
 
@@ -97,6 +100,16 @@ def prepare(d: Path, extra: list[str]):
         (d / name).write_bytes(blob)
         files[name] = {"mix": "on", "mix_params": mp, "frame_size": 2500, "lanes": 12,
                        "sha256": hashlib.sha256(blob).hexdigest(), "input": "image.bin"}
+    # a 24-pixel-wide image (k = 3 patches of 4x8 per row) cut row-major, 6 lanes of ~416 bytes
+    yy, xx = np.divmod(np.arange(2500), 24)
+    pix = (xx * 7 + yy * 3 + (xx * yy) % 11 + np.random.default_rng(2).integers(0, 5, yy.size)) & 255
+    rows = pix[: 2496].reshape(-1, 4, 3, 8).transpose(0, 2, 1, 3).reshape(-1)
+    imgx = rows.astype(np.uint8).tobytes()
+    (d / "imagex.bin").write_bytes(imgx)
+    blob = api.compress(imgx, model=tiny, mix="on", lanes=6, frame_size=2500, mix_params=IMAGE_MIX_XPATCH)
+    (d / "image.mix-img-xpatch.lmz").write_bytes(blob)
+    files["image.mix-img-xpatch.lmz"] = {"mix": "on", "mix_params": IMAGE_MIX_XPATCH, "frame_size": 2500, "lanes": 6,
+                                         "sha256": hashlib.sha256(blob).hexdigest(), "input": "imagex.bin"}
     (d / "expected.json").write_text(json.dumps({"outputs": expected, "files": files, "model": "tiny-gru-c1.onnx"},
                                                 indent=1))
     print(f"prepared {len(expected)} output hashes over {len(models)} models and {len(files)} files in {d}")
