@@ -211,6 +211,20 @@ def _ctx2d_values(nb: dict, ids) -> list:
     return [table[i]() for i in ids]
 
 
+def _fill(**nb) -> dict:
+    """Neighbour pixels from (value, known) pairs: an unknown one is replaced by the nearest known
+    (W <-> N, NW/NE/NNE/NN -> N, WW -> W), or 128 if neither W nor N is; ``edge`` = which of W, N
+    are known."""
+    (W, has_w), (N, has_n) = nb["W"], nb["N"]
+    N = np.where(has_n, N, np.where(has_w, W, 128))
+    W = np.where(has_w, W, N)
+    out = dict(W=W, N=N, edge=(has_w * 1) | (has_n * 2))
+    for name, fallback in (("WW", W), ("NN", N), ("NW", N), ("NE", N), ("NNE", N)):
+        v, known = nb[name]
+        out[name] = np.where(known, v, fallback)
+    return out
+
+
 N_CTX2D = 10
 
 # Version of the mixing arithmetic, recorded in every stream's params: bump it whenever a change
@@ -556,7 +570,7 @@ class MixStack:
     def _neighbours(self) -> dict:
         """Pixels around the byte about to be coded (step t): W, WW, N, NN, NW, NE, NNE as int64
         arrays; a neighbour outside the patch (or before the lane's first byte) is replaced by the
-        nearest one that exists (W <-> N, NW/NE -> N, WW -> W, NN -> N), or 128 if neither does."""
+        nearest one that exists (see _fill). With ``img_xpatch``, see _neighbours_xpatch."""
         if self.img_xpatch:
             return self._neighbours_xpatch()
         t, w, H = self.t, self.img_w, 1 << self.hist_bits
@@ -570,45 +584,35 @@ class MixStack:
         def px(back):
             return self.hist[:, (t - back) & (H - 1)].astype(np.int64)
 
-        has_w, has_ww = (col >= 1) & (t >= 1), (col >= 2) & (t >= 2)
-        has_n, has_nn = row >= 1, row >= 2
-        has_nw, has_ne = has_n & (col >= 1), has_n & (col <= w - 2)
-        W, N = px(1), px(w)
-        N = np.where(has_n, N, np.where(has_w, W, 128))
-        W = np.where(has_w, W, N)
-        return dict(W=W, N=N, WW=np.where(has_ww, px(2), W), NN=np.where(has_nn, px(2 * w), N),
-                    NW=np.where(has_nw, px(w + 1), N), NE=np.where(has_ne, px(w - 1), N),
-                    NNE=np.where(has_nn & has_ne, px(2 * w - 1), N), edge=(has_w * 1) | (has_n * 2))
+        has_n, has_nn, has_ne = row >= 1, row >= 2, col <= w - 2
+        return _fill(W=(px(1), (col >= 1) & (t >= 1)), N=(px(w), has_n), WW=(px(2), (col >= 2) & (t >= 2)),
+                     NN=(px(2 * w), has_nn), NW=(px(w + 1), has_n & (col >= 1)), NE=(px(w - 1), has_n & has_ne),
+                     NNE=(px(2 * w - 1), has_nn & has_ne))
 
     def _find_kper(self, pos) -> None:
         """At a patch start, k (patches per image row) for the lanes there: the k for which the
         top rows of the last 4 patches are closest (mean absolute difference) to the bottom rows
-        of the patches k before each (all in the lane's history); 0 (unknown) unless that difference is about as small as
-        the one between those patches' own first two rows (at most 5/4 of it + 1)."""
+        of the patches k before each (all in the lane's history); 0 (unknown) unless that
+        difference is about as small as the one between those patches' own first two rows (at
+        most 5/4 of it + 1)."""
         t, w, H = self.t, self.img_w, 1 << self.hist_bits
         P = w * self.img_h
-        at = np.flatnonzero((pos % P == 0) & (t >= P + P + w))
-        if at.size == 0:
+        kn = min(self.kmax, (t - w) // P - 3)  # the k for which all 4 bottom rows are in history
+        at = np.flatnonzero(pos % P == 0)
+        if kn < 1 or at.size == 0:
             return
-        ks = np.arange(1, self.kmax + 1, dtype=np.int64)[:, None, None]  # [K, 1, 1]
+        ks = np.arange(1, kn + 1, dtype=np.int64)[:, None, None]  # [K, 1, 1]
         m = np.arange(1, 5, dtype=np.int64)[None, :, None]  # the last 4 patches
         c = np.arange(w, dtype=np.int64)[None, None, :]
         btop = m * P - c  # [1, 4, w]: back to their top rows
         bbot = (m + ks - 1) * P + w - c  # [K, 4, w]: back to the bottom rows k patches before
-        valid = (bbot <= t) & (btop <= t)  # both in the lane's history (the same for every lane)
-        cnt = valid.sum(axis=(1, 2))  # [K]
-        if cnt.max() < 4 * w:
-            return
 
         def rows(back):
             return self.hist[at[:, None, None, None], (t - back)[None] & (H - 1)].astype(np.int64)
 
         top = rows(btop)  # [n, 1, 4, w]
-        sad = (np.abs(rows(bbot) - top) * valid[None]).sum(axis=(2, 3))  # [n, K]
-        mean = np.where(cnt[None] == 4 * w, (sad << 6) // (4 * w), 1 << 40)  # x 64; all 4 needed
-        vin = top[:, 0, (btop[0, :, 0] <= t)]  # the patches' top rows in history: [n, m', w]
-        inner = np.abs(rows(btop - w)[:, 0, (btop[0, :, 0] <= t)] - vin).sum(axis=(1, 2))
-        inner = (inner << 6) // max(1, vin.shape[1] * w)
+        mean = (np.abs(rows(bbot) - top).sum(axis=(2, 3)) << 6) // (4 * w)  # [n, K], x 64
+        inner = (np.abs(rows(btop - w) - top).sum(axis=(1, 2, 3)) << 6) // (4 * w)  # [n]
         best = np.argmin(mean, axis=1)
         ok = 4 * mean[np.arange(at.size), best] <= 5 * inner + 4 * 64
         self.kper[at] = np.where(ok, best + 1, 0)
@@ -628,23 +632,16 @@ class MixStack:
         def px(dr, dc):
             """pixel at (row + dr, col + dc) of the image, and whether it is known (dr <= 0)."""
             r2, c2 = row + dr, col + dc
-            dp = np.zeros_like(row)
             left, right, up = c2 < 0, c2 >= w, r2 < 0
             c2 = np.where(left, c2 + w, np.where(right, c2 - w, c2))
-            dp = dp - left + right - up * k
+            dp = right * 1 - left - up * k  # patches forward
             r2 = np.where(up, r2 + h, r2)
             back = (row - r2) * w + (col - c2) - dp * P
             ok = (back >= 1) & (back <= t) & (back < H) & ~(up & (k == 0)) & ~(right & ~up)
             return self.hist[self.rows, (t - back) & (H - 1)].astype(np.int64), ok
 
-        (W, has_w), (N, has_n) = px(0, -1), px(-1, 0)
-        (WW, has_ww), (NN, has_nn) = px(0, -2), px(-2, 0)
-        (NW, has_nw), (NE, has_ne), (NNE, has_nne) = px(-1, -1), px(-1, 1), px(-2, 1)
-        N = np.where(has_n, N, np.where(has_w, W, 128))
-        W = np.where(has_w, W, N)
-        return dict(W=W, N=N, WW=np.where(has_ww, WW, W), NN=np.where(has_nn, NN, N),
-                    NW=np.where(has_nw, NW, N), NE=np.where(has_ne, NE, N),
-                    NNE=np.where(has_nne, NNE, N), edge=(has_w * 1) | (has_n * 2))
+        return _fill(W=px(0, -1), N=px(-1, 0), WW=px(0, -2), NN=px(-2, 0), NW=px(-1, -1), NE=px(-1, 1),
+                     NNE=px(-2, 1))
 
     # -- per bit -------------------------------------------------------------------------------
     def _predict(self, k: int) -> np.ndarray:
