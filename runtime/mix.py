@@ -266,8 +266,8 @@ class MixStack:
                    clip(W + N - NW) (needs img_w)
       img_xpatch   1: neighbours across patch edges, for patches cut row-major from images: left
                    of column 0 from the previous patch; above row 0 from the patch k back, where k
-                   (patches per image row) is found at each patch start by matching the previous
-                   patch's top row against the bottom rows of earlier patches (needs img_h)
+                   (patches per image row) is found at each patch start by matching the top rows
+                   of the last 4 patches against the bottom rows of earlier ones (needs img_h)
       min_lane     shortest lane and most lanes the loop cuts a frame into (how lanes are cut
       max_lanes    does not change the arithmetic, and the container records the cut); images
                    want long lanes, so that the patch above is in reach of img_xpatch
