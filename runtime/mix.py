@@ -207,6 +207,7 @@ def _ctx2d_values(nb: dict, ids) -> list:
         7: lambda: (_clip(N + NE - NNE) << 8 | W >> 2) << 2 | e,
         8: lambda: ((_clip(W + N - NW) >> 2) << 8 | (_clip(N + NE - NNE) >> 2)) << 2 | e,  # coarse, for noise
         9: lambda: ((W >> 4) << 8 | (N >> 4) << 4 | (NE >> 4)) << 2 | e,
+        10: lambda: (nb["lms"] << 3 | nb["lerr"]) << 2 | e,  # adaptive linear prediction (img_lms)
     }
     return [table[i]() for i in ids]
 
@@ -225,7 +226,7 @@ def _fill(**nb) -> dict:
     return out
 
 
-N_CTX2D = 10
+N_CTX2D = 11
 
 # Version of the mixing arithmetic, recorded in every stream's params: bump it whenever a change
 # to this file would code different bits, so old streams are refused instead of mis-decoded.
@@ -263,11 +264,14 @@ class MixStack:
                    the two outputs are averaged in the stretch domain
       ctx2d_direct 1: the 2-D contexts use direct counters (table_bits) instead of bit histories
       apm_ctx      context of APM 2 besides c0: 0 the previous byte, 1 the gradient prediction
-                   clip(W + N - NW) (needs img_w)
+                   clip(W + N - NW) (needs img_w), 2 the img_lms prediction
       img_xpatch   1: neighbours across patch edges, for patches cut row-major from images: left
                    of column 0 from the previous patch; above row 0 from the patch k back, where k
                    (patches per image row) is found at each patch start by matching the top rows
                    of the last 4 patches against the bottom rows of earlier ones (needs img_h)
+      img_lms      k > 0: an adaptive linear predictor per lane, normalised LMS with step 2**-k,
+                   predicts the pixel from W and N, NW, NE, WW, NN, NNE minus W; 2-D context 10 is
+                   its prediction with its recent error, apm_ctx=2 uses the prediction
       min_lane     shortest lane and most lanes the loop cuts a frame into (how lanes are cut
       max_lanes    does not change the arithmetic, and the container records the cut); images
                    want long lanes, so that the patch above is in reach of img_xpatch
@@ -286,7 +290,7 @@ class MixStack:
     DEFAULTS = dict(table_bits=20, bh_bits=24, bh_from=3, sm_limit=1023, hist_bits=16, match_bits=20, match_min=8, limit=1023,
                     mixer_lr=3, apm_rate=6, use_model=True, mixer_ctx=2, words=2, orders=(0, 1, 2, 3, 4, 6),
                     sse_w=(0, 4, 12), mixer_norm=1, share=1, img_w=0, img_h=0, ctx2d=(), img_act=0, apm_ctx=0, mixer2=0, ctx2d_direct=0,
-                    img_xpatch=0, min_lane=1024, max_lanes=512, algo=ALGO)
+                    img_xpatch=0, img_lms=0, min_lane=1024, max_lanes=512, algo=ALGO)
     # What new streams use on top of DEFAULTS. DEFAULTS only ever gain keys whose default is the
     # old behaviour (a stream's params fall back to them when decoding); better settings for new
     # streams go here, and the container records them.
@@ -414,6 +418,18 @@ class MixStack:
             if self.kmax < 1:
                 raise ValueError("img_xpatch needs hist_bits large enough for two patches")
             self.kper = np.zeros(L, dtype=np.int64)
+        self.img_lms = int(p["img_lms"])
+        if not 0 <= self.img_lms <= 16 or (self.img_lms and not self.img_w):
+            raise ValueError("img_lms must be in 0..16 and needs img_w")
+        if not 0 <= self.apm_ctx <= 2 or (not self.img_lms and (self.apm_ctx == 2 or 10 in self.ctx2d)):
+            raise ValueError("apm_ctx must be in 0..2; apm_ctx=2 and 2-D context 10 need img_lms")
+        if self.img_lms:  # per lane: weights (x 2**-16) of N, NW, NE, WW, NN, NNE minus W
+            self.lw = np.zeros((L, 6), dtype=np.int64)
+            self.ld = np.zeros((L, 6), dtype=np.int64)
+            self.lpd = np.zeros(L, dtype=np.int64)
+            self.lW = np.zeros(L, dtype=np.int64)
+            self.lpred = np.zeros(L, dtype=np.int64)
+            self.lea = np.zeros(L, dtype=np.int64)
         self.S0 = self.S
         if self.img_act:
             self.S *= 8
@@ -517,6 +533,8 @@ class MixStack:
         t = self.t
         act = self.act
         syms = np.where(act, syms, 0).astype(np.int64)
+        if self.img_lms:
+            self._lms_update(syms, act)
         # match: extend or drop
         hit = (self.mlen > 0) & ((self.mbyte & 255) == syms)
         self.mlen = np.where(hit, np.minimum(self.mlen + 1, 65535), 0)
@@ -552,8 +570,12 @@ class MixStack:
             if self.img_act:
                 a = np.abs(nb["W"] - nb["NW"]) + np.abs(nb["N"] - nb["NW"]) + np.abs(nb["N"] - nb["NE"])
                 self.actb = np.minimum(_ilog2(a + 1), 7) * self.S0
-            if self.apm_ctx:
+            if self.img_lms:
+                self._lms_predict(nb)
+            if self.apm_ctx == 1:
                 self.c1a = _clip(nb["W"] + nb["N"] - nb["NW"])
+            elif self.apm_ctx == 2:
+                self.c1a = nb["lms"]
         if self.ctx2d:
             vals = _ctx2d_values(nb, self.ctx2d)
             for j, v in enumerate(vals):
@@ -566,6 +588,28 @@ class MixStack:
         self.chk[:, :nd] = ((hb[:, :nd] >> _U64(48 - self.table_bits)) & _U64(0xFFFF)).astype(np.int64)
         self.hbase = (hb[:, nd:] >> _U64(64 - self.bh_bits)).astype(np.int64)
         self.hchk = ((hb[:, nd:] >> _U64(56 - self.bh_bits)) & _U64(0xFF)).astype(np.int64)
+
+    def _lms_predict(self, nb) -> None:
+        """img_lms: predict the pixel at step t (adds nb["lms"], and nb["lerr"], the lane's recent
+        mean absolute error, log2-quantised to 0..7)."""
+        W = nb["W"]
+        d = np.stack([nb[k] - W for k in ("N", "NW", "NE", "WW", "NN", "NNE")], axis=1)
+        pd = (d * self.lw).sum(axis=1)
+        self.ld, self.lpd, self.lW = d, pd, W
+        self.lpred = _clip(W + ((pd + 32768) >> 16))
+        nb["lms"] = self.lpred
+        nb["lerr"] = np.minimum(_ilog2(self.lea + 1), 7)
+
+    def _lms_update(self, syms, act) -> None:
+        """After pixel t: w += e * d / (|d|^2 + 16) / 2**img_lms (integer floor division; weights
+        clipped to +-4); the error mean moves 1/8 of the way to |e|."""
+        d = self.ld
+        e = ((syms - self.lW) << 16) - self.lpd
+        S = (d * d).sum(axis=1) + 16
+        dw = (e[:, None] * d) // (S << self.img_lms)[:, None]
+        self.lw = np.where(act[:, None], np.clip(self.lw + dw, -(1 << 18), 1 << 18), self.lw)
+        ae = np.abs(syms - self.lpred) << 4
+        self.lea = np.where(act, self.lea + ((ae - self.lea) >> 3), self.lea)
 
     def _neighbours(self) -> dict:
         """Pixels around the byte about to be coded (step t): W, WW, N, NN, NW, NE, NNE as int64

@@ -47,7 +47,7 @@ def _freqs(t, M, kind):
 
 def _state(st):
     return [st.T.copy(), st.BH.copy(), st.W.copy(), st.A.copy(), st.MT.copy(), st.hist.copy()] + (
-        [st.W2.copy()] if st.W2 is not None else [])
+        [st.W2.copy()] if st.W2 is not None else []) + ([st.lw.copy(), st.lea.copy()] if st.img_lms else [])
 
 
 def _roundtrip(params, kind="plain", lanes=6, ragged=True):
@@ -186,8 +186,10 @@ def test_all_inactive_step_and_zero_freqs():
     assert (ds.decode_step(f, np.ones(3, dtype=bool), dec) == 65).all()
 
 
-IMG = dict(SMALL, img_w=16, img_h=8, ctx2d=tuple(range(mix.N_CTX2D)), img_act=1, apm_ctx=1, words=0,
+IMG = dict(SMALL, img_w=16, img_h=8, ctx2d=tuple(range(10)), img_act=1, apm_ctx=1, words=0,
            orders=(0, 1, 2))
+# + the adaptive linear predictor: as a 2-D context and as APM 2's context
+IMG_LMS = dict(IMG, ctx2d=tuple(range(mix.N_CTX2D)), img_lms=4, apm_ctx=2)
 
 
 def _image(n, seed=0):
@@ -335,3 +337,28 @@ def test_xpatch_roundtrip_unaligned_and_loop_takes_lane_limits_from_params():
         MixStack(2, **dict(IMG, img_h=0, img_xpatch=1))
     with pytest.raises(ValueError):
         MixStack(2, **dict(IMG, max_lanes=0))
+
+
+def test_lms_learns_a_plane_and_roundtrips_identical_state():
+    """img_lms: the per-lane linear predictor learns a plane (W + N - NW would be exact; it starts
+    from W) and then predicts its pixels to within 1; encoder and decoder evolve the same
+    weights, lanes ragged and inactive included; it is validated."""
+    w, h = 16, 8
+    y, x = np.divmod(np.arange(8 * w * h) % (w * h), w)
+    stream = 30 + 5 * x + 3 * y + (np.arange(8 * w * h) // (w * h)) * 7
+    st = MixStack(1, starts=[0], **dict(IMG_LMS, use_model=False))
+    err = []
+    for t, sym in enumerate(stream):
+        st.predict_step(None, np.array([sym]))  # predicts pixel t + 1 at the end of step t
+        r, c = divmod((t + 1) % (w * h), w)
+        if t + 1 < stream.size and r >= 2 and 2 <= c <= w - 2:  # inside the patch
+            err.append(abs(int(st.lpred[0]) - int(stream[t + 1])))
+    assert max(err[-200:]) <= 1 and np.mean(err[-200:]) < 0.6  # W alone: 5 off
+    M, out, coded, es, ds, p1s = _roundtrip(IMG_LMS)
+    assert np.array_equal(out, M)
+    for a, b in zip(_state(es), _state(ds)):
+        assert np.array_equal(a, b)
+    assert es.lw.any() and coded != _roundtrip(dict(IMG_LMS, img_lms=2))[2]
+    for bad in (dict(IMG, ctx2d=(10,)), dict(IMG, apm_ctx=2), dict(IMG_LMS, img_lms=17), dict(SMALL, img_lms=3)):
+        with pytest.raises(ValueError):
+            MixStack(2, **bad)

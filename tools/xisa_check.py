@@ -31,6 +31,8 @@ IMAGE_MIX_DIRECT = dict(IMAGE_MIX, ctx2d=list(range(10)), ctx2d_direct=1, mixer2
 # ... with neighbours across patch edges, on small 4x8 patches so that a lane spans enough of
 # them to find k (patches per image row) and use the patch above
 IMAGE_MIX_XPATCH = dict(IMAGE_MIX_DIRECT, img_w=8, img_h=4, img_xpatch=1)
+# ... and the adaptive linear predictor (the shipped preset's options)
+IMAGE_MIX_LMS = dict(IMAGE_MIX_XPATCH, ctx2d=list(range(11)), img_lms=4, apm_ctx=2)
 SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "github" / "wiki.txt"
 N_STEPS = 12
 
@@ -94,22 +96,22 @@ def prepare(d: Path, extra: list[str]):
     y, x = np.divmod(np.arange(3 * 2048) % 2048, 64)
     img = ((x * 3 + y * 5 + np.random.default_rng(1).integers(0, 9, y.size)) & 255).astype(np.uint8).tobytes()
     (d / "image.bin").write_bytes(img)
-    # 12 lanes of ~208 bytes per frame: unaligned to rows, and 3x fewer steps than 3 lanes under emulation
-    for name, mp in (("image.mix-img.lmz", IMAGE_MIX), ("image.mix-img-direct.lmz", IMAGE_MIX_DIRECT)):
-        blob = api.compress(img, model=tiny, mix="on", lanes=12, frame_size=2500, mix_params=mp)
-        (d / name).write_bytes(blob)
-        files[name] = {"mix": "on", "mix_params": mp, "frame_size": 2500, "lanes": 12,
-                       "sha256": hashlib.sha256(blob).hexdigest(), "input": "image.bin"}
-    # a 24-pixel-wide image (k = 3 patches of 4x8 per row) cut row-major, 6 lanes of ~416 bytes
+    # a 24-pixel-wide image (k = 3 patches of 4x8 per row) cut row-major
     yy, xx = np.divmod(np.arange(2500), 24)
     pix = (xx * 7 + yy * 3 + (xx * yy) % 11 + np.random.default_rng(2).integers(0, 5, yy.size)) & 255
-    rows = pix[: 2496].reshape(-1, 4, 3, 8).transpose(0, 2, 1, 3).reshape(-1)
-    imgx = rows.astype(np.uint8).tobytes()
+    imgx = pix[: 2496].reshape(-1, 4, 3, 8).transpose(0, 2, 1, 3).reshape(-1).astype(np.uint8).tobytes()
     (d / "imagex.bin").write_bytes(imgx)
-    blob = api.compress(imgx, model=tiny, mix="on", lanes=6, frame_size=2500, mix_params=IMAGE_MIX_XPATCH)
-    (d / "image.mix-img-xpatch.lmz").write_bytes(blob)
-    files["image.mix-img-xpatch.lmz"] = {"mix": "on", "mix_params": IMAGE_MIX_XPATCH, "frame_size": 2500, "lanes": 6,
-                                         "sha256": hashlib.sha256(blob).hexdigest(), "input": "imagex.bin"}
+    # 12 lanes of ~208 bytes per frame: unaligned to rows, and 3x fewer steps than 3 lanes under
+    # emulation; the small-patch files in 6 lanes of ~416 bytes, so that every lane finds k
+    for name, inp, mp, lanes in (("image.mix-img.lmz", "image.bin", IMAGE_MIX, 12),
+                                 ("image.mix-img-direct.lmz", "image.bin", IMAGE_MIX_DIRECT, 12),
+                                 ("image.mix-img-xpatch.lmz", "imagex.bin", IMAGE_MIX_XPATCH, 6),
+                                 ("image.mix-img-lms.lmz", "imagex.bin", IMAGE_MIX_LMS, 6)):
+        blob = api.compress((d / inp).read_bytes(), model=tiny, mix="on", lanes=lanes, frame_size=2500,
+                            mix_params=mp)
+        (d / name).write_bytes(blob)
+        files[name] = {"mix": "on", "mix_params": mp, "frame_size": 2500, "lanes": lanes,
+                       "sha256": hashlib.sha256(blob).hexdigest(), "input": inp}
     (d / "expected.json").write_text(json.dumps({"outputs": expected, "files": files, "model": "tiny-gru-c1.onnx"},
                                                 indent=1))
     print(f"prepared {len(expected)} output hashes over {len(models)} models and {len(files)} files in {d}")
