@@ -207,7 +207,8 @@ def _ctx2d_values(nb: dict, ids) -> list:
         7: lambda: (_clip(N + NE - NNE) << 8 | W >> 2) << 2 | e,
         8: lambda: ((_clip(W + N - NW) >> 2) << 8 | (_clip(N + NE - NNE) >> 2)) << 2 | e,  # coarse, for noise
         9: lambda: ((W >> 4) << 8 | (N >> 4) << 4 | (NE >> 4)) << 2 | e,
-        10: lambda: (nb["lms"] << 3 | nb["lerr"]) << 2 | e,  # adaptive linear prediction (img_lms)
+        10: lambda: (nb["lms"][:, 0] << 3 | nb["lerr"][:, 0]) << 2 | e,  # adaptive linear predictions (img_lms)
+        11: lambda: (nb["lms"][:, 1] << 3 | nb["lerr"][:, 1]) << 2 | e,
     }
     return [table[i]() for i in ids]
 
@@ -226,7 +227,7 @@ def _fill(**nb) -> dict:
     return out
 
 
-N_CTX2D = 11
+N_CTX2D = 12
 
 # Version of the mixing arithmetic, recorded in every stream's params: bump it whenever a change
 # to this file would code different bits, so old streams are refused instead of mis-decoded.
@@ -269,9 +270,10 @@ class MixStack:
                    of column 0 from the previous patch; above row 0 from the patch k back, where k
                    (patches per image row) is found at each patch start by matching the top rows
                    of the last 4 patches against the bottom rows of earlier ones (needs img_h)
-      img_lms      k > 0: an adaptive linear predictor per lane, normalised LMS with step 2**-k,
-                   predicts the pixel from W and N, NW, NE, WW, NN, NNE minus W; 2-D context 10 is
-                   its prediction with its recent error, apm_ctx=2 uses the prediction
+      img_lms      step shifts k (at most 2): one adaptive linear predictor per lane for each, a
+                   normalised LMS with step 2**-k predicting the pixel from W and N, NW, NE, WW,
+                   NN, NNE minus W; 2-D context 10 (11) is the first (second) one's prediction
+                   with its recent error, apm_ctx=2 uses the first one's prediction
       min_lane     shortest lane and most lanes the loop cuts a frame into (how lanes are cut
       max_lanes    does not change the arithmetic, and the container records the cut); images
                    want long lanes, so that the patch above is in reach of img_xpatch
@@ -290,7 +292,7 @@ class MixStack:
     DEFAULTS = dict(table_bits=20, bh_bits=24, bh_from=3, sm_limit=1023, hist_bits=16, match_bits=20, match_min=8, limit=1023,
                     mixer_lr=3, apm_rate=6, use_model=True, mixer_ctx=2, words=2, orders=(0, 1, 2, 3, 4, 6),
                     sse_w=(0, 4, 12), mixer_norm=1, share=1, img_w=0, img_h=0, ctx2d=(), img_act=0, apm_ctx=0, mixer2=0, ctx2d_direct=0,
-                    img_xpatch=0, img_lms=0, min_lane=1024, max_lanes=512, algo=ALGO)
+                    img_xpatch=0, img_lms=(), min_lane=1024, max_lanes=512, algo=ALGO)
     # What new streams use on top of DEFAULTS. DEFAULTS only ever gain keys whose default is the
     # old behaviour (a stream's params fall back to them when decoding); better settings for new
     # streams go here, and the container records them.
@@ -418,18 +420,24 @@ class MixStack:
             if self.kmax < 1:
                 raise ValueError("img_xpatch needs hist_bits large enough for two patches")
             self.kper = np.zeros(L, dtype=np.int64)
-        self.img_lms = int(p["img_lms"])
-        if not 0 <= self.img_lms <= 16 or (self.img_lms and not self.img_w):
-            raise ValueError("img_lms must be in 0..16 and needs img_w")
-        if not 0 <= self.apm_ctx <= 2 or (not self.img_lms and (self.apm_ctx == 2 or 10 in self.ctx2d)):
-            raise ValueError("apm_ctx must be in 0..2; apm_ctx=2 and 2-D context 10 need img_lms")
-        if self.img_lms:  # per lane: weights (x 2**-16) of N, NW, NE, WW, NN, NNE minus W
-            self.lw = np.zeros((L, 6), dtype=np.int64)
+        if not isinstance(p["img_lms"], (list, tuple)):
+            raise ValueError("img_lms must be a list of step shifts")
+        self.img_lms = tuple(int(k) for k in p["img_lms"])  # step shift of each linear predictor
+        nl = len(self.img_lms)
+        if nl > 2 or any(not 0 <= k <= 16 for k in self.img_lms) or (nl and not self.img_w):
+            raise ValueError("img_lms: at most 2 step shifts in 0..16, and it needs img_w")
+        if not 0 <= self.apm_ctx <= 2 or (nl < 1 and (self.apm_ctx == 2 or 10 in self.ctx2d)) or (
+                nl < 2 and 11 in self.ctx2d):
+            raise ValueError("apm_ctx must be in 0..2; apm_ctx=2 and 2-D context 10 need a first img_lms "
+                             "predictor, context 11 a second")
+        if nl:  # per lane and predictor: weights (x 2**-16) of N, NW, NE, WW, NN, NNE minus W
+            self.lshift = np.array(self.img_lms, dtype=np.int64)
+            self.lw = np.zeros((L, nl, 6), dtype=np.int64)
             self.ld = np.zeros((L, 6), dtype=np.int64)
-            self.lpd = np.zeros(L, dtype=np.int64)
             self.lW = np.zeros(L, dtype=np.int64)
-            self.lpred = np.zeros(L, dtype=np.int64)
-            self.lea = np.zeros(L, dtype=np.int64)
+            self.lpd = np.zeros((L, nl), dtype=np.int64)
+            self.lpred = np.zeros((L, nl), dtype=np.int64)
+            self.lea = np.zeros((L, nl), dtype=np.int64)
         self.S0 = self.S
         if self.img_act:
             self.S *= 8
@@ -575,7 +583,7 @@ class MixStack:
             if self.apm_ctx == 1:
                 self.c1a = _clip(nb["W"] + nb["N"] - nb["NW"])
             elif self.apm_ctx == 2:
-                self.c1a = nb["lms"]
+                self.c1a = nb["lms"][:, 0]
         if self.ctx2d:
             vals = _ctx2d_values(nb, self.ctx2d)
             for j, v in enumerate(vals):
@@ -590,26 +598,27 @@ class MixStack:
         self.hchk = ((hb[:, nd:] >> _U64(56 - self.bh_bits)) & _U64(0xFF)).astype(np.int64)
 
     def _lms_predict(self, nb) -> None:
-        """img_lms: predict the pixel at step t (adds nb["lms"], and nb["lerr"], the lane's recent
-        mean absolute error, log2-quantised to 0..7)."""
+        """img_lms: predict the pixel at step t; adds nb["lms"] [L, predictors] and nb["lerr"],
+        each predictor's recent mean absolute error in the lane, log2-quantised to 0..7."""
         W = nb["W"]
-        d = np.stack([nb[k] - W for k in ("N", "NW", "NE", "WW", "NN", "NNE")], axis=1)
-        pd = (d * self.lw).sum(axis=1)
+        d = np.stack([nb[k] - W for k in ("N", "NW", "NE", "WW", "NN", "NNE")], axis=1)  # [L, 6]
+        pd = np.einsum("lj,lkj->lk", d, self.lw)  # int64, exact
         self.ld, self.lpd, self.lW = d, pd, W
-        self.lpred = _clip(W + ((pd + 32768) >> 16))
+        self.lpred = _clip(W[:, None] + ((pd + 32768) >> 16))
         nb["lms"] = self.lpred
         nb["lerr"] = np.minimum(_ilog2(self.lea + 1), 7)
 
     def _lms_update(self, syms, act) -> None:
-        """After pixel t: w += e * d / (|d|^2 + 16) / 2**img_lms (integer floor division; weights
-        clipped to +-4); the error mean moves 1/8 of the way to |e|."""
+        """After pixel t: w += e * d / (|d|^2 + 16) / 2**shift (integer floor division; weights
+        clipped to +-4); each error mean moves 1/8 of the way to |e|."""
         d = self.ld
-        e = ((syms - self.lW) << 16) - self.lpd
+        e = ((syms - self.lW) << 16)[:, None] - self.lpd  # [L, predictors]
         S = (d * d).sum(axis=1) + 16
-        dw = (e[:, None] * d) // (S << self.img_lms)[:, None]
-        self.lw = np.where(act[:, None], np.clip(self.lw + dw, -(1 << 18), 1 << 18), self.lw)
-        ae = np.abs(syms - self.lpred) << 4
-        self.lea = np.where(act, self.lea + ((ae - self.lea) >> 3), self.lea)
+        dw = (e[:, :, None] * d[:, None, :]) // (S[:, None] << self.lshift[None, :])[:, :, None]
+        a = act[:, None]
+        self.lw = np.where(a[:, :, None], np.clip(self.lw + dw, -(1 << 18), 1 << 18), self.lw)
+        ae = np.abs(syms[:, None] - self.lpred) << 4
+        self.lea = np.where(a, self.lea + ((ae - self.lea) >> 3), self.lea)
 
     def _neighbours(self) -> dict:
         """Pixels around the byte about to be coded (step t): W, WW, N, NN, NW, NE, NNE as int64

@@ -188,8 +188,8 @@ def test_all_inactive_step_and_zero_freqs():
 
 IMG = dict(SMALL, img_w=16, img_h=8, ctx2d=tuple(range(10)), img_act=1, apm_ctx=1, words=0,
            orders=(0, 1, 2))
-# + the adaptive linear predictor: as a 2-D context and as APM 2's context
-IMG_LMS = dict(IMG, ctx2d=tuple(range(mix.N_CTX2D)), img_lms=4, apm_ctx=2)
+# + two adaptive linear predictors: as 2-D contexts and (the first) as APM 2's context
+IMG_LMS = dict(IMG, ctx2d=tuple(range(mix.N_CTX2D)), img_lms=(4, 1), apm_ctx=2)
 
 
 def _image(n, seed=0):
@@ -340,9 +340,9 @@ def test_xpatch_roundtrip_unaligned_and_loop_takes_lane_limits_from_params():
 
 
 def test_lms_learns_a_plane_and_roundtrips_identical_state():
-    """img_lms: the per-lane linear predictor learns a plane (W + N - NW would be exact; it starts
-    from W) and then predicts its pixels to within 1; encoder and decoder evolve the same
-    weights, lanes ragged and inactive included; it is validated."""
+    """img_lms: each per-lane linear predictor learns a plane (W + N - NW would be exact; they start
+    from W, 5 off) and then misses its pixels by under 0.6 on average; encoder and decoder evolve
+    the same weights, lanes ragged and inactive included; the step matters; it is validated."""
     w, h = 16, 8
     y, x = np.divmod(np.arange(8 * w * h) % (w * h), w)
     stream = 30 + 5 * x + 3 * y + (np.arange(8 * w * h) // (w * h)) * 7
@@ -352,13 +352,15 @@ def test_lms_learns_a_plane_and_roundtrips_identical_state():
         st.predict_step(None, np.array([sym]))  # predicts pixel t + 1 at the end of step t
         r, c = divmod((t + 1) % (w * h), w)
         if t + 1 < stream.size and r >= 2 and 2 <= c <= w - 2:  # inside the patch
-            err.append(abs(int(st.lpred[0]) - int(stream[t + 1])))
-    assert max(err[-200:]) <= 1 and np.mean(err[-200:]) < 0.6  # W alone: 5 off
+            err.append(np.abs(st.lpred[0] - stream[t + 1]))
+    err = np.array(err)  # [pixels, predictors]
+    assert (err[-200:].mean(axis=0) < 0.6).all()  # W alone: 5 off
     M, out, coded, es, ds, p1s = _roundtrip(IMG_LMS)
     assert np.array_equal(out, M)
     for a, b in zip(_state(es), _state(ds)):
         assert np.array_equal(a, b)
-    assert es.lw.any() and coded != _roundtrip(dict(IMG_LMS, img_lms=2))[2]
-    for bad in (dict(IMG, ctx2d=(10,)), dict(IMG, apm_ctx=2), dict(IMG_LMS, img_lms=17), dict(SMALL, img_lms=3)):
+    assert (es.lw != 0).any(axis=(0, 2)).all() and coded != _roundtrip(dict(IMG_LMS, img_lms=(4, 3)))[2]
+    for bad in (dict(IMG, ctx2d=(10,)), dict(IMG, apm_ctx=2), dict(IMG_LMS, img_lms=(4,)), dict(IMG_LMS, img_lms=4),
+                dict(IMG_LMS, img_lms=(4, 17)), dict(IMG_LMS, img_lms=(4, 1, 2)), dict(SMALL, img_lms=(3,))):
         with pytest.raises(ValueError):
             MixStack(2, **bad)

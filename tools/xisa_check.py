@@ -31,8 +31,8 @@ IMAGE_MIX_DIRECT = dict(IMAGE_MIX, ctx2d=list(range(10)), ctx2d_direct=1, mixer2
 # ... with neighbours across patch edges, on small 4x8 patches so that a lane spans enough of
 # them to find k (patches per image row) and use the patch above
 IMAGE_MIX_XPATCH = dict(IMAGE_MIX_DIRECT, img_w=8, img_h=4, img_xpatch=1)
-# ... and the adaptive linear predictor (the shipped preset's options)
-IMAGE_MIX_LMS = dict(IMAGE_MIX_XPATCH, ctx2d=list(range(11)), img_lms=4, apm_ctx=2)
+# ... and two adaptive linear predictors (the shipped preset's options)
+IMAGE_MIX_LMS = dict(IMAGE_MIX_XPATCH, ctx2d=list(range(12)), img_lms=[4, 1], apm_ctx=2)
 SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "github" / "wiki.txt"
 N_STEPS = 12
 
