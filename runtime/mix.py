@@ -437,7 +437,7 @@ class MixStack:
             self.lW = np.zeros(L, dtype=np.int64)
             self.lpd = np.zeros((L, nl), dtype=np.int64)
             self.lpred = np.zeros((L, nl), dtype=np.int64)
-            self.lea = np.zeros((L, nl), dtype=np.int64)
+            self.lea = np.zeros((L, nl), dtype=np.int64)  # recent mean absolute error, x 16
         self.S0 = self.S
         if self.img_act:
             self.S *= 8
