@@ -409,8 +409,8 @@ class MixStack:
         if self.mixer_ctx == 3 and not self.use_model:
             self.S = 256 * 2 * self.n_orders
         self.img_act, self.apm_ctx = int(p["img_act"]), int(p["apm_ctx"])
-        if (self.img_act or self.apm_ctx) and not self.img_w:
-            raise ValueError("img_act and apm_ctx need img_w")
+        if not 0 <= self.apm_ctx <= 2 or ((self.img_act or self.apm_ctx) and not self.img_w):
+            raise ValueError("apm_ctx must be in 0..2; img_act and apm_ctx need img_w")
         self.img_xpatch = int(p["img_xpatch"])
         if self.img_xpatch not in (0, 1) or (self.img_xpatch and not (self.img_w and self.img_h)):
             raise ValueError("img_xpatch must be 0 or 1 and needs img_w and img_h")
@@ -426,10 +426,8 @@ class MixStack:
         nl = len(self.img_lms)
         if nl > 2 or any(not 0 <= k <= 16 for k in self.img_lms) or (nl and not self.img_w):
             raise ValueError("img_lms: at most 2 step shifts in 0..16, and it needs img_w")
-        if not 0 <= self.apm_ctx <= 2 or (nl < 1 and (self.apm_ctx == 2 or 10 in self.ctx2d)) or (
-                nl < 2 and 11 in self.ctx2d):
-            raise ValueError("apm_ctx must be in 0..2; apm_ctx=2 and 2-D context 10 need a first img_lms "
-                             "predictor, context 11 a second")
+        if (nl < 1 and (self.apm_ctx == 2 or 10 in self.ctx2d)) or (nl < 2 and 11 in self.ctx2d):
+            raise ValueError("apm_ctx=2 and 2-D context 10 need a first img_lms predictor, context 11 a second")
         if nl:  # per lane and predictor: weights (x 2**-16) of N, NW, NE, WW, NN, NNE minus W
             self.lshift = np.array(self.img_lms, dtype=np.int64)
             self.lw = np.zeros((L, nl, 6), dtype=np.int64)
