@@ -38,27 +38,86 @@ def file_fingerprint(path) -> str:
 
 
 class Corpus:
-    """A byte file split into 1 MiB blocks; every `val_every`-th block is validation."""
+    """One or more byte files, each split into 1 MiB blocks; every `val_every`-th block of a file
+    (its last block if it has fewer) is validation. A training window is drawn from a file
+    chosen by weight (default: its share of the training blocks), then from a block of it."""
 
-    def __init__(self, path, val_every=50, seed=0):
-        self.data = np.fromfile(path, dtype=np.uint8)
-        nb = max(1, len(self.data) // BLOCK)
-        self.val_blocks = [b for b in range(nb) if b % val_every == val_every // 2] or [nb - 1]
-        self.train_blocks = [b for b in range(nb) if b not in self.val_blocks] or [0]
+    def __init__(self, parts, val_every=50, seed=0):
+        datas, self.files, self.val_blocks, self.train_blocks = [], [], [], []
+        start = 0
+        for path, weight in parts:
+            d = np.fromfile(path, dtype=np.uint8)
+            nb = max(1, len(d) // BLOCK)
+            val = [b for b in range(nb) if b % val_every == val_every // 2] or [nb - 1]
+            train = [b for b in range(nb) if b not in val] or [0]
+            self.files.append({"data": os.path.basename(path), "data_sha256": file_fingerprint(path),
+                               "data_bytes": int(len(d)), "weight": weight, "start": start, "end": start + len(d)})
+            self.val_blocks += [(len(datas), b) for b in val]
+            self.train_blocks.append(train)
+            datas.append(d)
+            start += len(d)
+        self.data = np.concatenate(datas) if len(datas) > 1 else datas[0]
+        self.p = self._shares([f["weight"] for f in self.files], [len(t) for t in self.train_blocks])
         self.rng = np.random.default_rng(seed)
 
+    @staticmethod
+    def _shares(weights, n_blocks):
+        """A file's @WEIGHT is its share of the windows; the files without one split the rest by
+        their number of training blocks. Weights on every file are normalised."""
+        if any(w is not None and not 0 < w for w in weights):
+            raise SystemExit("lmz-train: every --data weight must be positive")
+        fixed = sum(w for w in weights if w is not None)
+        free = [n for w, n in zip(weights, n_blocks) if w is None]
+        if free and fixed >= 1:
+            raise SystemExit("lmz-train: the --data weights add up to 1 or more, leaving nothing for the files without one")
+        rest = (1 - fixed) / sum(free) if free else 0.0
+        p = np.array([n * rest if w is None else w for w, n in zip(weights, n_blocks)], float)
+        return p / p.sum()
+
+    def _block(self, f, b, length):
+        """(first offset, last start offset) of a window of `length` inside block b of file f."""
+        s, e = self.files[f]["start"] + b * BLOCK, self.files[f]["end"]
+        return s, max(s, min(s + BLOCK, e) - length)
+
     def random_train_offset(self, length):
-        b = self.train_blocks[self.rng.integers(len(self.train_blocks))]
-        return b * BLOCK + int(self.rng.integers(0, max(1, BLOCK - length)))
+        f = int(self.rng.choice(len(self.files), p=self.p)) if len(self.files) > 1 else 0
+        blocks = self.train_blocks[f]
+        s, last = self._block(f, blocks[self.rng.integers(len(blocks))], length)
+        return s + int(self.rng.integers(0, max(1, last - s)))
 
     def val_windows(self, n, length):
         rng = np.random.default_rng(1234)
         out = []
         for i in range(n):
-            b = self.val_blocks[i % len(self.val_blocks)]
-            o = b * BLOCK + int(rng.integers(0, max(1, BLOCK - length)))
+            s, last = self._block(*self.val_blocks[i % len(self.val_blocks)], length)
+            o = s + int(rng.integers(0, max(1, last - s)))
             out.append(self.data[o:o + length])
         return np.stack(out).astype(np.int64)
+
+    def info(self) -> dict:
+        """What the metadata records: one file as before; several with their weights, and the
+        fingerprint of their concatenation."""
+        if len(self.files) == 1:
+            f = self.files[0]
+            return {"data": f["data"], "data_sha256": f["data_sha256"], "data_bytes": f["data_bytes"],
+                    "val_blocks": [b for _, b in self.val_blocks]}
+        return {"data": " + ".join(f"{f['data']}@{p:.3g}" for f, p in zip(self.files, self.p)),
+                "data_sha256": hashlib.sha256(self.data.tobytes()).hexdigest(),
+                "data_bytes": int(len(self.data)),
+                "data_files": [{k: f[k] for k in ("data", "data_sha256", "data_bytes")} | {"p": float(p)}
+                               for f, p in zip(self.files, self.p)],
+                "val_blocks": [f"{self.files[f]['data']}:{b}" for f, b in self.val_blocks]}
+
+
+def data_arg(spec: str):
+    """'PATH' or 'PATH@WEIGHT' -> (path, weight or None)."""
+    path, sep, w = spec.rpartition("@")
+    if not sep or not path:
+        return spec, None
+    try:
+        return path, float(w)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--data {spec!r}: the weight after @ must be a number") from None
 
 
 def shifted(targets: np.ndarray) -> np.ndarray:
@@ -91,7 +150,9 @@ def evaluate(model, windows: np.ndarray, seq: int) -> dict:
 
 def parse(argv=None):
     p = argparse.ArgumentParser(prog="lmz-train", description=__doc__.split("\n\n")[0])
-    p.add_argument("--data", required=True, help="training byte file (never an evaluation set)")
+    p.add_argument("--data", required=True, action="append", type=data_arg,
+                   help="training byte file (never an evaluation set); repeat for several, "
+                        "PATH@WEIGHT sets a file's share of the training windows")
     p.add_argument("-o", "--out", required=True, help="checkpoint path (.pt)")
     p.add_argument("--family", default="gru")
     p.add_argument("--config", default="{}", help='JSON family config, e.g. \'{"hidden": 384}\'')
@@ -111,6 +172,8 @@ def parse(argv=None):
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--resume", action="store_true", help="continue from --out if it exists")
+    p.add_argument("--init", metavar="CKPT", help="start from this checkpoint's weights (fine-tuning: "
+                   "new data, fresh optimizer); its recipe is kept in the metadata")
     return p.parse_args(argv)
 
 
@@ -123,18 +186,27 @@ def main(argv=None):
     if a.hidden:
         cfg["hidden"] = a.hidden
     corpus = Corpus(a.data, seed=a.seed)
-    info = {"data": os.path.basename(a.data), "data_sha256": file_fingerprint(a.data),
-            "data_bytes": int(len(corpus.data)), "val_blocks": corpus.val_blocks,
-            "command": "lmz-train " + " ".join(sys.argv[1:] if argv is None else argv),
-            "steps": 0, "wall_seconds": 0.0, "bytes_seen": 0, "history": []}
+    command = "lmz-train " + " ".join(sys.argv[1:] if argv is None else argv)
+    info = {**corpus.info(), "command": command, "steps": 0, "wall_seconds": 0.0, "bytes_seen": 0, "history": []}
     if a.resume and os.path.exists(a.out):
         model, ck = load_checkpoint(a.out)
         info = ck["train"]
-        info["command"] += " && lmz-train " + " ".join(sys.argv[1:] if argv is None else argv)  # the full recipe
+        info["command"] += " && " + command  # the full recipe
         opt = torch.optim.Adam(model.parameters(), lr=a.lr)
         if ck.get("optimizer"):
             opt.load_state_dict(ck["optimizer"])
         print(f"resumed {a.out} at step {info['steps']}", file=sys.stderr)
+    elif a.init:
+        if a.hidden or a.config != "{}" or a.family != "gru":
+            raise SystemExit("lmz-train: --init takes the model's config from the checkpoint; drop --family/--config/--hidden")
+        model, ck = load_checkpoint(a.init)
+        cfg = ck["config"]
+        parent = {k: v for k, v in ck["train"].items() if k != "history"}
+        info.update(command=parent.get("command", "?") + " && " + command, steps=parent.get("steps", 0),
+                    wall_seconds=parent.get("wall_seconds", 0.0), bytes_seen=parent.get("bytes_seen", 0),
+                    init={"from": os.path.basename(a.init), "train": parent})
+        opt = torch.optim.Adam(model.parameters(), lr=a.lr)
+        print(f"fine-tuning from {a.init} (step {info['steps']})", file=sys.stderr)
     else:
         model = build(cfg)
         opt = torch.optim.Adam(model.parameters(), lr=a.lr)
@@ -142,6 +214,12 @@ def main(argv=None):
     n_params = sum(p.numel() for p in model.parameters())
     print(f"{cfg['family']} {model.cfg} params={n_params}", file=sys.stderr)
     val = corpus.val_windows(a.val_windows, a.val_len)
+    if a.init and not info["history"]:
+        model.eval()
+        ev = evaluate(model, val, a.seq)
+        model.train()
+        info["history"].append({"step": info["steps"], **ev})
+        print(f"eval before fine-tuning: {ev}", file=sys.stderr, flush=True)
 
     B, T = a.batch, a.seq
     span = T * a.reset_every

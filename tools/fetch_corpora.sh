@@ -47,6 +47,7 @@ PYPI=(
   "scikit-image==0.26.0|scikit_image-0.26.0-cp311-cp311-manylinux_2_24_x86_64.manylinux_2_28_x86_64.whl|74aa5518ccea28121f57a95374581d3b979839adc25bb03f289b1bc9b99c58af|$WHEEL_ARGS"
   "scikit-learn==1.8.0|scikit_learn-1.8.0-cp311-cp311-manylinux_2_27_x86_64.manylinux_2_28_x86_64.whl|ada8121bcb4dac28d930febc791a69f7cb1673c8495e5eee274190b73a4559c1|$WHEEL_ARGS"
   "matplotlib==3.10.7|matplotlib-3.10.7-cp311-cp311-manylinux2014_x86_64.manylinux_2_17_x86_64.whl|2222c7ba2cbde7fe63032769f6eb7e83ab3227f47d997a8453377709b7fe3a5a|$WHEEL_ARGS"
+  "gensim==4.3.3|gensim-4.3.3-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl|d662bf96e3d741b6ab61a54be842a7cbf5e45193008b2f4225c758cafd7f9cdc|$WHEEL_ARGS"
 )
 # npm.  spec|file|sha256
 NPMS=(
@@ -192,6 +193,34 @@ EOF
 cat "$WK"/p1 "$WK"/p2 "$WK"/p3 "$WK"/p4 > "$OUT/text/train.txt"
 awk -F'\t' 'BEGIN{OFS="\t"; print "part","offset","bytes"} {print $1, o+0, $2; o+=$2}' "$WK/parts" \
   > "$OUT/text/train.parts.tsv"
+# text/wikipedia.txt: a second training file of raw wikitext (markup the four parts above lack),
+# from the English Wikipedia test dumps in gensim's wheel. Redirects are dropped, and so is the one
+# page that overlaps eval/wiki.txt: "Anarchism" shared 56% of its 64-byte windows with it. What the
+# other 110 pages share with it is boilerplate (categories, cite templates): 0.2% or less each.
+unzip_members "$DL/gensim-4.3.3-"*.whl "$WK" \
+  gensim/test/test_data/enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2 \
+  gensim/test/test_data/enwiki-table-markup.xml.bz2
+"$VPY" - "$OUT/text/wikipedia.txt" "$WK"/enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2 \
+  "$WK"/enwiki-table-markup.xml.bz2 <<'EOF'
+import bz2, sys, xml.etree.ElementTree as ET
+EXCLUDE = {"Anarchism"}
+out, title = [], None
+for path in sys.argv[2:]:
+    for _, el in ET.iterparse(bz2.open(path)):
+        tag = el.tag.rsplit("}", 1)[-1]
+        if tag == "title":
+            title = el.text
+        elif tag == "text":
+            t = el.text or ""
+            if t.strip() and title not in EXCLUDE and not t.lstrip().upper().startswith("#REDIRECT"):
+                out.append(t.rstrip("\n") + "\n\n")
+            el.clear()
+with open(sys.argv[1], "w", encoding="utf-8", newline="\n") as f:
+    f.write("".join(out))
+print(f"{sys.argv[1]}: {len(out)} pages", file=sys.stderr)
+EOF
+sha_ok "$OUT/text/wikipedia.txt" 66fecbdc8485e8183e0c7a9cfe9129b1a3dab31aa2031200309186bc568c2931 \
+  || die "text/wikipedia.txt differs from the pinned build"
 for f in $TEXT_EVAL_CANTERBURY; do cp "$WK/brotli/brotli-1.2.1/tests/testdata/$f" "$OUT/text/eval/$f"; done
 for f in $TEXT_EVAL_CALGARY; do cp "$WK/calgary/$f" "$OUT/text/eval/$f"; done
 cp "$GH/wiki.txt" "$OUT/text/eval/wiki.txt"
@@ -292,6 +321,6 @@ to8 "$OUT/audio/eval" 16000 "$OUT/audio/eval8.bin"
 [ "${KEEP_WORK:-0}" = 1 ] || rm -rf "$WK"
 (cd "$OUT" && find SOURCES.tsv text image audio -type f -print0 | sort -z | xargs -0 sha256sum > MANIFEST.sha256)
 echo "$SELF_SHA" > "$OUT/.stamp"
-(cd "$OUT" && du -sb text/train.txt text/eval image/train image/eval image/train.bin image/eval.bin \
+(cd "$OUT" && du -sb text/train.txt text/wikipedia.txt text/eval image/train image/eval image/train.bin image/eval.bin \
    audio/train audio/eval audio/train8.bin audio/eval8.bin) >&2
 log "done: $OUT ($(wc -l < "$OUT/MANIFEST.sha256") files in MANIFEST.sha256)"
