@@ -214,12 +214,18 @@ def main(argv=None):
     n_params = sum(p.numel() for p in model.parameters())
     print(f"{cfg['family']} {model.cfg} params={n_params}", file=sys.stderr)
     val = corpus.val_windows(a.val_windows, a.val_len)
-    if a.init and not info["history"]:
+
+    def validate(label):
+        """Validation bits/byte now, kept in the history; leaves the model in eval mode."""
         model.eval()
         ev = evaluate(model, val, a.seq)
-        model.train()
         info["history"].append({"step": info["steps"], **ev})
-        print(f"eval before fine-tuning: {ev}", file=sys.stderr, flush=True)
+        print(f"eval {label}: {ev}", file=sys.stderr, flush=True)
+        return ev
+
+    if a.init and not info["history"]:  # a fine-tune records where it started (not again on --resume)
+        validate("before fine-tuning")
+        model.train()
 
     B, T = a.batch, a.seq
     span = T * a.reset_every
@@ -261,18 +267,13 @@ def main(argv=None):
             print(f"step {info['steps']} {'qat' if quant else 'float'} loss {loss.item() / math.log(2):.3f} bits/byte, {rate:.1f} kB/s,"
                   f" {el / 60:.1f} min", file=sys.stderr, flush=True)
         if info["steps"] % a.eval_every == 0:
-            model.eval()
-            ev = evaluate(model, val, T)
+            validate(f"step {info['steps']}")
             model.train()
-            info["history"].append({"step": info["steps"], **ev})
-            print(f"eval step {info['steps']}: {ev}", file=sys.stderr, flush=True)
         if time.time() - last_save > a.save_minutes * 60:
             info["wall_seconds"] += time.time() - last_save
             last_save = time.time()
             save_checkpoint(a.out, model, info, opt)
-    model.eval()
-    ev = evaluate(model, val, T)
-    info["history"].append({"step": info["steps"], **ev})
+    ev = validate("final")
     info.update(ev)
     info["wall_seconds"] += time.time() - last_save
     save_checkpoint(a.out, model, info, opt)
