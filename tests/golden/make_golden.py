@@ -1,0 +1,76 @@
+"""Writes the golden streams of this folder (run once per new format or algorithm version).
+
+    python tests/golden/make_golden.py v1       # -> tests/golden/v1/*.lmz, *.raw, manifest.json
+
+Each case is a small input (committed beside its stream as NAME.raw) and the Compressor options
+that made NAME.lmz. tests/test_golden.py decodes every stream of every version folder forever, and
+re-encodes the newest version's inputs to check that the same options still give the same bytes.
+Never regenerate an existing version folder: its files are what users have on disk.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from lmz.runtime.api import Compressor
+
+HERE = Path(__file__).resolve().parent
+
+
+def inputs() -> dict[str, bytes]:
+    rng = np.random.default_rng(20261202)
+    prose = (b"An lmz stream is a header, zero or more frames, and an end marker. All integers are "
+             b"little-endian. The writer picks the smallest of: the modeled frame, and the whole frame "
+             b"stored; with the model-only stack a lane that coding would not shrink is stored on its own. "
+             b"It was the best of times, it was the worst of times, it was the age of wisdom, it was the "
+             b"age of foolishness, it was the epoch of belief, it was the epoch of incredulity.\n")
+    text = (prose * 6)[:3000]
+    # two 32x64 gray patches: a smooth gradient with noise and an edge (the image preset's geometry)
+    y, x = np.mgrid[0:64, 0:64]
+    img = (2 * x + y + rng.integers(-6, 7, size=x.shape) + np.where(x > 40, 60, 0)).clip(0, 255)
+    image = img.reshape(2, 32, 64).astype(np.uint8).tobytes()
+    # 8-bit unsigned speech-like PCM: two sines and noise around 128
+    t = np.arange(4096)
+    pcm = 128 + 40 * np.sin(t * 0.07) + 20 * np.sin(t * 0.31) + rng.normal(0, 3, t.size)
+    audio = pcm.round().clip(0, 255).astype(np.uint8).tobytes()
+    noise = rng.integers(0, 256, 700, dtype=np.uint8).tobytes()
+    return {"text": text, "image": image, "audio": audio, "mixed": text[:1200] + noise + text[1200:2000],
+            "empty": b""}
+
+
+# name -> (input, Compressor keyword arguments)
+CASES = {
+    "text-model": ("text", dict(model="text", mix="off")),
+    "text-model-3lanes": ("mixed", dict(model="text", mix="off", lanes=3)),
+    "text-mix": ("text", dict(model="text", mix="on")),
+    "text-mix-frames": ("mixed", dict(model="text", mix="on", frame_size=1024)),
+    "mix-alone": ("text", dict(model="text", mix="on", mix_params={"use_model": False})),
+    "image": ("image", dict(model="image", mix="on")),
+    "audio": ("audio", dict(model="audio", mix="off")),
+    "audio-mix": ("audio", dict(model="audio", mix="on")),
+    "empty": ("empty", dict(model="text", mix="on")),
+}
+
+
+def main(version: str) -> None:
+    out = HERE / version
+    if out.exists():
+        sys.exit(f"{out} exists: golden streams are never regenerated")
+    out.mkdir()
+    raws = inputs()
+    manifest = {}
+    for name, (inp, kw) in CASES.items():
+        raw = raws[inp]
+        (out / f"{inp}.raw").write_bytes(raw)
+        blob = Compressor(**kw).compress(raw)
+        (out / f"{name}.lmz").write_bytes(blob)
+        manifest[name] = {"raw": f"{inp}.raw", "options": kw, "size": len(raw), "compressed": len(blob)}
+        print(f"{name}: {len(raw)} -> {len(blob)} bytes", file=sys.stderr)
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else "v1")
