@@ -7,11 +7,12 @@ import shutil
 
 import numpy as np
 import pytest
+from conftest import TEXT
 from typer.testing import CliRunner
 
-from conftest import TEXT
-from lmz.runtime import bench, generate as gen
 from lmz.runtime.cli import app
+from lmz.studies import bench
+from lmz.studies import generate as gen
 
 runner = CliRunner()
 

@@ -6,9 +6,9 @@ import subprocess
 import sys
 
 import pytest
+from conftest import TEXT
 from typer.testing import CliRunner
 
-from conftest import TEXT
 from lmz.runtime import api
 from lmz.runtime.cli import app
 

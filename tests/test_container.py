@@ -8,11 +8,11 @@ import zlib
 
 import numpy as np
 import pytest
-
 from conftest import TEXT
+
 from lmz.runtime import api
 from lmz.runtime import container as ct
-from lmz.runtime.errors import (ChecksumError, CorruptError, FormatError, LmzError, TruncatedError)
+from lmz.runtime.errors import ChecksumError, CorruptError, FormatError, LmzError, TruncatedError
 
 FP = "12" * 32
 

@@ -9,12 +9,12 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from lmz import spec as reference  # noqa: E402
 from lmz.export import exporter  # noqa: E402
 from lmz.export.cli import app as export_app  # noqa: E402
 from lmz.export.tiny import random_gru_weights  # noqa: E402
 from lmz.models.gru import GRUConfig, GRUModel  # noqa: E402
 from lmz.models.registry import save_checkpoint  # noqa: E402
-from lmz.runtime import reference  # noqa: E402
 from lmz.runtime.freqs import EXP_LUT, scores_to_freqs  # noqa: E402
 from lmz.runtime.session import make_session  # noqa: E402
 

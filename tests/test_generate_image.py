@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from lmz.runtime import generate as gen
 from lmz.runtime.cli import app
+from lmz.studies import generate as gen
 
 runner = CliRunner()
 

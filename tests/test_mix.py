@@ -140,8 +140,9 @@ def test_inactive_lanes_do_not_touch_shared_state():
 
 
 def test_loop_integration():
-    from lmz.runtime import loop
     from fakes import FakeModel  # tests/ is on sys.path under pytest (no __init__.py)
+
+    from lmz.runtime import loop
 
     spec = loop.make_stack("on", **SMALL)
     raw = TEXT * 2
@@ -202,8 +203,9 @@ def _image(n, seed=0):
 def test_image_contexts_roundtrip_across_frames_and_unaligned_lanes():
     """2-D contexts find rows from each lane's position in the input: frames and lanes that do not
     start on a row or patch boundary still decode, and positions change what is coded."""
-    from lmz.runtime import api
     from fakes import FakeModel
+
+    from lmz.runtime import api
 
     raw = _image(3000)
     kw = dict(mix="on", mix_params=IMG, frame_size=1000, lanes=3)  # frames of 1000 B, lanes of 333-334 B
@@ -320,8 +322,9 @@ def test_xpatch_neighbours_are_the_image_pixels():
 
 
 def test_xpatch_roundtrip_unaligned_and_loop_takes_lane_limits_from_params():
-    from lmz.runtime import api, loop
     from fakes import FakeModel
+
+    from lmz.runtime import api, loop
 
     stream, _ = _patched(4, 6)
     raw = (stream & 255).astype(np.uint8).tobytes()

@@ -8,11 +8,11 @@ import os
 
 import numpy as np
 import pytest
+from conftest import TEXT
+from fakes import FakeModel
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import TEXT
-from fakes import FakeModel
 from lmz.runtime import api
 from lmz.runtime import container as ct
 from lmz.runtime.errors import ModelMismatchError, ModelNotFoundError

@@ -1,23 +1,15 @@
-"""The paper's studies in tools/: scaling (§3.2) from a bench JSON, tokenization (§3.6) on tiny data."""
+"""The paper's studies in lmz.studies: scaling (§3.2) from a bench JSON, tokenization (§3.6) on tiny data."""
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-
 
 def _load(name):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[name] = mod
-    spec.loader.exec_module(mod)
-    return mod
+    return importlib.import_module(f"lmz.studies.{name}")
 
 
 def _row(comp, params, nbytes, rate, file="text (all)", protocol="whole"):
@@ -47,7 +39,7 @@ def test_scaling_table_and_plot(tmp_path):
 
 def test_gru_params_and_matching():
     pytest.importorskip("torch")
-    tk = _load("tokenizer_study")
+    tk = _load("tokenizer")
     for V, H in ((256, 192), (4096, 38), (300, 7)):
         m = tk.build_model(V, H)
         assert sum(p.numel() for p in m.parameters()) == tk.gru_params(V, H)
@@ -58,7 +50,7 @@ def test_gru_params_and_matching():
 
 def test_code_length_matches_one_sequence():
     torch = pytest.importorskip("torch")
-    tk = _load("tokenizer_study")
+    tk = _load("tokenizer")
     torch.manual_seed(0)
     m = tk.build_model(20, 8)
     seqs = [np.array([1, 2, 3, 4, 5, 6, 7], dtype=np.int64), np.array([9, 9, 1], dtype=np.int64)]
@@ -81,14 +73,14 @@ def _tiny_corpus(tmp_path):
         rows.append(f"p{i}\t{off}\t{len(p)}")
         off += len(p)
     (d / "text" / "train.parts.tsv").write_text("\n".join(rows) + "\n")
-    tk = _load("tokenizer_study")
+    tk = _load("tokenizer")
     for k, f in enumerate(tk.EVAL_FILES):
         (d / "text" / "eval" / f).write_bytes(b"the lazy fox returns 0; tired\n\xe9\xff\x00" * (3 + k))
     return d
 
 
 def _run_study(tmp_path, vocabs):
-    tk = _load("tokenizer_study")
+    tk = _load("tokenizer")
     d = _tiny_corpus(tmp_path)
     out = tmp_path / "tok.json"
     assert tk.main(["--data", str(d), "--vocabs", vocabs, "--slice-mb", "0.002", "--val-kb", "0.2",

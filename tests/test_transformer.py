@@ -6,10 +6,11 @@ import os
 
 import numpy as np
 import pytest
-
 from conftest import TEXT
-from lmz.runtime import reference
-from lmz.runtime.reference_transformer import make_exp_lut, transformer_forward
+
+from lmz import spec as reference
+from lmz.spec.transformer import forward as transformer_forward
+from lmz.spec.transformer import make_exp_lut
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("onnx")

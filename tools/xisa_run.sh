@@ -7,8 +7,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 X=$root/../shared/tools/xisa
 work=${1:-/tmp/lmz-xisa}; shift || true
 "$X/setup.sh" >/dev/null
-rm -rf "$work" && mkdir -p "$work/py/lmz"
-ln -s "$root/runtime" "$work/py/lmz/runtime"   # lmz.runtime importable without the editable install
+rm -rf "$work" && mkdir -p "$work/py"
+ln -s "$root/lmz" "$work/py/lmz"   # the package importable under emulation (no install there)
 python "$root/tools/xisa_check.py" prepare "$work/data" "$@"
 fail=0
 for cpu in ${CPUS:-haswell nehalem neoverse-n1 arm-max}; do

@@ -10,8 +10,9 @@ from pathlib import Path
 import numpy as np
 import onnx
 
-from lmz.runtime import reference
+from lmz import spec as reference
 from lmz.runtime.session import CONTRACT_VERSION, make_session
+
 from .gru_graph import build_gru
 
 BUILDERS = {"gru": build_gru}

@@ -23,7 +23,8 @@ import torch
 import torch.nn.functional as F
 
 from lmz.runtime.freqs import PROB_ONE, scores_to_freqs
-from lmz.runtime.reference import ACC_BITS, LUT_SHIFT
+from lmz.spec.fixedpoint import ACC_BITS, LUT_SHIFT
+
 from .registry import build, load_checkpoint, save_checkpoint
 
 BLOCK = 1 << 20

@@ -16,8 +16,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from lmz.spec.fixedpoint import EXACT_LIMIT, W_BITS, make_luts
+
 from .qat import Luts, floor_div, qacc, qweight
-from lmz.runtime.reference import EXACT_LIMIT, W_BITS, make_luts
 
 W_MAX = 127 / (1 << W_BITS)  # largest representable weight
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 import numpy as np
 from onnx import TensorProto
 
-from lmz.runtime.reference import LUT_SHIFT
-from lmz.runtime.reference_transformer import EXP_SIZE, rel_bias_ext, rel_index, span
+from lmz.spec.fixedpoint import LUT_SHIFT
+from lmz.spec.transformer import EXP_SIZE, rel_bias_ext, rel_index, span
+
 from .graph import GraphBuilder, io_specs
 
 

@@ -1,6 +1,6 @@
 """The public API: one-shot compress()/decompress(), streaming Compressor/Decompressor, read_header().
 
-    import lmz.runtime.api as lmz
+    import lmz
     blob = lmz.compress(b"hello", model="text")
     assert lmz.decompress(blob) == b"hello"
     lmz.Compressor(model="text").copy_stream(open("in", "rb"), open("in.lmz", "wb"))
@@ -11,6 +11,7 @@ Every deliberate error is an :class:`~lmz.runtime.errors.LmzError`.
 """
 from __future__ import annotations
 
+import importlib.resources
 import io
 import os
 import zlib
@@ -19,10 +20,17 @@ from typing import BinaryIO, Callable
 
 from . import container as ct
 from .container import Header, Reader
-from .errors import (ChecksumError, CorruptError, FormatError, LmzError, ModelError, ModelMismatchError,
-                     ModelNotFoundError, UsageError)
-from .loop import FRAME_SIZE, choose_lanes, decode_lanes, encode_lanes, lane_starts, make_stack, \
-    stack_from_header
+from .errors import (
+    ChecksumError,
+    CorruptError,
+    FormatError,
+    LmzError,
+    ModelError,
+    ModelMismatchError,
+    ModelNotFoundError,
+    UsageError,
+)
+from .loop import FRAME_SIZE, choose_lanes, decode_lanes, encode_lanes, lane_starts, make_stack, stack_from_header
 
 __all__ = ["compress", "decompress", "Compressor", "Decompressor", "read_header", "Header", "resolve_model",
            "load_model", "scan", "DEFAULT_MODEL", "LmzError", "FormatError", "CorruptError", "ChecksumError",
@@ -34,9 +42,8 @@ Progress = Callable[[int], None] | None
 
 # -- models -----------------------------------------------------------------------------------
 def models_dir() -> Path:
-    import lmz.models
-
-    return Path(lmz.models.__file__).parent
+    """The shipped models: package data of ``lmz.models`` (its ``__init__`` imports nothing)."""
+    return Path(str(importlib.resources.files("lmz.models")))
 
 
 def available_models() -> list[str]:

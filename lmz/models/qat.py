@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from lmz.runtime.reference import ACC_BITS, LUT_SHIFT, W_BITS, make_luts
+from lmz.spec.fixedpoint import ACC_BITS, LUT_SHIFT, W_BITS, make_luts
 
 ACC_ONE = float(1 << ACC_BITS)  # acc units per real unit
 W_ONE = float(1 << W_BITS)

@@ -87,8 +87,14 @@ class Ctx:
         if self.quiet or self.no_progress or not sys.stderr.isatty():
             yield None
             return
-        from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn,
-                                   TransferSpeedColumn)
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+            TransferSpeedColumn,
+        )
 
         with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
                       TimeRemainingColumn(), console=self.console, transient=True,
@@ -97,7 +103,7 @@ class Ctx:
             yield lambda n: p.advance(task, n)
 
 
-def _run(ctx: Ctx, fn) -> None:
+def run_command(ctx: Ctx, fn) -> None:
     """Run a command body; LmzError -> message + its exit code; Ctrl-C -> 130."""
     try:
         code = fn() or 0
@@ -219,7 +225,7 @@ def compress(files: Optional[List[str]] = FilesArg, output: Optional[str] = OutO
             if src is not None and dst is not None and not keep:
                 src.unlink()
 
-    _run(ctx, body)
+    run_command(ctx, body)
 
 
 def _decompress_like(files, output, stdout, keep, force, ctx: Ctx, model, provider, test: bool):
@@ -267,7 +273,7 @@ def decompress(files: Optional[List[str]] = FilesArg, output: Optional[str] = Ou
                provider: Provider = ProviderOpt):
     """Decompress FILE.lmz to FILE (or stdin to stdout)."""
     ctx = Ctx(quiet, verbose, no_progress)
-    _run(ctx, lambda: _decompress_like(files, output, stdout, keep, force, ctx, model, provider, test=False))
+    run_command(ctx, lambda: _decompress_like(files, output, stdout, keep, force, ctx, model, provider, test=False))
 
 
 @app.command("test")
@@ -277,7 +283,7 @@ def test_(files: Optional[List[str]] = FilesArg, quiet: bool = QuietOpt, verbose
           provider: Provider = ProviderOpt):
     """Decompress and verify FILEs without writing anything."""
     ctx = Ctx(quiet, verbose, no_progress)
-    _run(ctx, lambda: _decompress_like(files, None, False, True, False, ctx, model, provider, test=True))
+    run_command(ctx, lambda: _decompress_like(files, None, False, True, False, ctx, model, provider, test=True))
 
 
 @app.command("list")
@@ -300,14 +306,28 @@ def list_(files: List[str] = typer.Argument(..., help="Compressed files."), verb
                 if h.stack_params:
                     print(f"  stack params {h.stack_params.decode(errors='replace')}")
 
-    _run(ctx, body)
+    run_command(ctx, body)
 
 
-# bench and generate live in their own modules (runtime/bench.py, runtime/generate.py)
-from . import bench as _bench, generate as _generate  # noqa: E402
+# The paper's studies live in lmz.studies, imported only when their command runs: each module
+# has its own Typer app, and these two commands hand it the rest of the command line.
+_FORWARD = {"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []}
 
-_bench.register(app, Ctx, _run)
-_generate.register(app, Ctx, _run)
+
+@app.command(context_settings=_FORWARD, add_help_option=False)
+def bench(ctx: typer.Context) -> None:
+    """Compare lmz with gzip, bzip2, xz, zstd, brotli, PPMd, PNG and FLAC (paper Table 1; --help)."""
+    from lmz.studies import bench as study
+
+    study.app(args=ctx.args, prog_name="lmz-run bench")
+
+
+@app.command(context_settings=_FORWARD, add_help_option=False)
+def generate(ctx: typer.Context) -> None:
+    """Sample bytes from a model (or gzip), or complete image patches (paper §3.5; --help)."""
+    from lmz.studies import generate as study
+
+    study.app(args=ctx.args, prog_name="lmz-run generate")
 
 
 def main() -> None:  # console script entry point

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from lmz.runtime.reference import LUT_SHIFT
+from lmz.spec.fixedpoint import LUT_SHIFT
+
 from .graph import GraphBuilder, io_specs
 
 

@@ -1,4 +1,5 @@
-"""Numpy reference of the fixed-window transformer family (integer math, int64).
+"""The fixed-window transformer family's integer math (int64 numpy): the spec of
+`lmz/export/transformer_graph.py` and `lmz/models/transformer.py`.
 
 KV-free sliding-window transformer. A call takes bytes [L, C] and the state (the last W bytes,
 zeros at a lane's start) and forms the window [L, N = W + C]. Every layer attends causally over
@@ -8,7 +9,7 @@ outputs at `span` earlier positions, which need the layer below at `span` more, 
 to the raw window. Layer l therefore only computes positions [W - (n_layer-1-l)*span, N) and the
 graph does no wasted work; the one-step graph (C = 1) and the chunked one give the same integers.
 
-Units (see reference.py): weights q/128 (int8), activations a/128 in [-127, 127], matmuls in acc
+Units (see fixedpoint.py): weights q/128 (int8), activations a/128 in [-127, 127], matmuls in acc
 units 2**-14. Per layer, with x the residual stream (activation units):
     q, k, v = clip(floor((x @ w_qkv + b_qkv) / 2**7), -127, 127)                 (per head dh wide)
     s[i, j] = floor(q_i . k_j / 2**att_shift) + rel_bias[h, i - j]   (logits in 1/32 nat)
@@ -27,15 +28,14 @@ from __future__ import annotations
 
 import numpy as np
 
-# reference.py imports this module at its end (to register the family), so its constants are
-# imported inside the functions: either module may then be imported first.
+from .fixedpoint import EXACT_LIMIT, LUT_SHIFT
 
 ATT_FRAC = 5  # attention logits in units of 1/32 nat
 EXP_SIZE = 256
 MASK = -(1 << 20)  # added to masked logits (then clipped to the last, zero, exp_lut entry)
 
 
-def transformer_state_size(cfg: dict) -> int:
+def state_size(cfg: dict) -> int:
     return cfg["window"]
 
 
@@ -48,8 +48,6 @@ def span(cfg: dict) -> int:
 
 def exp_bits(cfg: dict) -> int:
     """Largest k with (span + 1) * 2**k * 255 < 2**24 (the attention numerator stays exact), at most 12."""
-    from .reference import EXACT_LIMIT
-
     a = span(cfg) + 1
     k = 0
     while k < 12 and a * (1 << (k + 1)) * 255 < EXACT_LIMIT:
@@ -78,10 +76,8 @@ def rel_bias_ext(w: dict, i: int) -> np.ndarray:
     return np.concatenate([rb, np.full((rb.shape[0], 1), MASK, np.int64)], axis=1)
 
 
-def transformer_forward(w: dict, cfg: dict, data: np.ndarray, state: np.ndarray):
+def forward(w: dict, cfg: dict, data: np.ndarray, state: np.ndarray):
     """data int [L, C] bytes, state int [L, W] (the last W bytes) -> (scores int64 [L, C, 256], state)."""
-    from .reference import LUT_SHIFT
-
     W, D, nl, H = cfg["window"], cfg["d_model"], cfg["n_layer"], cfg["n_head"]
     dh, a, sh = D // H, span(cfg), cfg["att_shift"]
     data = np.asarray(data, dtype=np.int64)

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from lmz.runtime.reference import make_luts
+from lmz.spec.fixedpoint import make_luts
+
 from .exporter import export_model
 
 
@@ -27,7 +28,7 @@ def random_gru_weights(hidden=16, n_layer=1, seed=0, tab_limit=1 << 20):
 def random_transformer_weights(seed=0, window=16, d_model=16, n_layer=2, n_head=2, d_ff=32, att_shift=10,
                                bias_limit=1 << 20, rel_limit=4095):
     """Random integer weights of a tiny fixed-window transformer (scaled so attention is not degenerate)."""
-    from lmz.runtime.reference_transformer import make_exp_lut, span
+    from lmz.spec.transformer import make_exp_lut, span
 
     rng = np.random.default_rng(seed)
     D, F = d_model, d_ff

@@ -21,9 +21,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from lmz.spec.fixedpoint import EXACT_LIMIT, W_BITS
+from lmz.spec.transformer import ATT_FRAC, EXP_SIZE, MASK, exp_bits, make_exp_lut, span
+
 from .qat import floor_div, qacc, qweight, ste
-from lmz.runtime.reference import EXACT_LIMIT, W_BITS
-from lmz.runtime.reference_transformer import ATT_FRAC, EXP_SIZE, MASK, exp_bits, make_exp_lut, span
 
 W_MAX = 127 / (1 << W_BITS)
 

@@ -44,7 +44,7 @@ class Order2Model:
 
 
 class OnnxModel:
-    """An exported lmz model run over the lanes chunk by chunk (same inputs as runtime/loop.py)."""
+    """An exported lmz model run over the lanes chunk by chunk (same inputs as lmz/runtime/loop.py)."""
 
     def __init__(self, path, buf):
         from lmz.runtime.session import ByteModel

@@ -1,7 +1,7 @@
 """Tokenization study (paper §3.6): a BPE tokenizer as a pre-compressor, against plain bytes.
 
     pip install -e '.[study]'            # tokenizers (pinned), besides torch and the bench extra
-    nice -n 10 python tools/tokenizer_study.py --data /work/corpora   # -> docs/bench/tokenizer.{md,json}
+    nice -n 10 python -m lmz.studies.tokenizer --data /work/corpora   # -> docs/bench/tokenizer.{md,json}
 
 What it does (a study only: the runtime stays byte-level):
 
@@ -39,7 +39,6 @@ from pathlib import Path
 
 import numpy as np
 
-root = Path(__file__).resolve().parents[1]
 EVAL_FILES = ["alice29.txt", "asyoulik.txt", "book1", "book2", "lcet10.txt", "news", "paper1",
               "plrabn12.txt", "wiki.txt"]
 
@@ -215,7 +214,7 @@ def code_lengths_bits(model, seqs, chunk: int = 2048):
 # -- study --------------------------------------------------------------------------------------
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--data", default=os.environ.get("LMZ_DATA", str(root.parent / "corpora")))
+    ap.add_argument("--data", default=os.environ.get("LMZ_DATA"), required="LMZ_DATA" not in os.environ)
     ap.add_argument("--vocabs", default="512,1024,4096", help="BPE vocabulary sizes (bytes = 256 always run)")
     ap.add_argument("--slice-mb", type=float, default=1.5, help="MB from the start of each training part")
     ap.add_argument("--val-kb", type=float, default=100.0, help="kB after each slice, for validation")
@@ -227,7 +226,7 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--eval-kb", type=float, default=0, help="only the first kB of each evaluation file "
                     "(0: whole files; for quick checks)")
-    ap.add_argument("--out", default=str(root / "docs" / "bench" / "tokenizer.json"))
+    ap.add_argument("--out", default=str(Path("docs") / "bench" / "tokenizer.json"))
     a = ap.parse_args(argv)
 
     import torch
@@ -290,7 +289,7 @@ def main(argv=None):
             f"(+ vocab {100 * row['rate_with_vocab']:.2f}%), val {row['val_bits_per_byte']:.3f} bits/byte, "
             f"{t_train:.0f} s training")
         results.append(row)
-    doc = {"study": "tokenizer", "command": "python tools/tokenizer_study.py " + " ".join(sys.argv[1:] if argv is None else argv),
+    doc = {"study": "tokenizer", "command": "python -m lmz.studies.tokenizer " + " ".join(sys.argv[1:] if argv is None else argv),
            "settings": {k: v for k, v in vars(a).items() if k not in ("out", "data")},
            "train_slices": [{"part": p, "offset": o, "bytes": n, "val_offset": vo, "val_bytes": vb}
                             for p, o, n, vo, vb in where],

@@ -24,14 +24,16 @@ from it uses integer frequencies derived from the same lengths.
 """
 from __future__ import annotations
 
+import sys
 import zlib
 from fractions import Fraction
 from typing import Iterator, Optional
 
 import numpy as np
+import typer
 
-from .errors import ModelError, UsageError
-from .freqs import PROB_ONE, scores_to_freqs
+from lmz.runtime.errors import ModelError, UsageError
+from lmz.runtime.freqs import PROB_ONE, scores_to_freqs
 
 _M64 = (1 << 64) - 1
 GZIP_WINDOW = 4096  # bytes of context gzip sees (its own window is 32 KiB; this bounds the cost)
@@ -111,8 +113,8 @@ def generate(model="text", prompt: bytes = b"", n: int = 256, temperature=1, see
     if isinstance(model, str) and model == "gzip":
         return generate_gzip(prompt, n, temperature, seed)
     if not hasattr(model, "step"):
-        from .api import resolve_model
-        from .session import ByteModel
+        from lmz.runtime.api import resolve_model
+        from lmz.runtime.session import ByteModel
 
         model = ByteModel(resolve_model(model), provider=provider, threads=threads)
     return bytes(iter_model(model, prompt, n, temperature, seed))
@@ -267,102 +269,101 @@ def save_grid(path, columns: dict, rows: int = PATCH_ROWS, cols: int = PATCH_COL
 
 
 # -- command ------------------------------------------------------------------------------------
-def register(app, ctx_cls, run) -> None:
-    """Add `generate` to the lmz-run Typer app (kept here so runtime/cli.py only calls this)."""
-    import sys
+def _command(model: str = typer.Option("text", "--model", "-m", help="Model NAME or PATH, or 'gzip'."),
+             prompt: Optional[str] = typer.Option(None, "--prompt", help="Text to continue (UTF-8)."),
+             prompt_file: Optional[str] = typer.Option(None, "--prompt-file",
+                                                       help="File whose bytes are the prompt."),
+             n: int = typer.Option(256, "-n", "--bytes", help="Bytes to generate."),
+             temperature: str = typer.Option("1", "--temperature", "-t", help="Sampling temperature "
+                                             "(0: greedy); read as an exact decimal."),
+             seed: int = typer.Option(0, "--seed", help="RNG seed: same seed, same bytes, any machine."),
+             echo: bool = typer.Option(False, "--echo", help="Write the prompt before the sample."),
+             provider: str = typer.Option("cpu", "--provider", help="auto|cpu|cuda."),
+             complete_file: Optional[str] = typer.Option(
+                 None, "--complete-patches", help="Image patch file (32x64-byte patches, e.g. "
+                 "image/eval.bin): complete the lower half of --patches evenly spaced patches from "
+                 "their upper half and write a PNG grid (truth | model | gzip) to --grid."),
+             patches: int = typer.Option(6, "--patches", help="Patches to complete (evenly spaced)."),
+             grid: Optional[str] = typer.Option(None, "--grid", help="PNG written by --complete-patches."),
+             no_gzip: bool = typer.Option(False, "--no-gzip", help="Leave gzip's column out (it is slow)."),
+             summary: Optional[str] = typer.Option(None, "--summary", help="Also write a markdown "
+                                                   "summary of the completion to this file."),
+             quiet: bool = typer.Option(False, "-q", "--quiet", help="Only errors.")):
+    """Sample bytes from a model (or gzip) with integer-only sampling; raw bytes on stdout.
 
-    import typer
+    With --complete-patches: image completion (paper §3.4), a PNG grid instead of stdout."""
+    from lmz.runtime.cli import Ctx, run_command
 
-    @app.command("generate")
-    def generate_cmd(model: str = typer.Option("text", "--model", "-m", help="Model NAME or PATH, or 'gzip'."),
-                     prompt: Optional[str] = typer.Option(None, "--prompt", help="Text to continue (UTF-8)."),
-                     prompt_file: Optional[str] = typer.Option(None, "--prompt-file",
-                                                               help="File whose bytes are the prompt."),
-                     n: int = typer.Option(256, "-n", "--bytes", help="Bytes to generate."),
-                     temperature: str = typer.Option("1", "--temperature", "-t", help="Sampling temperature "
-                                                     "(0: greedy); read as an exact decimal."),
-                     seed: int = typer.Option(0, "--seed", help="RNG seed: same seed, same bytes, any machine."),
-                     echo: bool = typer.Option(False, "--echo", help="Write the prompt before the sample."),
-                     provider: str = typer.Option("cpu", "--provider", help="auto|cpu|cuda."),
-                     complete_file: Optional[str] = typer.Option(
-                         None, "--complete-patches", help="Image patch file (32x64-byte patches, e.g. "
-                         "image/eval.bin): complete the lower half of --patches evenly spaced patches from "
-                         "their upper half and write a PNG grid (truth | model | gzip) to --grid."),
-                     patches: int = typer.Option(6, "--patches", help="Patches to complete (evenly spaced)."),
-                     grid: Optional[str] = typer.Option(None, "--grid", help="PNG written by --complete-patches."),
-                     no_gzip: bool = typer.Option(False, "--no-gzip", help="Leave gzip's column out (it is slow)."),
-                     summary: Optional[str] = typer.Option(None, "--summary", help="Also write a markdown "
-                                                           "summary of the completion to this file."),
-                     quiet: bool = typer.Option(False, "-q", "--quiet", help="Only errors.")):
-        """Sample bytes from a model (or gzip) with integer-only sampling; raw bytes on stdout.
+    ctx = Ctx(quiet, False, True)
 
-        With --complete-patches: image completion (paper §3.4), a PNG grid instead of stdout."""
-        ctx = ctx_cls(quiet, False, True)
+    def body():
+        if complete_file is not None:
+            return complete_body()
+        if grid is not None:
+            raise UsageError("--grid goes with --complete-patches")
+        if prompt is not None and prompt_file is not None:
+            raise UsageError("give --prompt or --prompt-file, not both")
+        if n < 0:
+            raise UsageError("-n must be >= 0")
+        p = prompt.encode() if prompt is not None else b""
+        if prompt_file is not None:
+            with open(prompt_file, "rb") as f:
+                p = f.read()
+        out = generate(model, p, n, temperature, seed, provider=provider)
+        sys.stdout.flush()
+        sys.stdout.buffer.write((p if echo else b"") + out)
+        sys.stdout.buffer.flush()
 
-        def body():
-            if complete_file is not None:
-                return complete_body()
-            if grid is not None:
-                raise UsageError("--grid goes with --complete-patches")
-            if prompt is not None and prompt_file is not None:
-                raise UsageError("give --prompt or --prompt-file, not both")
-            if n < 0:
-                raise UsageError("-n must be >= 0")
-            p = prompt.encode() if prompt is not None else b""
-            if prompt_file is not None:
-                with open(prompt_file, "rb") as f:
-                    p = f.read()
-            out = generate(model, p, n, temperature, seed, provider=provider)
-            sys.stdout.flush()
-            sys.stdout.buffer.write((p if echo else b"") + out)
-            sys.stdout.buffer.flush()
+    def complete_body():
+        import time
 
-        def complete_body():
-            import time
+        if grid is None:
+            raise UsageError("--complete-patches needs --grid OUT.png")
+        if prompt is not None or prompt_file is not None or echo:
+            raise UsageError("--complete-patches takes no --prompt, --prompt-file or --echo")
+        if model == "gzip":
+            raise UsageError("--complete-patches: give the lmz model with --model (gzip's column is added)")
+        try:
+            import PIL  # noqa: F401  (checked before minutes of sampling, not after)
+        except ImportError:
+            raise UsageError("--complete-patches writes its grid with Pillow: pip install -e '.[bench]'") from None
+        from lmz.runtime.api import resolve_model
+        from lmz.runtime.session import ByteModel
 
-            if grid is None:
-                raise UsageError("--complete-patches needs --grid OUT.png")
-            if prompt is not None or prompt_file is not None or echo:
-                raise UsageError("--complete-patches takes no --prompt, --prompt-file or --echo")
-            if model == "gzip":
-                raise UsageError("--complete-patches: give the lmz model with --model (gzip's column is added)")
-            try:
-                import PIL  # noqa: F401  (checked before minutes of sampling, not after)
-            except ImportError:
-                raise UsageError("--complete-patches writes its grid with Pillow: pip install -e '.[bench]'") from None
-            from .api import resolve_model
-            from .session import ByteModel
+        m = ByteModel(resolve_model(model), provider=provider)
+        idx, pt = read_patches(complete_file, patches)
+        t0 = time.perf_counter()
+        cols = complete_patches(pt, m, temperature, seed, gzip=not no_gzip,
+                                progress=lambda k: ctx.info(f"gzip: {k}/{len(idx)} patches "
+                                                            f"({time.perf_counter() - t0:.0f} s)"))
+        t1 = time.perf_counter()
+        name = f"lmz {m.info.path.stem}"
+        named = {"truth": cols["truth"], name: cols["lmz"]}
+        if "gzip" in cols:
+            named["gzip"] = cols["gzip"]
+        save_grid(grid, named)
+        half = PATCH_BYTES // 2
+        truth = cols["truth"][:, half:].astype(np.int64)
+        mae = {k: float(np.abs(cols[k][:, half:].astype(np.int64) - truth).mean()) for k in ("lmz", "gzip")
+               if k in cols}
+        ctx.info(f"wrote {grid}: patches {idx} of {complete_file}, seed {seed}, temperature {temperature}; "
+                 "mean |sample - truth| over the lower halves: "
+                 + ", ".join(f"{k} {v:.1f}" for k, v in mae.items()) + f" ({t1 - t0:.0f} s)")
+        if summary is not None:
+            from pathlib import Path
 
-            m = ByteModel(resolve_model(model), provider=provider)
-            idx, pt = read_patches(complete_file, patches)
-            t0 = time.perf_counter()
-            cols = complete_patches(pt, m, temperature, seed, gzip=not no_gzip,
-                                    progress=lambda k: ctx.info(f"gzip: {k}/{len(idx)} patches "
-                                                                f"({time.perf_counter() - t0:.0f} s)"))
-            t1 = time.perf_counter()
-            name = f"lmz {m.info.path.stem}"
-            named = {"truth": cols["truth"], name: cols["lmz"]}
-            if "gzip" in cols:
-                named["gzip"] = cols["gzip"]
-            save_grid(grid, named)
-            half = PATCH_BYTES // 2
-            truth = cols["truth"][:, half:].astype(np.int64)
-            mae = {k: float(np.abs(cols[k][:, half:].astype(np.int64) - truth).mean()) for k in ("lmz", "gzip")
-                   if k in cols}
-            ctx.info(f"wrote {grid}: patches {idx} of {complete_file}, seed {seed}, temperature {temperature}; "
-                     "mean |sample - truth| over the lower halves: "
-                     + ", ".join(f"{k} {v:.1f}" for k, v in mae.items()) + f" ({t1 - t0:.0f} s)")
-            if summary is not None:
-                from pathlib import Path
+            rows = [f"**Image completion** (patches {', '.join(map(str, idx))} of `{Path(complete_file).name}`, "
+                    f"evenly spaced; seed {seed}, temperature {temperature}): the lower 16 rows sampled "
+                    "from the upper 16", "", "| generator | mean abs. error of the lower half vs truth |",
+                    "|---|---:|"]
+            rows += [f"| {name if k == 'lmz' else 'gzip -9'} | {v:.1f} |" for k, v in mae.items()]
+            rows += ["", "Each sample is one draw from the model's distribution, not its best guess: a "
+                     "plausible texture can be far from the truth pixel by pixel."]
+            with open(summary, "w") as f:
+                f.write("\n".join(rows) + "\n")
 
-                rows = [f"**Image completion** (patches {', '.join(map(str, idx))} of `{Path(complete_file).name}`, "
-                        f"evenly spaced; seed {seed}, temperature {temperature}): the lower 16 rows sampled "
-                        "from the upper 16", "", "| generator | mean abs. error of the lower half vs truth |",
-                        "|---|---:|"]
-                rows += [f"| {name if k == 'lmz' else 'gzip -9'} | {v:.1f} |" for k, v in mae.items()]
-                rows += ["", "Each sample is one draw from the model's distribution, not its best guess: a "
-                         "plausible texture can be far from the truth pixel by pixel."]
-                with open(summary, "w") as f:
-                    f.write("\n".join(rows) + "\n")
+    run_command(ctx, body)
 
-        run(ctx, body)
+
+app = typer.Typer(add_completion=False, context_settings={"help_option_names": ["-h", "--help"]})
+app.command("generate")(_command)

@@ -2,7 +2,7 @@
 
     nice -n 10 lmz-run bench --kind text --models text-s,text-m,text-l --mix off --protocols whole \
         --baselines gzip --json docs/bench/scaling.json > /dev/null
-    python tools/scaling.py docs/bench/scaling.json      # -> docs/bench/scaling.md, scaling.png
+    python -m lmz.studies.scaling docs/bench/scaling.json      # -> docs/bench/scaling.md, scaling.png
 
 Rate against model size, raw and adjusted for the model's on-disk size (its ONNX file), for
 datasets of 1 MB, 10 MB, 100 MB and 1 GB. Only the evaluation set's own size (the nine text files

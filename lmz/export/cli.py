@@ -31,6 +31,7 @@ def export(
 ):
     """Export CHECKPOINT to ONNX after proving the graph bit-exact against the numpy reference."""
     from lmz.models.registry import CheckpointError, load_checkpoint
+
     from .exporter import ExportError, export_model
 
     try:
@@ -64,4 +65,7 @@ def export(
 
 
 def main():
+    from lmz.models import require_torch
+
+    require_torch("lmz-export")
     app()

@@ -29,9 +29,9 @@ comes from ``lmz.kind`` in the model's metadata, else the name's prefix ``text``
 e.g. ``text-s``), with the mix off (the model alone) and on. Model-size-adjusted rates add the
 model's ONNX file size, or the paper's 2 bytes per parameter (``lmz.params``), to the compressed size.
 
-Data: the project's evaluation sets, found through ``--data DIR``, the environment variable
-``LMZ_DATA`` or ``../corpora`` beside the repository: ``text/eval/*``, ``image/eval.bin``,
-``audio/eval8.bin``. Build them with ``bash ../shared/data/fetch_corpora.sh DIR``.
+Data: the project's evaluation sets, found only through ``--data DIR`` or the environment
+variable ``LMZ_DATA``: ``text/eval/*``, ``image/eval.bin``, ``audio/eval8.bin``. Build them with
+``bash tools/fetch_corpora.sh DIR`` (it says what it could not build and why).
 
 In-context study (paper §3.7, ``--plots DIR``): bits/byte as a function of the position within a
 lane (buckets 0-16, 16-64, ..., 16K-64K), on the text inputs, for each text model with the mix off
@@ -56,8 +56,9 @@ from pathlib import Path
 from typing import Callable, List, Optional
 
 import numpy as np
+import typer
 
-from .errors import LmzError, UsageError
+from lmz.runtime.errors import LmzError, UsageError
 
 KINDS = ("text", "image", "audio")
 CHUNK = 2048  # the paper's chunk size (bytes)
@@ -76,16 +77,13 @@ class BenchError(LmzError):
 
 
 # -- data ---------------------------------------------------------------------------------------
-def repo_root() -> Path:
-    return Path(__file__).resolve().parent.parent
-
-
 def data_root(data: Optional[str] = None) -> Path:
-    """--data DIR, else $LMZ_DATA, else ../corpora beside the repository."""
+    """--data DIR, else $LMZ_DATA; nothing is guessed from where the package is installed."""
     for cand in (data, os.environ.get("LMZ_DATA")):
         if cand:
             return Path(cand)
-    return repo_root().parent / "corpora"
+    raise UsageError("no evaluation data: pass --data DIR or set LMZ_DATA (build DIR with "
+                     "`bash tools/fetch_corpora.sh DIR`), or give input FILEs")
 
 
 def default_inputs(kind: str, root: Path) -> list[Path]:
@@ -96,7 +94,7 @@ def default_inputs(kind: str, root: Path) -> list[Path]:
         files = [p for p in [root / kind / ("eval.bin" if kind == "image" else "eval8.bin")] if p.is_file()]
     if not files:
         raise UsageError(f"no {kind} evaluation data under {root}; build it with "
-                         f"`bash ../shared/data/fetch_corpora.sh DIR` and pass --data DIR (or set LMZ_DATA)")
+                         f"`bash tools/fetch_corpora.sh DIR` and pass --data DIR (or set LMZ_DATA)")
     return files
 
 
@@ -239,7 +237,7 @@ def model_meta(path: Path) -> dict:
             return json.loads(j.read_text())
         except ValueError:
             pass
-    from .session import read_model_info
+    from lmz.runtime.session import read_model_info
 
     return read_model_info(path).meta
 
@@ -257,7 +255,7 @@ def lmz_codecs(models: Optional[str], kinds: list[str], mixes=("off", "on"), pro
                notes: Optional[list] = None) -> list[Codec]:
     """Codecs for the chosen models: `models` = "a,b" (NAMEs or PATHs), "none", or None (every
     installed model whose kind is among `kinds`; models with chunk != 1 are left out)."""
-    from . import api
+    from lmz.runtime import api
 
     notes = notes if notes is not None else []
     if models is not None and models.strip().lower() in ("none", ""):
@@ -326,7 +324,7 @@ def run_baseline(c: Codec, data: bytes, protocol: str) -> tuple[int, float, floa
 
 
 def run_lmz(c: Codec, data: bytes, protocol: str, provider: str = "cpu", progress=None):
-    from . import api
+    from lmz.runtime import api
 
     kw = {"lane_size": CHUNK} if protocol == "chunk" else {}
     if c.mix == "alone":
@@ -407,11 +405,11 @@ def make_lanes(datas: list[bytes], lane_len: int, max_lanes: int = 256) -> tuple
 def lmz_position_costs(model, M: np.ndarray, lens: np.ndarray, mix: str = "off") -> np.ndarray:
     """Ideal code length (bits) of every byte of every lane: [L, T], 0 past a lane's end.
 
-    Runs the model over the lanes exactly as runtime/loop.py:encode_lanes does (virtual 0 byte,
+    Runs the model over the lanes exactly as lmz/runtime/loop.py:encode_lanes does (virtual 0 byte,
     same chunking, same scores_to_freqs) and, with mix on, MixStack.predict_step (the stack's
     measuring hook: same predictions and updates as encode_step, without a coder)."""
-    from .freqs import PROB_ONE, scores_to_freqs
-    from .loop import make_stack
+    from lmz.runtime.freqs import PROB_ONE, scores_to_freqs
+    from lmz.runtime.loop import make_stack
 
     L, T = M.shape
     C = int(model.chunk)
@@ -474,7 +472,7 @@ def bucket_means(cost: np.ndarray, lens: np.ndarray, edges=BUCKETS) -> np.ndarra
 def incontext_study(inputs: list[Input], codecs: list[Codec], lane_len: int = 65536, provider: str = "cpu",
                     progress=None) -> dict:
     """bits/byte per position bucket for gzip and the text lmz codecs (mix off and on)."""
-    from .session import ByteModel
+    from lmz.runtime.session import ByteModel
 
     texts = [i.data for i in inputs if i.kind == "text"]
     M, lens = make_lanes(texts, lane_len)
@@ -617,17 +615,37 @@ def load_inputs(files: list[str], kind: Optional[str], data: Optional[str], quic
     return out
 
 
-def main(files=None, kind=None, json_out=None, plots=None, models=None, quick=False, quick_kb=QUICK_KB,
-         data=None, mix="both", protocols="whole,chunk", only=None, provider="cpu", lane_kb=64,
-         show_progress=True, info=print) -> int:
+@dataclass
+class BenchOptions:
+    """What `lmz-run bench` runs; every field is one command-line option."""
+
+    files: List[str] = field(default_factory=list)  # inputs (empty: the evaluation sets under `data`)
+    kind: Optional[str] = None  # text|image|audio (None: all kinds; with files: text)
+    json_out: Optional[str] = None  # write all results as JSON here
+    plots: Optional[str] = None  # directory for the in-context study's incontext.png/.json
+    models: Optional[str] = None  # "a,b" NAMEs or PATHs, "none", or None: every installed model of the kind
+    quick_kb: Optional[int] = None  # keep only the first quick_kb KiB of each input (None: all)
+    data: Optional[str] = None  # corpora directory (else $LMZ_DATA)
+    mix: str = "both"  # lmz rows: off, on, alone (comma-separated); both = off,on
+    protocols: str = "whole,chunk"  # whole, chunk or both
+    only: Optional[str] = None  # only these baselines (name prefixes)
+    provider: str = "cpu"  # onnxruntime provider
+    lane_kb: int = 64  # lane length (KiB) of the in-context study
+    show_progress: bool = True
+
+
+def main(o: BenchOptions, info=print) -> int:
     """The bench command; returns the exit code (2 if any round trip failed)."""
+    files, kind, json_out, plots, models, data = o.files, o.kind, o.json_out, o.plots, o.models, o.data
+    mix, protocols, only, provider, lane_kb = o.mix, o.protocols, o.only, o.provider, o.lane_kb
+    quick = o.quick_kb is not None
     protos = tuple(p.strip() for p in protocols.split(",") if p.strip())
     if not protos or any(p not in ("whole", "chunk") for p in protos):
         raise UsageError("--protocols takes whole, chunk or both (comma-separated)")
     mixes = ("off", "on") if mix == "both" else tuple(m.strip() for m in mix.split(",") if m.strip())
     if not mixes or any(m not in MIX_ROWS for m in mixes):
         raise UsageError("--mix takes off, on, alone (the mix without the model) or both, comma-separated")
-    inputs = load_inputs(list(files or []), kind, data, quick_kb * 1024 if quick else None)
+    inputs = load_inputs(list(files or []), kind, data, o.quick_kb * 1024 if quick else None)
     kinds = sorted({i.kind for i in inputs})
     notes: list[str] = []
     codecs = [c for c in baselines() if any(k in c.kinds for k in kinds)]
@@ -644,7 +662,7 @@ def main(files=None, kind=None, json_out=None, plots=None, models=None, quick=Fa
     want_study = plots is not None and "text" in kinds
     if plots is not None and not want_study:
         info("--plots: the in-context study needs text inputs; none given")
-    with _progress(show_progress, jobs + (1 + sum(c.lmz for c in codecs) if want_study else 0)) as step:
+    with _progress(o.show_progress, jobs + (1 + sum(c.lmz for c in codecs) if want_study else 0)) as step:
         results = run_bench(inputs, codecs, protos, provider, step)
         study = None
         if want_study:
@@ -704,32 +722,34 @@ class _progress:
         return False
 
 
-def register(app, ctx_cls, run) -> None:
-    """Add `bench` to the lmz-run Typer app (kept here so runtime/cli.py only calls this)."""
-    import typer
+def _command(files: Optional[List[str]] = typer.Argument(None, help="Inputs (default: the evaluation sets).",
+                                                     show_default=False),
+             kind: Optional[str] = typer.Option(None, "--kind", help="text|image|audio (default: all; "
+                                                "with FILEs: text)."),
+             json_out: Optional[str] = typer.Option(None, "--json", help="Write all results as JSON to this file."),
+             plots: Optional[str] = typer.Option(None, "--plots", help="Directory for incontext.png/.json."),
+             models: Optional[str] = typer.Option(None, "--models", help="lmz models a,b (NAMEs or PATHs), or "
+                                                  "'none' (default: every installed model of the kind)."),
+             quick: bool = typer.Option(False, "--quick", help="Only the first --quick-kib KiB of each input."),
+             quick_kb: int = typer.Option(QUICK_KB, "--quick-kib", help="KiB kept by --quick."),
+             data: Optional[str] = typer.Option(None, "--data", help="Corpora directory (default: $LMZ_DATA)."),
+             mix: str = typer.Option("both", "--mix", help="lmz rows: off (model alone), on (model + mix), alone "
+                                     "(mix without the model), comma-separated; both = off,on."),
+             protocols: str = typer.Option("whole,chunk", "--protocols", help="whole, chunk or both."),
+             only: Optional[str] = typer.Option(None, "--baselines", help="Only these baselines (name "
+                                                "prefixes, e.g. gzip,xz)."),
+             lane_kb: int = typer.Option(64, "--lane-kib", help="Lane length (KiB) of the in-context study."),
+             provider: str = typer.Option("cpu", "--provider", help="onnxruntime provider: auto|cpu|cuda."),
+             quiet: bool = typer.Option(False, "-q", "--quiet", help="Only errors and the table."),
+             no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar.")):
+    """Compare lmz with gzip, bzip2, xz, zstd, brotli, PPMd, PNG and FLAC (paper Table 1)."""
+    from lmz.runtime.cli import Ctx, run_command
 
-    @app.command("bench")
-    def bench(files: Optional[List[str]] = typer.Argument(None, help="Inputs (default: the evaluation sets).",
-                                                         show_default=False),
-              kind: Optional[str] = typer.Option(None, "--kind", help="text|image|audio (default: all; "
-                                                 "with FILEs: text)."),
-              json_out: Optional[str] = typer.Option(None, "--json", help="Write all results as JSON to this file."),
-              plots: Optional[str] = typer.Option(None, "--plots", help="Directory for incontext.png/.json."),
-              models: Optional[str] = typer.Option(None, "--models", help="lmz models a,b (NAMEs or PATHs), or "
-                                                   "'none' (default: every installed model of the kind)."),
-              quick: bool = typer.Option(False, "--quick", help="Only the first --quick-kib KiB of each input."),
-              quick_kb: int = typer.Option(QUICK_KB, "--quick-kib", help="KiB kept by --quick."),
-              data: Optional[str] = typer.Option(None, "--data", help="Corpora directory (default: $LMZ_DATA, "
-                                                 "else ../corpora beside the repository)."),
-              mix: str = typer.Option("both", "--mix", help="lmz rows: off (model alone), on (model + mix), alone (mix without the model), comma-separated; both = off,on."),
-              protocols: str = typer.Option("whole,chunk", "--protocols", help="whole, chunk or both."),
-              only: Optional[str] = typer.Option(None, "--baselines", help="Only these baselines (name "
-                                                 "prefixes, e.g. gzip,xz)."),
-              lane_kb: int = typer.Option(64, "--lane-kib", help="Lane length (KiB) of the in-context study."),
-              provider: str = typer.Option("cpu", "--provider", help="onnxruntime provider: auto|cpu|cuda."),
-              quiet: bool = typer.Option(False, "-q", "--quiet", help="Only errors and the table."),
-              no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar.")):
-        """Compare lmz with gzip, bzip2, xz, zstd, brotli, PPMd, PNG and FLAC (paper Table 1)."""
-        ctx = ctx_cls(quiet, False, no_progress)
-        run(ctx, lambda: main(files, kind, json_out, plots, models, quick, quick_kb, data, mix, protocols, only,
-                              provider, lane_kb, not no_progress and not quiet, ctx.info))
+    ctx = Ctx(quiet, False, no_progress)
+    opts = BenchOptions(list(files or []), kind, json_out, plots, models, quick_kb if quick else None, data, mix,
+                        protocols, only, provider, lane_kb, not no_progress and not quiet)
+    run_command(ctx, lambda: main(opts, ctx.info))
+
+
+app = typer.Typer(add_completion=False, context_settings={"help_option_names": ["-h", "--help"]})
+app.command("bench")(_command)
