@@ -125,7 +125,8 @@ def test_cli_bench_quick(text_model, tmp_path):
 
 def test_incontext_costs_match_the_coder(tiny_model):
     """The per-byte ideal code lengths add up to what the coder writes (same frequencies)."""
-    from lmz.runtime.loop import encode_lanes, make_stack
+    from lmz.runtime.lanes import FramePlan
+    from lmz.runtime.loop import encode_frame, make_stack
 
     data = TEXT[:512]
     M, lens = bench.make_lanes([data], 256)
@@ -134,7 +135,8 @@ def test_incontext_costs_match_the_coder(tiny_model):
     cm = bench.lmz_position_costs(tiny_model, M, lens, "on")
     assert cm.shape == cost.shape and np.all(cm > 0)
     for mix, c in (("off", cost), ("on", cm)):  # the coder's lanes cost their ideal length + ~1 byte
-        coded = encode_lanes(tiny_model, make_stack(mix).make(2), data, 2)
+        plan = FramePlan.cut(0, len(data), 2)
+        coded = encode_frame(tiny_model, make_stack(mix).make(plan), data, plan)
         for i in range(2):
             assert abs(len(coded[i]) - c[i].sum() / 8) <= 3, (mix, i, len(coded[i]), c[i].sum() / 8)
     g = bench.gzip_bucket_costs(M, lens, (0, 16, 64, 256))

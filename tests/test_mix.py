@@ -8,6 +8,7 @@ import pytest
 from lmz.runtime import mix
 from lmz.runtime.coder import Decoder, Encoder
 from lmz.runtime.freqs import PROB_ONE, scores_to_freqs
+from lmz.runtime.lanes import FramePlan
 from lmz.runtime.mix import MixStack
 
 SMALL = dict(table_bits=16, bh_bits=16, hist_bits=10, match_bits=12)
@@ -147,11 +148,11 @@ def test_loop_integration():
     spec = loop.make_stack("on", **SMALL)
     raw = TEXT * 2
     lanes = 3
-    coded = loop.encode_lanes(FakeModel(chunk=4), spec.make(lanes), raw, lanes)
-    lens = loop.lane_lengths(len(raw), lanes)
+    plan = FramePlan.cut(0, len(raw), lanes)
+    coded = loop.encode_frame(FakeModel(chunk=4), spec.make(plan), raw, plan)
     spec2 = loop.stack_from_header(spec.stack_id, spec.blob)  # params through the container's JSON
     assert spec2.stack_id == mix.STACK_ID == 1
-    back = loop.decode_lanes(FakeModel(chunk=1), spec2.make(lanes), coded, lens)
+    back = loop.decode_frame(FakeModel(chunk=1), spec2.make(plan), coded, plan)
     assert b"".join(back) == raw
 
 
@@ -262,7 +263,7 @@ def test_second_mixer_roundtrip_and_old_streams_keep_their_settings():
     spec = loop.make_stack("on")
     assert spec.params["mixer2"] == MixStack.CURRENT["mixer2"]  # new streams record it...
     old = loop.stack_from_header(spec.stack_id, b'{"algo": 1}')  # ...a stream without it decodes as before
-    assert old.make(2).mixer2 == 0
+    assert old.make(FramePlan.cut(0, 8, 2)).mixer2 == 0
 
 
 @pytest.mark.parametrize("mixer2", [0, 1])

@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 from lmz.runtime import api
 from lmz.runtime import container as ct
 from lmz.runtime.errors import ModelMismatchError, ModelNotFoundError
-from lmz.runtime.loop import ModelOnly, choose_lanes, decode_lanes, encode_lanes
+from lmz.runtime.lanes import FramePlan, choose_lanes
+from lmz.runtime.loop import ModelOnly, decode_frame, encode_frame
 
 CASES = {
     "empty": b"",
@@ -58,11 +59,11 @@ def test_choose_lanes():
 
 def test_chunked_encoder_gives_the_same_bits(fake_model):
     data = TEXT[:999]
-    ref = encode_lanes(fake_model, ModelOnly(), data, 4)
+    ref = encode_frame(fake_model, ModelOnly(), data, FramePlan.cut(0, len(data), 4))
     for c in (3, 8, 2000):
-        assert encode_lanes(FakeModel(chunk=c), ModelOnly(), data, 4) == ref
+        assert encode_frame(FakeModel(chunk=c), ModelOnly(), data, FramePlan.cut(0, len(data), 4)) == ref
     lens = ct.lane_lengths(len(data), 4)
-    assert b"".join(decode_lanes(fake_model, ModelOnly(), ref, lens)) == data
+    assert b"".join(decode_frame(fake_model, ModelOnly(), ref, FramePlan(0, lens))) == data
 
 
 def test_streaming_api(fake_model):
@@ -106,10 +107,10 @@ def test_property_round_trip(data, lanes, frame, fake_model):
 # -- real (tiny, random-weight) ONNX models ---------------------------------------------------
 def test_onnx_loop_round_trip(tiny_model, tiny_model8):
     data = TEXT[:700] + bytes(range(256))
-    ref = encode_lanes(tiny_model, ModelOnly(), data, 5)
-    assert encode_lanes(tiny_model8, ModelOnly(), data, 5) == ref  # chunked graph, same bits
+    ref = encode_frame(tiny_model, ModelOnly(), data, FramePlan.cut(0, len(data), 5))
+    assert encode_frame(tiny_model8, ModelOnly(), data, FramePlan.cut(0, len(data), 5)) == ref  # chunked graph, same bits
     lens = ct.lane_lengths(len(data), 5)
-    assert b"".join(decode_lanes(tiny_model, ModelOnly(), ref, lens)) == data
+    assert b"".join(decode_frame(tiny_model, ModelOnly(), ref, FramePlan(0, lens))) == data
 
 
 @pytest.mark.parametrize("data", [b"", b"q", b"abc", TEXT[:2000]])

@@ -192,13 +192,14 @@ def test_trained_model_exports_bit_exact(tmp_path):
 def test_round_trip_through_runtime(tiny_transformer):
     """Encode with the chunked graph, decode with the one-step graph (the lane loop and coder)."""
     from lmz.runtime import container as ct
-    from lmz.runtime.loop import ModelOnly, decode_lanes, encode_lanes
+    from lmz.runtime.lanes import FramePlan
+    from lmz.runtime.loop import ModelOnly, decode_frame, encode_frame
     from lmz.runtime.session import ByteModel
 
     paths, _ = tiny_transformer
     one, eight = ByteModel(paths[1], provider="cpu"), ByteModel(paths[8], provider="cpu")
     data = TEXT[:400] + bytes(range(256))
-    ref = encode_lanes(one, ModelOnly(), data, 3)
-    assert encode_lanes(eight, ModelOnly(), data, 3) == ref
+    ref = encode_frame(one, ModelOnly(), data, FramePlan.cut(0, len(data), 3))
+    assert encode_frame(eight, ModelOnly(), data, FramePlan.cut(0, len(data), 3)) == ref
     lens = ct.lane_lengths(len(data), 3)
-    assert b"".join(decode_lanes(one, ModelOnly(), ref, lens)) == data
+    assert b"".join(decode_frame(one, ModelOnly(), ref, FramePlan(0, lens))) == data

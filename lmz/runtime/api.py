@@ -30,7 +30,9 @@ from .errors import (
     ModelNotFoundError,
     UsageError,
 )
-from .loop import FRAME_SIZE, choose_lanes, decode_lanes, encode_lanes, lane_starts, make_stack, stack_from_header
+from .lanes import FRAME_SIZE, MAX_LANES, FramePlan, choose_lanes
+from .loop import decode_frame, encode_frame, make_stack, stack_from_header
+from .protocols import ByteModel
 
 __all__ = ["compress", "decompress", "Compressor", "Decompressor", "read_header", "Header", "resolve_model",
            "load_model", "scan", "DEFAULT_MODEL", "LmzError", "FormatError", "CorruptError", "ChecksumError",
@@ -69,20 +71,20 @@ _CACHE: dict = {}
 
 def load_model(model=None, provider: str = "auto"):
     """A model object (returned as is) or NAME/PATH -> ByteModel (cached per path and provider)."""
-    if model is not None and hasattr(model, "step"):
+    if isinstance(model, ByteModel):
         return model
-    from .session import ByteModel  # onnxruntime is imported only when a model is really needed
+    from .session import OnnxByteModel  # onnxruntime is imported only when a model is really needed
 
     p = resolve_model(model).resolve()
     key = (str(p), provider, p.stat().st_mtime_ns)
     if key not in _CACHE:
         _CACHE.clear()
-        _CACHE[key] = ByteModel(p, provider=provider)
+        _CACHE[key] = OnnxByteModel(p, provider=provider)
     return _CACHE[key]
 
 
-def _model_name(m) -> str:
-    return getattr(m, "name", None) or Path(getattr(m.info, "path", "model")).stem
+def _model_name(m: ByteModel) -> str:
+    return Path(m.info.path).stem
 
 
 # -- headers ----------------------------------------------------------------------------------
@@ -144,7 +146,7 @@ class Compressor:
 
     def _frames_fixed_lanes(self, raw: bytes, offset: int) -> bytes:
         ls = self.lane_size
-        per = ls * min(ct.MAX_LANES, max(1, len(raw) // ls))
+        per = ls * min(MAX_LANES, max(1, len(raw) // ls))
         out = []
         for s in range(0, len(raw), per):
             part = raw[s: s + per]
@@ -156,9 +158,9 @@ class Compressor:
         return b"".join(out)
 
     def _frame(self, raw: bytes, lanes: int, offset: int) -> bytes:
-        stack = self.stack.make(lanes, lane_starts(offset, ct.lane_lengths(len(raw), lanes)))
-        coded = encode_lanes(self.model, stack, raw, lanes, self.progress)
-        return ct.pack_frame(raw, coded, store_lanes=self.stack.independent_lanes)
+        plan = FramePlan.cut(offset, len(raw), lanes)
+        coded = encode_frame(self.model, self.stack.make(plan), raw, plan, self.progress)
+        return ct.pack_frame(raw, plan, coded, store_lanes=self.stack.independent_lanes)
 
     def copy_stream(self, ifh: BinaryIO, ofh: BinaryIO, size: int | None = None) -> tuple[int, int]:
         """Read `ifh` to its end, write the compressed stream to `ofh`; returns (read, written).
@@ -246,11 +248,12 @@ class Decompressor:
         lanes = list(f.lane_payload)
         if self.progress:
             self.progress(int(sum(f.lane_lens[i] for i, s in enumerate(f.lane_stored) if s)))
+        plan = FramePlan(offset, f.lane_lens).select(sel)
         try:
-            stack = spec.make(len(sel), lane_starts(offset, f.lane_lens)[sel])
+            stack = spec.make(plan)
         except (TypeError, ValueError) as e:
             raise FormatError(f"corrupt predictor stack parameters ({e})") from None
-        dec = decode_lanes(model, stack, [f.lane_payload[i] for i in sel], f.lane_lens[sel], self.progress)
+        dec = decode_frame(model, stack, [f.lane_payload[i] for i in sel], plan, self.progress)
         for i, d in zip(sel, dec):
             if ct.lane_check(d) != f.lane_checks[i]:
                 raise ChecksumError(f"checksum mismatch in lane {i}: corrupt data or a different model/runtime")

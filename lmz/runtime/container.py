@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import ChecksumError, CorruptError, FormatError, TruncatedError
+from .lanes import MAX_FRAME as MAX_FRAME_LIMIT
+from .lanes import MAX_LANES, FramePlan, lane_lengths  # noqa: F401  (lane_lengths: re-exported)
 
 MAGIC = b"\x89LMZ"
 VERSION = 1
@@ -29,8 +31,6 @@ FRAME_END = 0x00
 FRAME_STORED = 0x01
 FRAME_MODELED = 0x02
 
-MAX_FRAME_LIMIT = 1 << 30  # a header may not ask a decoder for frames above 1 GiB
-MAX_LANES = 1 << 16
 MAX_NAME = 64
 MAX_PARAMS = 4096
 TRAILER_SIZE = 1 + 8 + 4
@@ -164,14 +164,6 @@ def read_header(src) -> Header:
 
 
 # -- lanes and frames ------------------------------------------------------------------------
-def lane_lengths(n: int, lanes: int) -> np.ndarray:
-    """Frame of n bytes cut into `lanes` contiguous lanes; the first n % lanes lanes get one more."""
-    base, rem = divmod(n, lanes)
-    out = np.full(lanes, base, dtype=np.int64)
-    out[:rem] += 1
-    return out
-
-
 def lane_check(raw: bytes) -> int:
     return zlib.crc32(raw) & 0xFFFF
 
@@ -190,14 +182,14 @@ class Frame:
     size: int = 0  # bytes in the stream
 
 
-def pack_frame(raw: bytes, coded: list[bytes] | None, store_lanes: bool = True) -> bytes:
+def pack_frame(raw: bytes, plan: FramePlan | None, coded: list[bytes] | None, store_lanes: bool = True) -> bytes:
     """The smallest encoding of one frame: modeled lanes (each lane stored if coding expands it and
-    `store_lanes`) or the whole frame stored. `coded`: the coder output per lane (None: store)."""
+    `store_lanes`) or the whole frame stored. `coded`: the coder output per lane of `plan` (None: store)."""
     n = len(raw)
     stored = bytes([FRAME_STORED]) + varint(n) + raw
     if not coded:
         return stored
-    lens = lane_lengths(n, len(coded))
+    lens = plan.lens
     flags = np.zeros(len(coded), dtype=bool)
     meta, payload, off = bytearray(), [], 0
     for i, c in enumerate(coded):

@@ -7,11 +7,12 @@ model's fixed-size state (KV-free) and whatever the stack keeps per lane.
 
 Predictor stacks. A stack is created per frame for that frame's lanes by a :class:`StackSpec`
 (what the container records: ``stack_id`` and a params blob, the JSON of the params dict), given
-the position in the input of each lane's first byte (:func:`lane_starts`). A stack instance has:
+the frame's :class:`~lmz.runtime.lanes.FramePlan` (the stack's 2-D contexts need each lane's
+position in the input). A stack instance is a :class:`~lmz.runtime.protocols.PredictorStack`:
 
     def encode_step(self, model_freqs, syms, active, enc) -> None
     def decode_step(self, model_freqs, active, dec) -> np.ndarray   # syms[L] int64
-    independent_lanes: bool   # optional, default False (see below)
+    use_model: bool; independent_lanes: bool
 
 ``model_freqs`` is int64 [L, 256] (rows sum to 2**16), ``syms`` int64 [L], ``active`` bool [L];
 ``enc``/``dec`` are :class:`lmz.runtime.coder.Encoder` / ``Decoder`` with one lane per row. For
@@ -30,13 +31,14 @@ from typing import Callable
 import numpy as np
 
 from .coder import Decoder, Encoder
-from .container import STACK_MIX, STACK_MODEL_ONLY, lane_lengths
+from .container import STACK_MIX, STACK_MODEL_ONLY
 from .errors import FormatError, ModelError, UsageError
 from .freqs import scores_to_freqs
+from .lanes import DEFAULT_MAX_LANES, FRAME_SIZE, MIN_LANE, FramePlan, choose_lanes, model_inputs
+from .protocols import ByteModel, PredictorStack
 
-FRAME_SIZE = 1 << 22  # bytes of input per frame (memory bound, see docs/FORMAT.md)
-MIN_LANE = 4096  # a lane is never shorter than this unless lanes= says so
-MAX_LANES = 256
+__all__ = ["FRAME_SIZE", "FramePlan", "ModelOnly", "StackSpec", "choose_lanes", "decode_frame", "encode_frame",
+           "make_stack", "stack_from_header"]
 
 Progress = Callable[[int], None] | None
 
@@ -46,6 +48,9 @@ class ModelOnly:
 
     stack_id = STACK_MODEL_ONLY
     independent_lanes = True
+    use_model = True
+    min_lane = MIN_LANE
+    max_lanes = DEFAULT_MAX_LANES
 
     def __init__(self, lanes: int | None = None, starts=None, **params):
         if params:
@@ -72,11 +77,11 @@ class StackSpec:
     def __init__(self, name: str, stack_id: int, cls, params: dict | None = None):
         self.name, self.stack_id, self.cls = name, stack_id, cls
         self.params = dict(params or {})
-        self.independent_lanes = bool(getattr(cls, "independent_lanes", False))
+        self.independent_lanes = bool(cls.independent_lanes)
         # shortest lane the loop cuts for it and most lanes per frame it gets: the params' (a
         # model's preset may set them), else the class's
-        self.min_lane = int(self.params.get("min_lane", getattr(cls, "min_lane", MIN_LANE)))
-        self.max_lanes = int(self.params.get("max_lanes", getattr(cls, "max_lanes", MAX_LANES)))
+        self.min_lane = int(self.params.get("min_lane", cls.min_lane))
+        self.max_lanes = int(self.params.get("max_lanes", cls.max_lanes))
 
     @property
     def blob(self) -> bytes:
@@ -84,10 +89,10 @@ class StackSpec:
             return b""
         return json.dumps(self.params, sort_keys=True, separators=(",", ":")).encode()
 
-    def make(self, lanes: int, starts=None):
-        """A stack for `lanes` lanes whose first bytes sit at positions `starts` of the input
-        (both sides know them from the container; stacks with 2-D contexts need them)."""
-        return self.cls(lanes, starts=starts, **self.params)
+    def make(self, plan: FramePlan) -> PredictorStack:
+        """A stack for the lanes of `plan` (both sides know it from the container; stacks with
+        2-D contexts need each lane's position in the input)."""
+        return self.cls(plan.lanes, starts=plan.starts, **self.params)
 
 
 def make_stack(mix="off", **params) -> StackSpec:
@@ -99,8 +104,8 @@ def make_stack(mix="off", **params) -> StackSpec:
         return StackSpec("model", STACK_MODEL_ONLY, ModelOnly, params)
     if mix in ("on", "mix", True):
         cls = _mix_class()
-        full = dict(getattr(cls, "DEFAULTS", {}))
-        full.update(getattr(cls, "CURRENT", {}))
+        full = dict(cls.DEFAULTS)
+        full.update(cls.CURRENT)
         full.update(params)
         return StackSpec("mix", STACK_MIX, cls, full)
     raise UsageError(f"--mix must be on or off, not {mix!r}")
@@ -122,43 +127,17 @@ def stack_from_header(stack_id: int, blob: bytes) -> StackSpec:
     raise FormatError(f"unknown predictor stack id {stack_id}")
 
 
-def lane_starts(offset: int, lens) -> np.ndarray:
-    """Input position of each lane's first byte, for a frame at `offset` cut into lanes `lens`."""
-    lens = np.asarray(lens, dtype=np.int64)
-    return offset + np.cumsum(lens) - lens
-
-
-def choose_lanes(n: int, lanes: int | None = None, min_lane: int = MIN_LANE, max_lanes: int = MAX_LANES) -> int:
-    """Lane count for a frame of n bytes: as many as possible with lanes >= min_lane bytes."""
-    if n <= 0:
-        return 0
-    if lanes is not None:
-        if lanes < 1:
-            raise UsageError("--lanes must be at least 1")
-        return min(int(lanes), n)
-    return max(1, min(max_lanes, n // min_lane))
-
-
-def encode_lanes(model, stack, raw: bytes, lanes: int, progress: Progress = None) -> list[bytes]:
-    """Code a frame of `raw` bytes as `lanes` contiguous lanes; returns each lane's coded bytes.
+def encode_frame(model: ByteModel, stack: PredictorStack, raw: bytes, plan: FramePlan,
+                 progress: Progress = None) -> list[bytes]:
+    """Code a frame of `raw` bytes cut as `plan`; returns each lane's coded bytes.
 
     `progress(n)` is called with the bytes coded since its last call (about every 64 steps)."""
-    n = len(raw)
-    lens = lane_lengths(n, lanes)
-    T = int(lens[0])
-    C = int(model.chunk)
-    # lane matrix [L, T]; row i holds lane i, zero padded; the input at step t is the byte t-1
-    ends = np.cumsum(lens)
-    idx = (ends - lens)[:, None] + np.arange(T)[None, :]
-    valid = np.arange(T)[None, :] < lens[:, None]
-    data = np.frombuffer(raw, dtype=np.uint8)
-    M = np.where(valid, data[np.minimum(idx, n - 1)], 0).astype(np.int64)
-    steps = -(-T // C) * C
-    X = np.zeros((lanes, steps), dtype=np.int64)
-    X[:, 1:T] = M[:, : T - 1]
-    enc = Encoder(lanes, capacity=min(T, 1 << 16) // 2 + 16)
-    state = model.initial_state(lanes)
-    use_model = getattr(stack, "use_model", True)  # False: a stack that ignores the model (not run)
+    lens, T, C = plan.lens, plan.steps, int(model.chunk)
+    M = plan.lane_matrix(raw)  # [L, T]; the input at step t is the byte t-1 (virtual 0 first)
+    X = model_inputs(M, -(-T // C) * C)
+    enc = Encoder(plan.lanes, capacity=min(T, 1 << 16) // 2 + 16)
+    state = model.initial_state(plan.lanes)
+    use_model = stack.use_model  # False: a stack that ignores the model (it is not run)
     done = 0
     for t0 in range(0, T, C):
         if use_model:
@@ -172,25 +151,24 @@ def encode_lanes(model, stack, raw: bytes, lanes: int, progress: Progress = None
             progress(now - done)
             done = now
     if progress:
-        progress(n - done)
+        progress(plan.size - done)
     return enc.finish()
 
 
-def decode_lanes(model, stack, coded: list[bytes], lens, progress: Progress = None,
-                 report_every: int = 64) -> list[bytes]:
-    """Decode lanes of the given raw lengths from their coded bytes (one model step per byte)."""
-    lanes = len(coded)
+def decode_frame(model: ByteModel, stack: PredictorStack, coded: list[bytes], plan: FramePlan,
+                 progress: Progress = None, report_every: int = 64) -> list[bytes]:
+    """Decode the lanes of `plan` from their coded bytes (one model step per byte)."""
+    lanes = plan.lanes
     if lanes == 0:
         return []
     if int(model.chunk) != 1:
         raise ModelError(f"decoding needs the one-step graph of the model (chunk 1, got {model.chunk})")
-    lens = np.asarray(lens, dtype=np.int64)
-    T = int(lens.max())
+    lens, T = plan.lens, plan.steps
     dec = Decoder(coded)
     state = model.initial_state(lanes)
     out = np.zeros((lanes, T), dtype=np.uint8)
     x = np.zeros((lanes, 1), dtype=np.int64)
-    use_model = getattr(stack, "use_model", True)
+    use_model = stack.use_model
     done = 0
     for t in range(T):
         if use_model:

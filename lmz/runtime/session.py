@@ -118,8 +118,8 @@ def read_model_info(path: str | os.PathLike) -> ModelInfo:
     return _info_from_meta(path, meta)
 
 
-class ByteModel:
-    """One ONNX byte model: `step(bytes[L, C], state) -> (scores int32 [L, C, 256], state)`."""
+class OnnxByteModel:
+    """One ONNX byte model (a :class:`~lmz.runtime.protocols.ByteModel`): `step(bytes[L, C], state) -> (scores int32 [L, C, 256], state)`."""
 
     def __init__(self, path, provider: str = "auto", threads: int = 0, opt_level: str = "all"):
         # the metadata comes from the session itself: the file is parsed once
@@ -135,3 +135,6 @@ class ByteModel:
         scores, new_state = self.session.run(
             ["scores", "state_out"], {"bytes": np.ascontiguousarray(data, dtype=np.int64), "state": state})
         return scores.astype(np.int32), new_state
+
+
+ByteModel = OnnxByteModel  # the name earlier code and tests import

@@ -61,8 +61,9 @@ import typer
 from lmz.runtime.errors import LmzError, UsageError
 
 KINDS = ("text", "image", "audio")
-CHUNK = 2048  # the paper's chunk size (bytes)
-PATCH_H, PATCH_W = 32, 64  # the paper's image patches: 32 rows x 64 columns = 2048 bytes
+from lmz.studies import CHUNK  # noqa: E402
+from lmz.studies import PATCH_COLS as PATCH_W  # noqa: E402
+
 AUDIO_RATE = 16000
 BUCKETS = (0, 16, 64, 256, 1024, 4096, 16384, 65536)
 PPMD_ORDER, PPMD_MEM = 6, 16 << 20
@@ -405,18 +406,17 @@ def make_lanes(datas: list[bytes], lane_len: int, max_lanes: int = 256) -> tuple
 def lmz_position_costs(model, M: np.ndarray, lens: np.ndarray, mix: str = "off") -> np.ndarray:
     """Ideal code length (bits) of every byte of every lane: [L, T], 0 past a lane's end.
 
-    Runs the model over the lanes exactly as lmz/runtime/loop.py:encode_lanes does (virtual 0 byte,
+    Runs the model over the lanes exactly as lmz/runtime/loop.py:encode_frame does (virtual 0 byte,
     same chunking, same scores_to_freqs) and, with mix on, MixStack.predict_step (the stack's
     measuring hook: same predictions and updates as encode_step, without a coder)."""
     from lmz.runtime.freqs import PROB_ONE, scores_to_freqs
+    from lmz.runtime.lanes import FramePlan, model_inputs
     from lmz.runtime.loop import make_stack
 
     L, T = M.shape
     C = int(model.chunk)
-    steps = -(-T // C) * C
-    X = np.zeros((L, steps), dtype=np.int64)
-    X[:, 1:T] = M[:, : T - 1]
-    stack = make_stack(mix).make(L) if mix == "on" else None
+    X = model_inputs(M, -(-T // C) * C)
+    stack = make_stack(mix).make(FramePlan(0, lens)) if mix == "on" else None
     state = model.initial_state(L)
     cost = np.zeros((L, T), dtype=np.float64)
     rows = np.arange(L)

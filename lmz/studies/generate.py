@@ -167,8 +167,7 @@ def _gzip_continue(prompt: bytes, n: int, tm: int, rng: IntRng, window: int) -> 
 
 
 # -- image completion (paper §3.4) --------------------------------------------------------------
-PATCH_ROWS, PATCH_COLS = 32, 64  # the image corpora's patches: 32 rows x 64 columns, row-major bytes
-PATCH_BYTES = PATCH_ROWS * PATCH_COLS
+from lmz.studies import PATCH_BYTES, PATCH_COLS, PATCH_ROWS  # noqa: E402  (the image corpora's patches)
 
 
 def patch_rng(seed: int, i: int) -> IntRng:
