@@ -43,5 +43,5 @@ __version__ = "0.1.0"
 
 __all__ = ["compress", "decompress", "Compressor", "Decompressor", "read_header", "Header", "scan",
            "available_models", "DEFAULT_MODEL", "LmzError", "FormatError", "TruncatedError", "CorruptError",
-           "ChecksumError", "ModelError", "ModelMismatchError", "ModelNotFoundError", "UsageError", "LmzIOError",
+           "ChecksumError", "MemoryLimitError", "ModelError", "ModelMismatchError", "ModelNotFoundError", "UsageError", "LmzIOError",
            "__version__"]

@@ -71,10 +71,11 @@ def test_noop_event_is_exact():
             enc.put(np.zeros(4, np.int64), np.full(4, PROB_ONE))
         enc.put_symbols(freqs[t], syms[t])
     assert enc.finish() == ref
-    e = Encoder(3)
-    for _ in range(10):
-        e.put([0, 0, 0], [PROB_ONE] * 3)
-    assert e.finish() == [b"", b"", b""]
+    for strip, flushed in ((False, b"\0"), (True, b"")):  # nothing coded: only the flush byte (version 2
+        e = Encoder(3)                                   # keeps it; version 1 dropped trailing zeros)
+        for _ in range(10):
+            e.put([0, 0, 0], [PROB_ONE] * 3)
+        assert e.finish(strip_zeros=strip) == [flushed] * 3
 
 
 def test_inactive_lanes_and_bits_mixed():

@@ -12,18 +12,31 @@ from conftest import TEXT
 
 from lmz.runtime import api
 from lmz.runtime import container as ct
+from lmz.runtime import stack_params as sp
 from lmz.runtime.errors import ChecksumError, CorruptError, FormatError, LmzError, TruncatedError
 
 FP = "12" * 32
 
 
+MIX_DEFAULT = sp.dump_params(sp.PRESETS[sp.STACK_MIX][1])
+
+
 @pytest.mark.parametrize("size", [None, 0, 12345, 2**40])
-def test_header_round_trip(size):
-    h = ct.Header(FP, "text", ct.STACK_MIX, b'{"a":1}', 1 << 20, size)
+@pytest.mark.parametrize("params", [MIX_DEFAULT, sp.dump_params(dict(sp.PRESETS[sp.STACK_MIX][1], table_bits=16))])
+def test_header_round_trip(size, params):
+    h = ct.Header(FP, "text", ct.STACK_MIX, params, 1 << 20, size)
     b = h.pack()
     g = ct.read_header(b + b"rest")
-    assert g == h and g.size == len(b)
-    assert b[:4] == b"\x89LMZ" and b[0] >= 0x80
+    assert g == ct.Header(FP[:16], "text", ct.STACK_MIX, params, 1 << 20, size) and g.size == len(b)
+    assert b[:4] == b"\x89LMZ" and b[0] >= 0x80 and b[4] == 2
+    assert len(b) <= 40 + len(b"table_bits") + 8  # a preset id, not the parameters
+
+
+def test_default_headers_are_small():
+    """A default stream's header is a preset id (the whole parameter set was 467 bytes in version 1)."""
+    assert len(ct.Header(FP, "text", ct.STACK_MIX, MIX_DEFAULT, 1 << 22, 1500).pack()) <= 40
+    assert len(ct.Header(FP, "text").pack()) <= 40
+    assert len(ct.pack_end(1500, 0)) <= 8
 
 
 def _repack(b: bytes, **fields) -> bytes:
@@ -42,12 +55,12 @@ def test_header_errors():
         ct.read_header(b"PK\x03\x04" + b[4:])
     with pytest.raises(FormatError, match="not an lmz stream"):
         ct.read_header(b"\x89L")
-    with pytest.raises(FormatError, match="version 2"):
-        ct.read_header(_repack(b, version=2))
+    with pytest.raises(FormatError, match="version 3"):
+        ct.read_header(_repack(b, version=3))
     with pytest.raises(FormatError, match="reserved"):
         ct.read_header(_repack(b, flags=0x80))
     with pytest.raises(ChecksumError, match="header checksum"):
-        ct.read_header(b[:20] + bytes([b[20] ^ 1]) + b[21:])
+        ct.read_header(b[:12] + bytes([b[12] ^ 1]) + b[13:])
     for n in range(4, len(b)):
         with pytest.raises(FormatError):
             ct.read_header(b[:n])
@@ -104,7 +117,7 @@ def test_random_data_grows_by_a_few_bytes(fake_model):
     data = np.random.default_rng(1).bytes(300_000)
     c = api.compress(data, model=fake_model, mix="off", lanes=64)
     header = len(ct.Header(fake_model.info.fingerprint, "fake", content_size=1).pack())
-    assert len(c) - len(data) <= header + ct.TRAILER_SIZE + 8
+    assert len(c) - len(data) <= header + len(ct.pack_end(len(data), 0)) + 8
     assert api.decompress(c, model=fake_model) == data
 
 

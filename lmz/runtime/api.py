@@ -19,12 +19,14 @@ from pathlib import Path
 from typing import BinaryIO, Callable
 
 from . import container as ct
+from . import stack_params as sp
 from .container import Header, Reader
 from .errors import (
     ChecksumError,
     CorruptError,
     FormatError,
     LmzError,
+    MemoryLimitError,
     ModelError,
     ModelMismatchError,
     ModelNotFoundError,
@@ -39,6 +41,7 @@ __all__ = ["compress", "decompress", "Compressor", "Decompressor", "read_header"
            "ModelError", "ModelMismatchError", "ModelNotFoundError", "UsageError"]
 
 DEFAULT_MODEL = "text"
+DEFAULT_MEMORY_LIMIT = 1 << 30  # bytes a decoder may need (well inside a 2 GB edge box)
 Progress = Callable[[int], None] | None
 
 
@@ -196,8 +199,20 @@ def compress(data: bytes, model=DEFAULT_MODEL, provider: str = "auto", lanes: in
 class Decompressor:
     """Decompresses lmz streams. `model`: None (the name recorded in the stream), NAME, PATH or object."""
 
-    def __init__(self, model=None, provider: str = "auto", progress: Progress = None):
+    def __init__(self, model=None, provider: str = "auto", progress: Progress = None,
+                 memory_limit: int = DEFAULT_MEMORY_LIMIT):
+        """`memory_limit`: refuse (before any work) a stream whose frames and predictor stack would
+        need more bytes than this to decode (zstd's --memory); the need is computed from the header
+        and each frame's lane count."""
         self.model_arg, self.provider, self.progress = model, provider, progress
+        self.memory_limit = int(memory_limit)
+
+    def _check_memory(self, h: Header, lanes: int, frame_bytes: int) -> None:
+        need = sp.stack_memory(h.stack_id, h.params, lanes) + sp.frame_memory(frame_bytes)
+        if need > self.memory_limit:
+            raise MemoryLimitError(f"decoding this stream needs about {need >> 20} MiB (frames of up to "
+                                   f"{frame_bytes:,} bytes, {lanes} lanes, the {h.stack_name} stack's tables), above "
+                                   f"the limit of {self.memory_limit >> 20} MiB; raise it with --memory")
 
     def _model_for(self, h: Header):
         arg = self.model_arg
@@ -208,7 +223,7 @@ class Decompressor:
         except ModelNotFoundError as e:
             raise ModelNotFoundError(f"this stream needs model {h.model_name!r} "
                                      f"(fingerprint {h.fingerprint[:16]}); pass --model NAME|PATH: {e}") from None
-        if m.info.fingerprint != h.fingerprint:
+        if not ct.fingerprint_matches(h.fingerprint, m.info.fingerprint):
             raise ModelMismatchError(
                 f"model mismatch: the stream was made with {h.model_name!r} (fingerprint {h.fingerprint[:16]}), "
                 f"but {_model_name(m)!r} has fingerprint {m.info.fingerprint[:16]}; pass --model with the right one")
@@ -218,11 +233,14 @@ class Decompressor:
         """Yield the decompressed frames of the stream in `ifh`, checking everything."""
         r = Reader(ifh)
         h = ct.read_header(r)
-        model = self._model_for(h)
         stack = stack_from_header(h.stack_id, h.stack_params)
+        self._check_memory(h, 1, min(h.max_frame, h.content_size if h.content_size is not None else h.max_frame))
+        model = self._model_for(h)
         total, crc = 0, 0
         while True:
             f = ct.read_frame(r, h)
+            if f.kind == ct.FRAME_MODELED:
+                self._check_memory(h, sum(1 for s in f.lane_stored if not s), f.raw_len)
             if f.kind == ct.FRAME_END:
                 if f.total != total:
                     raise CorruptError(f"corrupt stream: end marker says {f.total} bytes, frames hold {total}")

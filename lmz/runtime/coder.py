@@ -162,8 +162,12 @@ class Encoder:
             self.rng[idx] = self.rng[idx] << _U(8)
 
     # -- end ------------------------------------------------------------------------------
-    def finish(self) -> list[bytes]:
-        """Flush and return each lane's bytes. The encoder cannot be used afterwards."""
+    def finish(self, strip_zeros: bool = False) -> list[bytes]:
+        """Flush and return each lane's bytes. The encoder cannot be used afterwards.
+
+        ``strip_zeros``: drop each lane's trailing zero bytes (the decoder reads zeros past the end),
+        as format version 1 did; version 2 keeps them, so that a lane's coded length bounds what it
+        decodes to (docs/FORMAT.md)."""
         # v = low rounded up to a multiple of 2**40 lies in [low, low + rng) since rng >= 2**40.
         carry = self.low >= _TOP  # a carry still waiting (see _put)
         if carry.any():
@@ -177,9 +181,9 @@ class Encoder:
         self.buf[self.rows, self.pos] = ((v >> _U(40)) & _U(0xFF)).astype(np.uint8)
         self.pos += 1
         out = []
-        for i in range(self.lanes):  # per lane once, at the end: trailing zeros are implicit
+        for i in range(self.lanes):  # per lane once, at the end
             b = self.buf[i, : self.pos[i]].tobytes()
-            out.append(b.rstrip(b"\0"))
+            out.append(b.rstrip(b"\0") if strip_zeros else b)
         self.buf = None
         return out
 

@@ -12,19 +12,21 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import stack_params as sp
 from .errors import ChecksumError, CorruptError, FormatError, TruncatedError
 from .lanes import MAX_FRAME as MAX_FRAME_LIMIT
 from .lanes import MAX_LANES, FramePlan, lane_lengths  # noqa: F401  (lane_lengths: re-exported)
+from .stack_params import STACK_MIX, STACK_MODEL_ONLY
 
 MAGIC = b"\x89LMZ"
-VERSION = 1
+VERSION = 2  # what this build writes; it reads 1 and 2
+VERSIONS_READ = (1, 2)
 FLAG_CONTENT_SIZE = 0x01
-FLAGS_KNOWN = FLAG_CONTENT_SIZE
+FLAG_OVERRIDES = 0x02  # version 2: stack parameters that differ from the preset follow
+FLAGS_KNOWN = {1: FLAG_CONTENT_SIZE, 2: FLAG_CONTENT_SIZE | FLAG_OVERRIDES}
 
-CODER_RANGE48 = 1  # runtime/coder.py: 48-bit range coder, range kept in [2**40, 2**48]
-FREQS_V1 = 1  # runtime/freqs.py: scores_to_freqs with EXP_LUT v1
-STACK_MODEL_ONLY = 0
-STACK_MIX = 1
+CODER_RANGE48 = 1  # lmz/runtime/coder.py: 48-bit range coder, range kept in [2**40, 2**48]
+FREQS_V1 = 1  # lmz/runtime/freqs.py: scores_to_freqs with EXP_LUT v1
 STACK_NAMES = {STACK_MODEL_ONLY: "model", STACK_MIX: "mix"}
 
 FRAME_END = 0x00
@@ -33,15 +35,31 @@ FRAME_MODELED = 0x02
 
 MAX_NAME = 64
 MAX_PARAMS = 4096
-TRAILER_SIZE = 1 + 8 + 4
+FP_BYTES = {1: 32, 2: 8}  # bytes of the model fingerprint a header records
+NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
+# Version 2 keeps every coded byte (no implicit trailing zeros), so a lane's coded length bounds the
+# bytes it can decode to: a binary decision costs at least -log2(65535/65536) bits (8 per byte with
+# the mix), a model-only symbol at least -log2(65281/65536) bits (every frequency is >= 1). A
+# frame claiming more is refused before any work (a 1% margin and 8 bytes of coder flush added).
+RAW_PER_CODED = {STACK_MODEL_ONLY: 1434, STACK_MIX: 45880}
+
+
+def valid_name(name: str) -> bool:
+    """A model name as a stream may carry it: never a path (no separators, no leading dot)."""
+    return 0 < len(name) <= MAX_NAME and set(name) <= NAME_CHARS and not name.startswith(".")
+
+
+def fingerprint_matches(recorded: str, actual: str) -> bool:
+    """A stream records the first bytes of the model's weights sha256 (all 32 in version 1)."""
+    return len(recorded) >= 16 and actual.lower().startswith(recorded.lower())
 
 
 @dataclass
 class Header:
-    fingerprint: str  # sha256 of the model weights, 64 hex digits
+    fingerprint: str  # sha256 of the model weights, hex: 64 digits (version 1) or its first 16 (version 2)
     model_name: str = ""
     stack_id: int = STACK_MODEL_ONLY
-    stack_params: bytes = b""
+    stack_params: bytes = b""  # the stack's complete parameters, compact JSON (expanded from the preset)
     max_frame: int = 1 << 22
     content_size: int | None = None
     coder_id: int = CODER_RANGE48
@@ -49,28 +67,40 @@ class Header:
     freqs_id: int = FREQS_V1
     version: int = VERSION
     size: int = field(default=0, compare=False)  # bytes the header takes in the stream (set when read)
+    preset: int | None = field(default=None, compare=False)  # version 2: the preset id it was written with
 
     @property
     def stack_name(self) -> str:
         return STACK_NAMES.get(self.stack_id, f"stack-{self.stack_id}")
 
+    @property
+    def params(self) -> dict:
+        return sp.parse_params(self.stack_params) if self.stack_params else {}
+
     def pack(self) -> bytes:
-        fp = bytes.fromhex(self.fingerprint)
-        if len(fp) != 32:
-            raise ValueError("fingerprint must be 32 bytes")
-        name = self.model_name.encode("utf-8")[:MAX_NAME]
-        if len(self.stack_params) > MAX_PARAMS:
+        """Version 2 (docs/FORMAT.md): the stack as a preset id plus the parameters that differ."""
+        fp = bytes.fromhex(self.fingerprint)[:FP_BYTES[2]]
+        if len(fp) != FP_BYTES[2]:
+            raise ValueError("fingerprint must be at least 8 bytes")
+        name = self.model_name.encode("utf-8")
+        if self.model_name and not valid_name(self.model_name):
+            raise ValueError(f"model name {self.model_name!r} cannot be recorded (letters, digits, . _ -; "
+                             f"at most {MAX_NAME}; no leading dot)")
+        preset, over = sp.to_preset(self.stack_id, self.params)
+        blob = sp.dump_params(over) if over else b""
+        if len(blob) > MAX_PARAMS:
             raise ValueError("stack params too long")
-        flags = FLAG_CONTENT_SIZE if self.content_size is not None else 0
-        body = bytearray()
-        body += fp
+        flags = (FLAG_CONTENT_SIZE if self.content_size is not None else 0) | (FLAG_OVERRIDES if blob else 0)
+        body = bytearray(fp)
         body += bytes([len(name)]) + name
-        body += struct.pack("<BH", self.stack_id, len(self.stack_params)) + self.stack_params
-        body += struct.pack("<BBBI", self.coder_id, self.prob_bits, self.freqs_id, self.max_frame)
+        body += bytes([self.stack_id]) + varint(preset)
+        if blob:
+            body += varint(len(blob)) + blob
+        body += bytes([self.coder_id]) + varint(self.max_frame)
         if self.content_size is not None:
-            body += struct.pack("<Q", self.content_size)
-        total = 4 + 1 + 1 + 2 + len(body) + 4
-        head = MAGIC + struct.pack("<BBH", self.version, flags, total) + bytes(body)
+            body += varint(self.content_size)
+        n = len(body) + 4  # the checksum
+        head = MAGIC + bytes([2, flags]) + varint(n) + bytes(body)
         return head + struct.pack("<I", zlib.crc32(head))
 
 
@@ -131,11 +161,21 @@ def read_header(src) -> Header:
         raise FormatError("not an lmz stream (too short for the magic number)") from None
     if magic != MAGIC:
         raise FormatError(f"not an lmz stream (magic {magic.hex()} != {MAGIC.hex()})")
-    version, flags, total = struct.unpack("<BBH", r.read(4, "header"))
-    if version != VERSION:
-        raise FormatError(f"unsupported lmz format version {version} (this build reads version {VERSION})")
-    if flags & ~FLAGS_KNOWN:
+    version, flags = r.read(2, "header")
+    if version not in VERSIONS_READ:
+        raise FormatError(f"unsupported lmz format version {version} (this build reads versions "
+                          f"{', '.join(map(str, VERSIONS_READ))}): written by a newer lmz, or not lmz data")
+    if flags & ~FLAGS_KNOWN[version]:
         raise FormatError(f"reserved header flag bits set ({flags:#04x}): written by a newer lmz or corrupt")
+    h = _read_header_v1(r, magic, version, flags) if version == 1 else _read_header_v2(r, flags)
+    if h.model_name and not valid_name(h.model_name):
+        raise FormatError("corrupt header (the model name is not a plain name)")
+    return h
+
+
+def _read_header_v1(r: Reader, magic: bytes, version: int, flags: int) -> Header:
+    start = r.offset - 6
+    total = struct.unpack("<H", r.read(2, "header"))[0]
     if total < 8 + 32 + 1 + 3 + 7 + 4:
         raise FormatError(f"corrupt header (length {total})")
     rest = r.read(total - 8, "header")
@@ -158,9 +198,67 @@ def read_header(src) -> Header:
         raise FormatError(f"unsupported coder (id {coder_id}, {prob_bits} bits, freqs {freqs_id})")
     if stack_id not in STACK_NAMES:
         raise FormatError(f"unknown predictor stack id {stack_id}")
+    _check_max_frame(max_frame)
+    full = sp.check_params(stack_id, sp.parse_params(params)) if params else {}
+    if stack_id == STACK_MIX and not full:
+        raise FormatError("corrupt header (the mix stack records its parameters)")
+    return Header(fp, name, stack_id, params, max_frame, size, coder_id, prob_bits, freqs_id, version,
+                  r.offset - start)
+
+
+def _read_header_v2(r: Reader, flags: int) -> Header:
+    start = r.offset - 6
+    n = r.varint("header length")
+    if not 8 + 1 + 2 + 1 + 1 + 4 <= n <= 8 + 1 + MAX_NAME + 1 + 10 + 10 + MAX_PARAMS + 1 + 10 + 10 + 4:
+        raise FormatError(f"corrupt header (length {n})")
+    head_len = r.offset - start
+    rest = r.read(n, "header")
+    r_bytes = MAGIC + bytes([2, flags]) + varint(n)
+    if len(r_bytes) != head_len:
+        raise FormatError("corrupt header (length is not a minimal varint)")
+    if struct.unpack("<I", rest[-4:])[0] != zlib.crc32(r_bytes + rest[:-4]):
+        raise ChecksumError("corrupt header (header checksum mismatch)")
+    b = Reader(rest[:-4])
+    try:
+        fp = b.read(FP_BYTES[2], "fingerprint").hex()
+        nl = b.u8("name length")
+        if nl > MAX_NAME:
+            raise FormatError(f"corrupt header (model name of {nl} bytes)")
+        raw_name = b.read(nl, "model name")
+        try:
+            name = raw_name.decode("utf-8")
+        except UnicodeDecodeError:
+            raise FormatError("corrupt header (the model name is not UTF-8)") from None
+        stack_id = b.u8("stack id")
+        preset = b.varint("preset")
+        over = {}
+        if flags & FLAG_OVERRIDES:
+            m = b.varint("overrides length")
+            if not 2 <= m <= MAX_PARAMS:
+                raise FormatError(f"corrupt header (stack overrides of {m} bytes)")
+            over = sp.parse_params(b.read(m, "stack overrides"))
+        coder_id = b.u8("coder id")
+        max_frame = b.varint("max frame size")
+        size = b.varint("content size") if flags & FLAG_CONTENT_SIZE else None
+    except TruncatedError:
+        raise FormatError("corrupt header (fields overrun the header length)") from None
+    if b.f.read(1):
+        raise FormatError("corrupt header (bytes left after the last field)")
+    if coder_id != CODER_RANGE48:
+        raise FormatError(f"unsupported coder id {coder_id} (written by a newer lmz?)")
+    if stack_id not in STACK_NAMES:
+        raise FormatError(f"unknown predictor stack id {stack_id} (written by a newer lmz?)")
+    _check_max_frame(max_frame)
+    if size is not None and size >= 1 << 63:
+        raise FormatError(f"corrupt header (content size {size})")
+    full = sp.from_preset(stack_id, preset, sp.check_params(stack_id, over))
+    blob = sp.dump_params(full) if full else b""
+    return Header(fp, name, stack_id, blob, max_frame, size, coder_id, 16, FREQS_V1, 2, r.offset - start, preset)
+
+
+def _check_max_frame(max_frame: int) -> None:
     if not 1 <= max_frame <= MAX_FRAME_LIMIT:
         raise FormatError(f"corrupt header (frame size {max_frame})")
-    return Header(fp, name, stack_id, params, max_frame, size, coder_id, prob_bits, freqs_id, version, total)
 
 
 # -- lanes and frames ------------------------------------------------------------------------
@@ -211,14 +309,19 @@ def pack_frame(raw: bytes, plan: FramePlan | None, coded: list[bytes] | None, st
 
 
 def pack_end(total: int, crc: int) -> bytes:
-    return bytes([FRAME_END]) + struct.pack("<QI", total, crc)
+    """Version 2's end marker: the total original bytes (varint) and their CRC-32."""
+    return bytes([FRAME_END]) + varint(total) + struct.pack("<I", crc)
 
 
 def read_frame(r: Reader, header: Header) -> Frame:
     start = r.offset
     kind = r.u8("frame type")
     if kind == FRAME_END:
-        total, crc = struct.unpack("<QI", r.read(12, "end marker"))
+        if header.version == 1:
+            total, crc = struct.unpack("<QI", r.read(12, "end marker"))
+        else:
+            total = r.varint("end marker")
+            crc = struct.unpack("<I", r.read(4, "end marker"))[0]
         return Frame(FRAME_END, total=total, crc=crc, size=r.offset - start)
     if kind not in (FRAME_STORED, FRAME_MODELED):
         raise CorruptError(f"corrupt stream: unknown frame type {kind:#04x} at offset {start}")
@@ -246,6 +349,9 @@ def read_frame(r: Reader, header: Header) -> Frame:
             c = r.varint("lane length")
             if c >= lens[i]:
                 raise CorruptError(f"corrupt stream: lane {i} claims {c} coded bytes for {lens[i]} raw bytes")
+            if header.version >= 2 and lens[i] > (c + 8) * RAW_PER_CODED[header.stack_id]:
+                raise CorruptError(f"corrupt stream: lane {i} claims {lens[i]} bytes from {c} coded bytes, more "
+                                   f"than the {header.stack_name} stack can code (offset {start})")
             clens.append(c)
             checks.append(struct.unpack("<H", r.read(2, "lane check"))[0])
     payload = [r.read(c, "lane data") for c in clens]

@@ -40,6 +40,10 @@ class FormatError(LmzError):
     exit_code = EXIT_FORMAT
 
 
+class MemoryLimitError(FormatError):
+    """Decoding the stream would need more memory than the decoder's limit allows."""
+
+
 class TruncatedError(FormatError):
     """The stream ends before its end marker."""
 

@@ -25,17 +25,17 @@ back to stored.
 """
 from __future__ import annotations
 
-import json
 from typing import Callable
 
 import numpy as np
 
+from . import stack_params as sp
 from .coder import Decoder, Encoder
-from .container import STACK_MIX, STACK_MODEL_ONLY
 from .errors import FormatError, ModelError, UsageError
 from .freqs import scores_to_freqs
 from .lanes import DEFAULT_MAX_LANES, FRAME_SIZE, MIN_LANE, FramePlan, choose_lanes, model_inputs
 from .protocols import ByteModel, PredictorStack
+from .stack_params import STACK_MIX, STACK_MODEL_ONLY
 
 __all__ = ["FRAME_SIZE", "FramePlan", "ModelOnly", "StackSpec", "choose_lanes", "decode_frame", "encode_frame",
            "make_stack", "stack_from_header"]
@@ -87,7 +87,7 @@ class StackSpec:
     def blob(self) -> bytes:
         if not self.params:
             return b""
-        return json.dumps(self.params, sort_keys=True, separators=(",", ":")).encode()
+        return sp.dump_params(self.params)
 
     def make(self, plan: FramePlan) -> PredictorStack:
         """A stack for the lanes of `plan` (both sides know it from the container; stacks with
@@ -112,12 +112,8 @@ def make_stack(mix="off", **params) -> StackSpec:
 
 
 def stack_from_header(stack_id: int, blob: bytes) -> StackSpec:
-    try:
-        params = json.loads(blob.decode()) if blob else {}
-        if not isinstance(params, dict):
-            raise ValueError("not an object")
-    except (ValueError, UnicodeDecodeError) as e:
-        raise FormatError(f"corrupt predictor stack parameters ({e})") from None
+    """The stack a stream records; its parameters are type- and range-checked first (FormatError)."""
+    params = sp.check_params(stack_id, sp.parse_params(blob) if blob else {})
     if stack_id == STACK_MODEL_ONLY:
         if params:
             raise FormatError("the model-only stack takes no parameters")

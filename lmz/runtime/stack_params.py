@@ -1,0 +1,155 @@
+"""What a stream may ask of a predictor stack: versioned presets, a type/range schema for every
+parameter, and the memory a stack needs. Everything here is checked before anything is allocated.
+
+Presets. A stream names its stack's parameters as a preset id plus the keys that differ from it
+(docs/FORMAT.md, version 2), so a default stream's header is a few tens of bytes instead of the
+whole parameter set. A preset, once published, never changes: new settings get a new id, and
+the reader keeps every old one (the golden streams pin them).
+"""
+from __future__ import annotations
+
+import json
+
+from .errors import FormatError
+
+STACK_MODEL_ONLY = 0
+STACK_MIX = 1
+
+# stack id -> preset id -> the complete parameter set (frozen: never edit a published entry)
+_MIX_TEXT_V1 = {
+    "algo": 1, "apm_ctx": 0, "apm_rate": 6, "bh_bits": 24, "bh_from": 3, "ctx2d": [], "ctx2d_direct": 0,
+    "hist_bits": 16, "img_act": 0, "img_h": 0, "img_lms": [], "img_w": 0, "img_xpatch": 0, "limit": 1023,
+    "match_bits": 20, "match_min": 8, "max_lanes": 512, "min_lane": 1024, "mixer2": 1, "mixer_ctx": 2,
+    "mixer_lr": 3, "mixer_norm": 1, "orders": [0, 1, 2, 3, 4, 6], "share": 1, "sm_limit": 1023,
+    "sse_w": [0, 4, 12], "table_bits": 20, "use_model": True, "words": 2}
+_MIX_IMAGE_V1 = dict(_MIX_TEXT_V1, apm_ctx=2, apm_rate=7, bh_bits=15, ctx2d=[2, 3, 4, 5, 6, 7, 8, 9, 10, 11],
+                     ctx2d_direct=1, img_h=32, img_lms=[4, 1], img_w=64, img_xpatch=1, mixer_ctx=0, mixer_lr=4,
+                     orders=[0, 1], sse_w=[4, 4, 8], table_bits=23, words=0)
+PRESETS: dict[int, dict[int, dict]] = {
+    STACK_MODEL_ONLY: {0: {}},
+    STACK_MIX: {1: _MIX_TEXT_V1,  # the default text stack of mix ALGO 1 (mixer2 on)
+                2: _MIX_IMAGE_V1},  # the `image` model's stack (32x64 patches)
+}
+BASE_PRESET = {STACK_MODEL_ONLY: 0, STACK_MIX: 1}  # overrides are written against this one
+
+# name -> (kind, lo, hi[, max length]): "int" (bools are ints 0/1 too), "bool", "ints" (a list)
+_INT, _BOOL, _INTS = "int", "bool", "ints"
+MIX_SCHEMA = {
+    "algo": (_INT, 1, 1), "apm_ctx": (_INT, 0, 2), "apm_rate": (_INT, 1, 16), "bh_bits": (_INT, 15, 30),
+    "bh_from": (_INT, 0, 9), "ctx2d": (_INTS, 0, 11, 12), "ctx2d_direct": (_INT, 0, 1), "hist_bits": (_INT, 8, 24),
+    "img_act": (_INT, 0, 1), "img_h": (_INT, 0, 65535), "img_lms": (_INTS, 0, 16, 2), "img_w": (_INT, 0, 4096),
+    "img_xpatch": (_INT, 0, 1), "limit": (_INT, 1, 65535), "match_bits": (_INT, 8, 30), "match_min": (_INT, 1, 8),
+    "max_lanes": (_INT, 1, 65535), "min_lane": (_INT, 1, 1 << 30), "mixer2": (_INT, 0, 1), "mixer_ctx": (_INT, 0, 3),
+    "mixer_lr": (_INT, 0, 16), "mixer_norm": (_INT, 0, 2), "orders": (_INTS, 0, 8, 9), "share": (_INT, 0, 1),
+    "sm_limit": (_INT, 1, 65535), "sse_w": (_INTS, 0, 16, 3), "table_bits": (_INT, 15, 30), "use_model": (_BOOL,),
+    "words": (_INT, 0, 2)}
+SCHEMAS = {STACK_MODEL_ONLY: {}, STACK_MIX: MIX_SCHEMA}
+MAX_PARAMS_BYTES = 4096
+
+
+def _check_value(name: str, v, spec):
+    kind = spec[0]
+    if kind == _BOOL:
+        if not isinstance(v, bool) and v not in (0, 1):
+            raise FormatError(f"stack parameter {name} must be true or false, not {v!r}")
+        return bool(v)
+    if kind == _INT:
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise FormatError(f"stack parameter {name} must be an integer, not {v!r}"[:200])
+        if not spec[1] <= v <= spec[2]:
+            raise FormatError(f"stack parameter {name}={v} outside {spec[1]}..{spec[2]}")
+        return v
+    if not isinstance(v, (list, tuple)) or len(v) > spec[3]:
+        raise FormatError(f"stack parameter {name} must be a list of at most {spec[3]} integers")
+    return [_check_value(f"{name}[{i}]", x, (_INT, spec[1], spec[2])) for i, x in enumerate(v)]
+
+
+def check_params(stack_id: int, params) -> dict:
+    """The parameters, type- and range-checked against the stack's schema (FormatError if not)."""
+    if stack_id not in SCHEMAS:
+        raise FormatError(f"unknown predictor stack id {stack_id}")
+    if not isinstance(params, dict):
+        raise FormatError("stack parameters must be a JSON object")
+    schema = SCHEMAS[stack_id]
+    unknown = sorted(set(params) - set(schema))
+    if unknown:
+        raise FormatError(f"unknown stack parameters {unknown[:5]}"[:200])
+    return {k: _check_value(k, v, schema[k]) for k, v in params.items()}
+
+
+def parse_params(blob: bytes) -> dict:
+    """JSON object bytes -> dict; any malformation (depth, numbers, encoding) is a FormatError."""
+    if len(blob) > MAX_PARAMS_BYTES:
+        raise FormatError(f"stack parameters too long ({len(blob)} bytes)")
+    if blob.count(b"[") + blob.count(b"{") > 64:
+        raise FormatError("stack parameters nest too deeply")
+    try:
+        v = json.loads(blob.decode("utf-8"), parse_constant=_no_constant, parse_float=_no_float)
+    except (ValueError, UnicodeDecodeError, RecursionError) as e:
+        raise FormatError(f"corrupt predictor stack parameters ({str(e)[:80]})") from None
+    if not isinstance(v, dict):
+        raise FormatError("corrupt predictor stack parameters (not a JSON object)")
+    return v
+
+
+def _no_constant(s):
+    raise ValueError(f"{s} is not allowed")
+
+
+def _no_float(s):
+    raise ValueError(f"non-integer number {s[:20]}")
+
+
+def dump_params(params: dict) -> bytes:
+    return json.dumps(params, sort_keys=True, separators=(",", ":")).encode()
+
+
+def _norm(v):
+    return list(v) if isinstance(v, tuple) else v
+
+
+def to_preset(stack_id: int, params: dict) -> tuple[int, dict]:
+    """(preset id, overrides) describing `params`: an exact preset if one matches, else the keys
+    that differ from the stack's base preset (params that a newer DEFAULTS adds default to the
+    old behaviour, so a key absent from a preset is written as an override)."""
+    full = {k: _norm(v) for k, v in params.items()}
+    for pid, p in PRESETS[stack_id].items():
+        if p == full:
+            return pid, {}
+    base = BASE_PRESET[stack_id]
+    bp = PRESETS[stack_id][base]
+    return base, {k: v for k, v in full.items() if bp.get(k, object()) != v}
+
+
+def from_preset(stack_id: int, preset: int, overrides: dict) -> dict:
+    """The complete, checked parameter set of a stream: its preset updated by its overrides."""
+    if stack_id not in PRESETS:
+        raise FormatError(f"unknown predictor stack id {stack_id}")
+    if preset not in PRESETS[stack_id]:
+        raise FormatError(f"unknown preset {preset} of predictor stack {stack_id} (written by a newer lmz?)")
+    full = dict(PRESETS[stack_id][preset])
+    full.update(overrides)
+    return check_params(stack_id, full)
+
+
+MIB = 1 << 20
+
+
+def stack_memory(stack_id: int, params: dict, lanes: int) -> int:
+    """An upper estimate of the bytes a stack of `lanes` lanes allocates (docs/MIX.md, Memory)."""
+    if stack_id == STACK_MODEL_ONLY:
+        return 0
+    p = dict(PRESETS[STACK_MIX][1])
+    p.update(params)
+    tb, bb = int(p["table_bits"]), int(p["bh_bits"])
+    shared = (8 << tb)  # direct counters and state maps
+    shared += (2 << bb) + (4 << max(tb, bb))  # bit histories, the update's first-member scratch
+    shared += 8 << int(p["match_bits"])  # match index
+    shared += 26 * MIB  # APMs and their per-slot sums
+    per_lane = (1 << int(p["hist_bits"])) + 4096
+    return shared + lanes * per_lane
+
+
+def frame_memory(max_frame: int) -> int:
+    """Bytes the loop holds for one frame: the coded and decoded lanes and the coder's buffers."""
+    return 4 * max_frame
