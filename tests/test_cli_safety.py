@@ -268,6 +268,7 @@ def test_zstd_style_flags(store, files, tmp_path):
     assert run("-d", z).exit_code == 0 and a.read_bytes() == TEXT[:400]
     assert run("-T", "-1", a).exit_code == 1  # validated; usage errors exit 1
     assert run("--no-such-option").exit_code == 1
+    assert run("bench", "--no-such-option").exit_code == 1  # the studies' usage errors too
     assert run("-z", "-d", z).exit_code == 1
     r = run("-V")
     assert r.exit_code == 0 and r.output.startswith("lmz-run ")

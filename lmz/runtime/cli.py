@@ -120,7 +120,8 @@ class Mix(str, Enum):
 FilesArg = typer.Argument(None, help="Input files; '-' or none: stdin -> stdout.", show_default=False)
 OutOpt = typer.Option(None, "-o", "--output", help="Output file ('-': stdout); only with one input.")
 StdoutOpt = typer.Option(False, "-c", "--stdout", help="Write to stdout (several inputs: concatenated streams).")
-KeepOpt = typer.Option(True, "-k/--rm", "--keep/--rm", help="Keep (default) or delete the input after success.")
+KeepOpt = typer.Option(True, "-k/--rm", "--keep/--rm", show_default=False,
+                       help="Keep (default) or delete the input after success (not with -c or a device output).")
 ForceOpt = typer.Option(False, "-f", "--force", help="Overwrite existing outputs (and write into existing "
                         "device files or FIFOs); allow binary on a terminal.")
 QuietOpt = typer.Option(False, "-q", "--quiet", help="Only errors.")
@@ -285,11 +286,6 @@ def _file_output(target: Path, force: bool, src_st: Optional[os.stat_result]):
         raise
 
 
-# kept for callers of the old name
-def _atomic_output(target: Path, force: bool, mode_from: Optional[Path] = None):
-    return _file_output(target, force, os.stat(mode_from) if mode_from is not None else None)
-
-
 def _stdout_binary(force: bool):
     if sys.stdout.isatty() and not force:
         raise UsageError("stdout is a terminal: not writing compressed data to it (use -o FILE, a redirect, or -f)")
@@ -321,7 +317,7 @@ class _Opts:
         self.threads, self.recursive = threads, recursive
 
 
-def _expand(files, opts: _Opts, ctx: Ctx, fail) -> list:
+def _expand(files, opts: _Opts) -> list:
     """The inputs: files as given ('-'/none: stdin = None); with -r, the regular files under each
     directory (when decompressing or testing, only the *.lmz ones), in name order."""
     out = []
@@ -357,7 +353,7 @@ def _run(ctx: Ctx, opts: _Opts, files) -> int:
     """Every input in turn; an error is reported with the input's name and the run goes on.
     Returns the exit code of the first failure (0 if none)."""
     fail = _Failures(ctx)
-    inputs = _expand(files, opts, ctx, fail)
+    inputs = _expand(files, opts)
     if opts.output is not None and len(inputs) > 1:
         raise UsageError("-o needs a single input file")
     if opts.mode == "list":
@@ -591,6 +587,13 @@ def models(verbose: bool = VerboseOpt):
 
 # The paper's studies live in lmz.studies, imported only when their command runs: each module
 # has its own Typer app, and these two commands hand it the rest of the command line.
+def _forward(study_app, args, prog: str) -> None:
+    """Run a study's app inside this one, so that its usage errors exit 1 like ours."""
+    rv = study_app(args=args, prog_name=prog, standalone_mode=False)
+    if isinstance(rv, int) and rv:
+        raise typer.Exit(rv)
+
+
 _FORWARD = {"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []}
 
 
@@ -599,7 +602,7 @@ def bench(ctx: typer.Context) -> None:
     """Compare lmz with gzip, bzip2, xz, zstd, brotli, PPMd, PNG and FLAC (paper Table 1; --help)."""
     from lmz.studies import bench as study
 
-    study.app(args=ctx.args, prog_name="lmz-run bench")
+    _forward(study.app, ctx.args, "lmz-run bench")
 
 
 @app.command(context_settings=_FORWARD, add_help_option=False)
@@ -607,7 +610,7 @@ def generate(ctx: typer.Context) -> None:
     """Sample bytes from a model (or gzip), or complete image patches (paper §3.5; --help)."""
     from lmz.studies import generate as study
 
-    study.app(args=ctx.args, prog_name="lmz-run generate")
+    _forward(study.app, ctx.args, "lmz-run generate")
 
 
 def main() -> None:  # console script entry point
