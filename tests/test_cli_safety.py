@@ -332,6 +332,11 @@ def test_several_files_go_on_after_an_error(mp, files, tmp_path):
     r = run("decompress", "-m", mp, za, zb)
     assert r.exit_code == 2 and f"{za}: truncated" in r.output
     assert b.read_bytes() == TEXT[400:700] + b"second file\n" and not a.exists() and not _tmps(tmp_path)
+    x, y = tmp_path / "x", tmp_path / "y"
+    x.write_bytes(b"x")
+    y.write_bytes(b"y")
+    r = run("compress", "-m", "no-such-model", x, y)
+    assert r.exit_code == 3 and r.output.count("not found") == 1  # no model: one message, the run stops
 
 
 def test_suffix_skipped_list_stdin_and_console_stdin(store, files, tmp_path):

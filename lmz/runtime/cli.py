@@ -364,16 +364,30 @@ def _run(ctx: Ctx, opts: _Opts, files) -> int:
 
     def get_worker():
         if not worker:
-            if opts.mode == "compress":
-                worker.append(api.Compressor(opts.model or api.DEFAULT_MODEL, opts.provider.value, opts.lanes,
-                                             opts.mix.value))
-            else:
-                worker.append(api.Decompressor(opts.model, opts.provider.value))
+            try:
+                if opts.mode == "compress":
+                    worker.append(api.Compressor(opts.model or api.DEFAULT_MODEL, opts.provider.value, opts.lanes,
+                                                 opts.mix.value))
+                else:
+                    worker.append(api.Decompressor(opts.model, opts.provider.value))
+            except LmzError as e:  # no model to compress with: the same for every file, so stop here
+                raise _Fatal(e) from None
         return worker[0]
 
-    for inp in inputs:
-        _guard(fail, inp, lambda: _job(ctx, opts, inp, get_worker))
+    try:
+        for inp in inputs:
+            _guard(fail, inp, lambda: _job(ctx, opts, inp, get_worker))
+    except _Fatal as f:
+        raise f.error from None
     return fail.code
+
+
+class _Fatal(Exception):
+    """An error that ends the whole run (not one file's), e.g. the model to compress with is missing."""
+
+    def __init__(self, error: LmzError):
+        super().__init__(str(error))
+        self.error = error
 
 
 def _guard(fail: _Failures, inp, fn) -> None:
@@ -426,7 +440,7 @@ def _job(ctx: Ctx, opts: _Opts, inp: Optional[str], get_worker) -> None:
                 raise UsageError(f"the output {dst} is the input file; refusing to overwrite it")
     name = str(src) if src else "stdin"
     what = {"compress": "data to compress", "decompress": "compressed data", "test": "compressed data"}[opts.mode]
-    fin_cm = open(src, "rb") if src is not None else contextlib.nullcontext(_stdin(what))
+    stdin = _stdin(what) if src is None else None
     if dst is None and opts.mode == "compress":
         _stdout_binary(opts.force)
     size = src_st.st_size if src_st is not None and stat.S_ISREG(src_st.st_mode) else None
@@ -438,7 +452,8 @@ def _job(ctx: Ctx, opts: _Opts, inp: Optional[str], get_worker) -> None:
     work = get_worker()
     t0 = time.time()
     regular = True
-    with ctx.progress(f"{opts.mode} {name}", total) as cb, fin_cm as fin:
+    fin_cm = open(src, "rb") if src is not None else contextlib.nullcontext(stdin)
+    with fin_cm as fin, ctx.progress(f"{opts.mode} {name}", total) as cb:
         work.progress = cb
         if opts.mode == "test":
             r, n = work.copy_stream(fin, _Null())
