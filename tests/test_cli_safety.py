@@ -121,6 +121,33 @@ def test_full_disk_on_stdout_is_an_error(mp, files):
     assert p.returncode == 1 and b"No space left" in p.stderr
 
 
+def test_unbuffered_stdout_on_a_non_blocking_pipe_gets_everything(mp):
+    """PYTHONUNBUFFERED=1 makes stdout a raw file: on a full non-blocking pipe a write takes part of
+    the data or none; every byte must still arrive (the old code dropped the rest and exited 0)."""
+    import zlib
+
+    raw = os.urandom(1 << 20)  # incompressible: one stored frame, no model work
+    fp = onnxfile.read_metadata(mp)["lmz.weights_sha256"]
+    blob = (ct.Header(fp, "mine", ct.STACK_MODEL_ONLY, b"", 1 << 22, len(raw)).pack()
+            + ct.pack_frame(raw, None) + ct.pack_end(len(raw), zlib.crc32(raw)))
+    rfd, wfd = os.pipe()
+    os.set_blocking(wfd, False)
+    p = subprocess.Popen(EXE + ["decompress", "-m", mp], stdin=subprocess.PIPE, stdout=wfd,
+                         stderr=subprocess.PIPE, env=_env(PYTHONUNBUFFERED="1"))
+    os.close(wfd)
+    threading.Thread(target=lambda: (p.stdin.write(blob), p.stdin.close()), daemon=True).start()
+    got = bytearray()
+    with os.fdopen(rfd, "rb", buffering=0) as r:
+        while True:
+            b = r.read(1 << 16)
+            if not b:
+                break
+            got += b
+            time.sleep(0.002)  # a slow reader keeps the pipe full
+    assert p.wait(120) == 0, p.stderr.read()
+    assert bytes(got) == raw
+
+
 def test_no_setuid_setgid_sticky_and_owner_times_kept(mp, files):
     a, _ = files
     os.chmod(a, 0o7755)
