@@ -119,3 +119,18 @@ def test_coded_length_bound_holds_for_real_streams(fake_model):
                             if mix == "on" else None)
         assert mix == "off" or len(blob) < 200  # the mix codes 20,000 zeros in a few dozen bytes
         assert api.decompress(blob, model=fake_model) == data
+
+
+def test_cli_memory_option(tmp_path, fake_model):
+    from typer.testing import CliRunner
+
+    from lmz.runtime.cli import app, parse_size
+
+    assert parse_size("512MiB") == 512 << 20 and parse_size("2G") == 2 << 30 and parse_size("1000") == 1000
+    fp = fake_model.info.fingerprint
+    f = tmp_path / "big.lmz"
+    f.write_bytes(v2_stream(fp, sp.STACK_MIX, 1, b'{"table_bits":28}') + ct.pack_end(0, 0))
+    r = CliRunner().invoke(app, ["test", str(f)])
+    assert r.exit_code == 2 and "--memory" in r.output
+    r = CliRunner().invoke(app, ["test", "--memory", "lots", str(f)])
+    assert r.exit_code == 1

@@ -11,7 +11,6 @@ Every deliberate error is an :class:`~lmz.runtime.errors.LmzError`.
 """
 from __future__ import annotations
 
-import importlib.resources
 import io
 import os
 import zlib
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import BinaryIO, Callable
 
 from . import container as ct
+from . import model_store
 from . import stack_params as sp
 from .container import Header, Reader
 from .errors import (
@@ -26,6 +26,7 @@ from .errors import (
     CorruptError,
     FormatError,
     LmzError,
+    LmzIOError,
     MemoryLimitError,
     ModelError,
     ModelMismatchError,
@@ -40,46 +41,42 @@ __all__ = ["compress", "decompress", "Compressor", "Decompressor", "read_header"
            "load_model", "scan", "DEFAULT_MODEL", "LmzError", "FormatError", "CorruptError", "ChecksumError",
            "ModelError", "ModelMismatchError", "ModelNotFoundError", "UsageError"]
 
-DEFAULT_MODEL = "text"
+DEFAULT_MODEL = model_store.DEFAULT_MODEL
 DEFAULT_MEMORY_LIMIT = 1 << 30  # bytes a decoder may need (well inside a 2 GB edge box)
 Progress = Callable[[int], None] | None
 
 
 # -- models -----------------------------------------------------------------------------------
+# Lookup lives in model_store (search path: $LMZ_MODEL_PATH, the per-user directory, the shipped models).
 def models_dir() -> Path:
-    """The shipped models: package data of ``lmz.models`` (its ``__init__`` imports nothing)."""
-    return Path(str(importlib.resources.files("lmz.models")))
+    """The shipped models: package data of ``lmz.models``."""
+    return model_store.shipped_dir()
 
 
 def available_models() -> list[str]:
-    return sorted(p.stem for p in models_dir().glob("*.onnx"))
+    """Names of the models on the search path."""
+    return model_store.available()
 
 
 def resolve_model(model: str | os.PathLike | None) -> Path:
-    """NAME -> <lmz.models package dir>/NAME.onnx; anything path-like (a separator or .onnx) is a path."""
-    model = DEFAULT_MODEL if model is None else model
-    s = os.fspath(model)
-    if os.sep in s or "/" in s or s.endswith(".onnx") or Path(s).is_file():
-        p = Path(s)
-    else:
-        p = models_dir() / f"{s}.onnx"
-    if not p.is_file():
-        names = ", ".join(available_models()) or "none installed"
-        raise ModelNotFoundError(f"model {s!r} not found ({p}); available models: {names}")
-    return p
+    """NAME -> the first NAME.onnx on the search path; a PATH only when written as one (a separator or
+    an .onnx suffix): a file called NAME in the working directory is not a model."""
+    return model_store.resolve(model)
 
 
 _CACHE: dict = {}
 
 
-def load_model(model=None, provider: str = "auto"):
-    """A model object (returned as is) or NAME/PATH -> ByteModel (cached per path and provider)."""
+def load_model(model=None, provider: str = "auto", *, path: Path | None = None):
+    """A model object (returned as is) or NAME/PATH -> ByteModel (cached per file and provider).
+    The weights are checked against the model's fingerprint when it is loaded."""
     if isinstance(model, ByteModel):
         return model
     from .session import OnnxByteModel  # onnxruntime is imported only when a model is really needed
 
-    p = resolve_model(model).resolve()
-    key = (str(p), provider, p.stat().st_mtime_ns)
+    p = (path or resolve_model(model)).resolve()
+    st = p.stat()
+    key = (str(p), provider, st.st_size, st.st_mtime_ns, st.st_ino)
     if key not in _CACHE:
         _CACHE.clear()
         _CACHE[key] = OnnxByteModel(p, provider=provider)
@@ -169,18 +166,18 @@ class Compressor:
         """Read `ifh` to its end, write the compressed stream to `ofh`; returns (read, written).
 
         `size`, when known, is recorded in the header and checked."""
-        written = ofh.write(self.header(size).pack())
+        written = write_all(ofh, self.header(size).pack())
         total, crc = 0, 0
         while True:
             raw = _read_full(ifh, self.frame_size)
             if not raw:
                 break
-            written += ofh.write(self.frame(raw, total))
+            written += write_all(ofh, self.frame(raw, total))
             total += len(raw)
             crc = zlib.crc32(raw, crc)
         if size is not None and size != total:
             raise UsageError(f"input changed while compressing: expected {size} bytes, read {total}")
-        written += ofh.write(ct.pack_end(total, crc))
+        written += write_all(ofh, ct.pack_end(total, crc))
         return total, written
 
     def compress(self, data: bytes) -> bytes:
@@ -217,15 +214,15 @@ class Decompressor:
     def _model_for(self, h: Header):
         arg = self.model_arg
         if arg is None:
-            arg = h.model_name or DEFAULT_MODEL
-        try:
+            # the name recorded in the stream is only a name (never a path), and a model with the
+            # recorded fingerprint is found on the search path even under another name
+            m = load_model(None, self.provider, path=model_store.resolve_for_stream(h.model_name, h.fingerprint))
+        else:
             m = load_model(arg, self.provider)
-        except ModelNotFoundError as e:
-            raise ModelNotFoundError(f"this stream needs model {h.model_name!r} "
-                                     f"(fingerprint {h.fingerprint[:16]}); pass --model NAME|PATH: {e}") from None
         if not ct.fingerprint_matches(h.fingerprint, m.info.fingerprint):
+            shown = h.model_name if model_store.valid_name(h.model_name) else "(invalid name)"
             raise ModelMismatchError(
-                f"model mismatch: the stream was made with {h.model_name!r} (fingerprint {h.fingerprint[:16]}), "
+                f"model mismatch: the stream was made with {shown!r} (fingerprint {h.fingerprint[:16]}), "
                 f"but {_model_name(m)!r} has fingerprint {m.info.fingerprint[:16]}; pass --model with the right one")
         return m
 
@@ -281,14 +278,20 @@ class Decompressor:
     def copy_stream(self, ifh: BinaryIO, ofh: BinaryIO) -> tuple[int, int]:
         """Decompress `ifh` into `ofh`; returns (compressed bytes read, bytes written).
 
-        Data after the end marker is an error (concatenated streams are not supported yet)."""
+        Concatenated streams (``cat a.lmz b.lmz``) decompress to the concatenation of their
+        contents, as with gzip, xz and zstd; anything after an end marker that is not another lmz
+        stream is a FormatError."""
         written = 0
         counter = _Counting(ifh)
-        for raw in self.frames(counter):
-            written += ofh.write(raw)
-        if counter.read(1):
-            raise FormatError("trailing data after the end of the lmz stream")
-        return counter.n, written
+        while True:
+            for raw in self.frames(counter):
+                written += write_all(ofh, raw)
+            nxt = counter.peek(len(ct.MAGIC))
+            if not nxt:
+                return counter.n, written
+            if nxt != ct.MAGIC:
+                raise FormatError(f"trailing data after the end of the lmz stream (at byte {counter.n}): "
+                                  "not another lmz stream")
 
     def decompress(self, data: bytes) -> bytes:
         out = io.BytesIO()
@@ -297,13 +300,62 @@ class Decompressor:
 
 
 class _Counting:
+    """Counts what is read, and can look ahead without consuming."""
+
     def __init__(self, f):
-        self.f, self.n = f, 0
+        self.f, self.n, self._ahead = f, 0, b""
+
+    def peek(self, n: int) -> bytes:
+        while len(self._ahead) < n:
+            b = self.f.read(n - len(self._ahead))
+            if not b:
+                break
+            self._ahead += b
+        return self._ahead[:n]
 
     def read(self, n=-1):
-        b = self.f.read(n)
+        if self._ahead:
+            if n is None or n < 0:
+                b, self._ahead = self._ahead + self.f.read(), b""
+            else:
+                b, self._ahead = self._ahead[:n], self._ahead[n:]
+        else:
+            b = self.f.read(n)
         self.n += len(b)
         return b
+
+
+def write_all(f, data) -> int:
+    """Write all of `data` to `f`: a raw (unbuffered) file may take only part of a write, and the
+    rest must be written again; a failing write is an LmzIOError. Returns len(data)."""
+    mv = memoryview(data).cast("B")
+    off, n = 0, len(mv)
+    while off < n:
+        try:
+            w = f.write(mv[off:])
+        except BlockingIOError as e:  # a buffered non-blocking file: part of it went out
+            w = e.characters_written
+            _wait_writable(f)
+        except OSError as e:
+            raise LmzIOError(f"write error: {e.strerror or e}") from None
+        if w is None:
+            if not isinstance(f, io.RawIOBase):
+                return n  # a Python file-like object that returns nothing from write()
+            _wait_writable(f)  # a raw non-blocking file that took nothing
+            continue
+        if w <= 0 and off < n:
+            raise LmzIOError(f"write error: no progress after {off} of {n} bytes")
+        off += w
+    return n
+
+
+def _wait_writable(f) -> None:
+    import select
+
+    try:
+        select.select([], [f], [])
+    except (OSError, ValueError, TypeError):
+        pass
 
 
 def decompress(data: bytes, model=None, provider: str = "auto") -> bytes:

@@ -16,6 +16,7 @@ from . import stack_params as sp
 from .errors import ChecksumError, CorruptError, FormatError, TruncatedError
 from .lanes import MAX_FRAME as MAX_FRAME_LIMIT
 from .lanes import MAX_LANES, FramePlan, lane_lengths  # noqa: F401  (lane_lengths: re-exported)
+from .model_store import fingerprint_matches, valid_name  # noqa: F401  (the stream's rules for both)
 from .stack_params import STACK_MIX, STACK_MODEL_ONLY
 
 MAGIC = b"\x89LMZ"
@@ -36,22 +37,11 @@ FRAME_MODELED = 0x02
 MAX_NAME = 64
 MAX_PARAMS = 4096
 FP_BYTES = {1: 32, 2: 8}  # bytes of the model fingerprint a header records
-NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
 # Version 2 keeps every coded byte (no implicit trailing zeros), so a lane's coded length bounds the
 # bytes it can decode to: a binary decision costs at least -log2(65535/65536) bits (8 per byte with
 # the mix), a model-only symbol at least -log2(65281/65536) bits (every frequency is >= 1). A
 # frame claiming more is refused before any work (a 1% margin and 8 bytes of coder flush added).
 RAW_PER_CODED = {STACK_MODEL_ONLY: 1434, STACK_MIX: 45880}
-
-
-def valid_name(name: str) -> bool:
-    """A model name as a stream may carry it: never a path (no separators, no leading dot)."""
-    return 0 < len(name) <= MAX_NAME and set(name) <= NAME_CHARS and not name.startswith(".")
-
-
-def fingerprint_matches(recorded: str, actual: str) -> bool:
-    """A stream records the first bytes of the model's weights sha256 (all 32 in version 1)."""
-    return len(recorded) >= 16 and actual.lower().startswith(recorded.lower())
 
 
 @dataclass

@@ -75,7 +75,7 @@ class ModelInfo:
     family: str
     chunk: int
     state_size: int
-    fingerprint: str  # sha256 of the weights, hex
+    fingerprint: str  # sha256 of the config and weights, hex (checked against the weights at load)
     meta: dict
 
     @property
@@ -122,9 +122,15 @@ class OnnxByteModel:
     """One ONNX byte model (a :class:`~lmz.runtime.protocols.ByteModel`): `step(bytes[L, C], state) -> (scores int32 [L, C, 256], state)`."""
 
     def __init__(self, path, provider: str = "auto", threads: int = 0, opt_level: str = "all"):
-        # the metadata comes from the session itself: the file is parsed once
+        from . import onnxfile
+
+        # the fingerprint is computed from the weights (not taken on trust from the metadata) and
+        # must equal the one the metadata records: a model with changed weights is refused
+        fingerprint = onnxfile.verify(path)
         self.session, self.provider = make_session(path, provider, threads, opt_level)
         self.info = _info_from_meta(Path(path), dict(self.session.get_modelmeta().custom_metadata_map))
+        if self.info.fingerprint != fingerprint:  # the file changed between the check and the load
+            raise ModelError(f"{path}: the model changed while it was being loaded")
         self.chunk = self.info.chunk
         self.state_size = self.info.state_size
 
