@@ -110,7 +110,7 @@ def test_device_script_end_to_end_on_the_cpu(tmp_path):
     calls = plan.plan(arch, Path(str(text) + ".xz"), g, piece_mib=1, margin_mib=3, root=ROOT, train_minutes=1)
     w, out = tmp_path / "w", tmp_path / "out"
     env = {**_env(), "LMZ_GPU_DIR": str(w), "OUT": str(out), "GPU_REPORT": str(tmp_path / "rep" / "gpu.md"),
-           "TRAIN_DEVICE": "cpu", "TRAIN_MINUTES": "1", "WAIT_TRAIN_S": "300", "CHECK_ARGS": "--quick",
+           "TRAIN_DEVICE": "cpu", "TRAIN_MINUTES": "1", "CHECK_BUDGET_S": "500", "CHECK_ARGS": "--quick",
            "TRAIN_ARGS": "--hidden 8 --batch 4 --seq 16 --reset-every 4 --max-steps 3 --eval-every 1000 "
                          "--val-windows 2 --val-len 64 --threads 1"}
     for k in range(1, len(calls) + 1):
