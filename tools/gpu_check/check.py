@@ -456,6 +456,8 @@ def main(argv=None) -> int:
     ap.add_argument("--bench-seconds", type=float, default=1.0, help="time per throughput measurement")
     ap.add_argument("--bench-models", default="text,text-l", help="models to time (comma-separated names; "
                     "--model files are always timed); 'all' for every checked model")
+    ap.add_argument("--stack-models", default="text", help="timed models whose default stack is timed too "
+                    "(comma-separated; the mix costs the same on every provider, ~2 s a step at 16,384 lanes)")
     ap.add_argument("--text", type=Path, default=ROOT / "README.md", help="real bytes (default: the README)")
     ap.add_argument("--report", type=Path, help="report path (.md; the JSON beside it). Default: docs/bench/gpu.md "
                     "when CUDA ran, else only printed")
@@ -467,7 +469,8 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     if a.quick:  # quick values for the options left at their defaults
         quick = {"lanes": "1,7,33", "steps": 2, "roundtrip_bytes": 512, "roundtrip_lanes": 8, "bench_lanes": "16,64",
-                 "bench_seconds": 0.05, "roundtrip_models": "tiny-gru-c1", "bench_models": "tiny-gru-c1", "shipped": ""}
+                 "bench_seconds": 0.05, "roundtrip_models": "tiny-gru-c1", "bench_models": "tiny-gru-c1", "stack_models": "tiny-gru-c1",
+                 "shipped": ""}
         for k, v in quick.items():
             if getattr(a, k) == ap.get_default(k):
                 setattr(a, k, v)
@@ -511,7 +514,7 @@ def main(argv=None) -> int:
                                        a.file_mix_models.split(","))
         bench = [m for m in models if a.bench_models == "all" or m.name in a.bench_models.split(",") or m.kind == "given"]
         res["throughput"] = throughput(bench, [int(x) for x in a.bench_lanes.split(",")], a.bench_seconds, cuda,
-                                       real, log)
+                                       real, log, stack_models=a.stack_models.split(","))
     if a.merge and a.merge.is_file():
         old = json.loads(a.merge.read_text())
         mine = {m["name"] for m in res["models"]}

@@ -9,9 +9,9 @@
 #   bash tools/gpu_check/device.sh status             # what is there
 #
 # /tmp/lmz-gpu survives between calls only while the machine stays warm (30 s after a call).
-# Env: TRAIN_MINUTES (default 7), TRAIN_ARGS (extra lmz-train options, last wins), TRAIN_DEVICE (cuda),
+# Env: TRAIN_MINUTES (default 6), TRAIN_ARGS (extra lmz-train options, last wins), TRAIN_DEVICE (cuda),
 # CHECK_ARGS (extra check.py options), CHECK_BUDGET_S (560: `check` stops waiting for training
-# RESERVE_S (180) before that, so the call ends inside its 600 s), GPU_REPORT (docs/bench/gpu.md),
+# RESERVE_S (210) before that, so the call ends inside its 600 s), GPU_REPORT (docs/bench/gpu.md),
 # LMZ_GPU_DIR (/tmp/lmz-gpu). The CPU test (tests/test_gpu_check.py) sets them.
 set -uo pipefail
 W=${LMZ_GPU_DIR:-/tmp/lmz-gpu}
@@ -81,10 +81,10 @@ start_training() {
   # for the export's check is fine: exactness is checked against the numpy reference)
   (cd "$ROOT" && PYTHONPATH=$ROOT setsid nohup bash -c "
      python3 -m lmz.models.train --device ${TRAIN_DEVICE:-cuda} --data $W/train/train.txt -o $W/train/text-xl.pt \
-       --hidden 768 --batch 512 --seq 128 --reset-every 32 --lr 3e-3 --minutes ${TRAIN_MINUTES:-7} \
+       --hidden 768 --batch 512 --seq 128 --reset-every 32 --lr 3e-3 --minutes ${TRAIN_MINUTES:-6} \
        --qat-fraction 0.25 --save-minutes 2 --eval-every 2000 --val-windows 32 --val-len 4096 ${TRAIN_ARGS:-};
      echo \$? > $W/train/rc" > "$W/train/train.log" 2>&1 < /dev/null &)
-  log "training started in the background (${TRAIN_MINUTES:-7} min): $W/train/train.log"
+  log "training started in the background (${TRAIN_MINUTES:-6} min): $W/train/train.log"
 }
 
 stash() {
@@ -131,7 +131,7 @@ check() {
   local extra=()
   if [ -f "$W/train/started" ]; then
     # leave ~3 minutes of the call for the export and the timings
-    while [ ! -f "$W/train/rc" ] && [ "$(date +%s)" -lt $((t_end - ${RESERVE_S:-180})) ]; do sleep 5; done
+    while [ ! -f "$W/train/rc" ] && [ "$(date +%s)" -lt $((t_end - ${RESERVE_S:-210})) ]; do sleep 5; done
     [ -f "$W/train/rc" ] || log "training still running: using its last checkpoint (saved every 2 min)"
     tail -n 4 "$W/train/train.log"
     if [ -f "$W/train/text-xl.pt" ]; then

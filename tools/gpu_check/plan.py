@@ -90,7 +90,7 @@ def main(argv=None):
     ap.add_argument("--piece-mib", type=int, default=12)
     ap.add_argument("--margin-mib", type=int, default=3, help="room left for files the session adds meanwhile")
     ap.add_argument("--root", type=Path, default=Path(__file__).resolve().parents[2])
-    ap.add_argument("--train-minutes", type=float, default=7)
+    ap.add_argument("--train-minutes", type=float, default=6)
     a = ap.parse_args(argv)
     plan(a.wheel, a.data, a.out, a.piece_mib, a.margin_mib, a.root, a.train_minutes)
 
