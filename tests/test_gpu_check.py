@@ -73,10 +73,10 @@ def test_plan_cuts_and_packs(tmp_path):
     wheel, data = tmp_path / "w.bin", tmp_path / "d.bin"
     wheel.write_bytes(rng.bytes(45 << 20))
     data.write_bytes(rng.bytes(5 << 20))
-    calls = plan.plan(wheel, data, tmp_path / "g", piece_mib=12, margin_mib=3, root=ROOT, train_minutes=7)
+    calls = plan.plan(wheel, data, tmp_path / "g", max_mib=20, margin_mib=3, root=ROOT, train_minutes=7)
     assert calls[0][0] == "data.01"  # the training text travels first
-    names = [n for c in calls for n in c]
-    assert names == ["data.01"] + [f"wheel.{i:02d}" for i in range(1, 5)]
+    # 50 MiB in calls of 20 MiB: [data 5 + wheel 15], [wheel 20], [wheel 10]
+    assert calls == [["data.01", "wheel.01"], ["wheel.02"], ["wheel.03"]]
     tree = plan.tree_bytes(ROOT)
     for k, c in enumerate(calls, 1):
         d = tmp_path / "g" / f"call{k}"
@@ -107,7 +107,7 @@ def test_device_script_end_to_end_on_the_cpu(tmp_path):
     text.write_bytes(b"the quick brown fox jumps over the lazy dog. " * 6000)
     subprocess.run(["xz", "-k", str(text)], check=True)
     g = tmp_path / "g"
-    calls = plan.plan(arch, Path(str(text) + ".xz"), g, piece_mib=1, margin_mib=3, root=ROOT, train_minutes=1)
+    calls = plan.plan(arch, Path(str(text) + ".xz"), g, max_mib=64, margin_mib=3, root=ROOT, train_minutes=1)
     w, out = tmp_path / "w", tmp_path / "out"
     env = {**_env(), "LMZ_GPU_DIR": str(w), "OUT": str(out), "GPU_REPORT": str(tmp_path / "rep" / "gpu.md"),
            "TRAIN_DEVICE": "cpu", "TRAIN_MINUTES": "1", "CHECK_BUDGET_S": "500", "CHECK_ARGS": "--quick",

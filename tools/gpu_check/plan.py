@@ -2,9 +2,9 @@
 
     python tools/gpu_check/plan.py --wheel .gpu/dl/ort.tar.xz --data .gpu/dl/train.txt.xz --out .gpu
 
-Every call may carry at most 64 MiB, the working tree included. Pieces of --piece-mib are packed
-greedily into calls (the training text first, so that training can start in the first call) and
-written to OUT/call1, OUT/call2, ... each with a MANIFEST listing every piece and the sha256 of
+Every call may carry at most 64 MiB, the working tree included. The payloads fill the calls in
+order (the training text first, so that training can start in the first call), cut where a call
+is full, into OUT/call1, OUT/call2, ... each with a MANIFEST listing every piece and the sha256 of
 both joined payloads. OUT/PLAN.md gets the exact run calls (commands, carry lists, timeouts).
 """
 from __future__ import annotations
@@ -30,24 +30,33 @@ def tree_bytes(root: Path) -> int:
     return sum((root / p).stat().st_size for p in out.decode().split("\0") if p and (root / p).is_file())
 
 
-def cut(path: Path, kind: str, piece: int) -> list[tuple[str, str, bytes]]:
-    b = path.read_bytes()
-    return [(f"{kind}.{i // piece + 1:02d}", kind, b[i:i + piece]) for i in range(0, len(b), piece)]
-
-
-def plan(wheel: Path, data: Path | None, out: Path, piece_mib: int, margin_mib: int, root: Path,
-         train_minutes: float) -> list[list[str]]:
-    piece = piece_mib * MIB
-    tree = tree_bytes(root)
-    budget = LIMIT - tree - margin_mib * MIB
-    if budget < piece:
-        raise SystemExit(f"plan: the working tree ({tree / MIB:.1f} MiB) leaves no room for a {piece_mib} MiB piece")
-    pieces = (cut(data, "data", piece) if data else []) + cut(wheel, "wheel", piece)
+def cut(payloads: list[tuple[str, bytes]], budget: int) -> list[list[tuple[str, str, bytes]]]:
+    """Fill calls of `budget` bytes in order: each payload is cut where a call is full, so a piece
+    never straddles two calls (pieces are named KIND.NN, in order)."""
     calls: list[list[tuple[str, str, bytes]]] = [[]]
-    for p in pieces:
-        if sum(len(x[2]) for x in calls[-1]) + len(p[2]) > budget:
-            calls.append([])
-        calls[-1].append(p)
+    room = budget
+    for kind, b in payloads:
+        i = n = 0
+        while i < len(b):
+            if room == 0:
+                calls.append([])
+                room = budget
+            take = min(room, len(b) - i)
+            n += 1
+            calls[-1].append((f"{kind}.{n:02d}", kind, b[i:i + take]))
+            i += take
+            room -= take
+    return calls
+
+
+def plan(wheel: Path, data: Path | None, out: Path, max_mib: int, margin_mib: int, root: Path,
+         train_minutes: float) -> list[list[str]]:
+    tree = tree_bytes(root)
+    budget = min(LIMIT - tree - margin_mib * MIB, max_mib * MIB)
+    if budget < MIB:
+        raise SystemExit(f"plan: the working tree ({tree / MIB:.1f} MiB) leaves no room to carry anything")
+    calls = cut(([("data", data.read_bytes())] if data else []) + [("wheel", wheel.read_bytes())], budget)
+    pieces = [p for c in calls for p in c]
     manifest = [f"{sha256(b)} {name} {kind}" for name, kind, b in pieces]
     manifest.append(f"{sha256(wheel.read_bytes())} (joined) wheel-total")
     if data:
@@ -61,7 +70,8 @@ def plan(wheel: Path, data: Path | None, out: Path, piece_mib: int, margin_mib: 
         for name, _, b in c:
             (d / name).write_bytes(b)
     n = len(calls)
-    lines = [f"# Device calls ({n} run calls; working tree {tree / MIB:.1f} MiB, pieces of {piece_mib} MiB)", "",
+    lines = [f"# Device calls ({n} run calls; working tree {tree / MIB:.1f} MiB, at most {budget / MIB:.1f} MiB "
+             "carried a call)", "",
              "Make every call right after the previous one returns: the machine stays warm for 30 s, and "
              "what the calls left in /tmp/lmz-gpu is lost when it goes back (then start again at call 1).", ""]
     for k, c in enumerate(calls, 1):
@@ -87,12 +97,12 @@ def main(argv=None):
     ap.add_argument("--wheel", type=Path, required=True)
     ap.add_argument("--data", type=Path)
     ap.add_argument("--out", type=Path, required=True)
-    ap.add_argument("--piece-mib", type=int, default=12)
+    ap.add_argument("--max-mib", type=int, default=64, help="at most this much carried per call")
     ap.add_argument("--margin-mib", type=int, default=3, help="room left for files the session adds meanwhile")
     ap.add_argument("--root", type=Path, default=Path(__file__).resolve().parents[2])
     ap.add_argument("--train-minutes", type=float, default=6)
     a = ap.parse_args(argv)
-    plan(a.wheel, a.data, a.out, a.piece_mib, a.margin_mib, a.root, a.train_minutes)
+    plan(a.wheel, a.data, a.out, a.max_mib, a.margin_mib, a.root, a.train_minutes)
 
 
 if __name__ == "__main__":

@@ -7,9 +7,9 @@
 # 2. repacks the wheel's files as one deterministic tar.xz (xz packs the CUDA kernels far better
 #    than the wheel's zip, so fewer calls carry it), and xz-compresses the training text
 #    (default corpora/text/train.txt, built by `bash tools/fetch_corpora.sh corpora`);
-# 3. cuts both into pieces and packs them into device calls of < 64 MiB with the working tree
+# 3. cuts both into pieces that fill device calls of < 64 MiB with the working tree
 #    (tools/gpu_check/plan.py): .gpu/call1, .gpu/call2, ... and .gpu/PLAN.md, the exact calls.
-# Env: XZ_LEVEL (default 9), PIECE_MIB (12), TRAIN_MINUTES (6), NO_DATA=1 (no training).
+# Env: XZ_LEVEL (default 9), MAX_MIB (64: most carried per call), TRAIN_MINUTES (6), NO_DATA=1 (no training).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 G=.gpu
@@ -46,5 +46,5 @@ if [ "${NO_DATA:-0}" != 1 ]; then
   data=(--data $G/dl/train.txt.xz)
 fi
 python3 tools/gpu_check/plan.py --wheel $G/dl/ort.tar.xz "${data[@]}" --out $G \
-  --piece-mib "${PIECE_MIB:-12}" --train-minutes "${TRAIN_MINUTES:-6}"
+  --max-mib "${MAX_MIB:-64}" --train-minutes "${TRAIN_MINUTES:-6}"
 ls -la $G/dl >&2
