@@ -53,6 +53,25 @@ def test_check_quick_on_the_cpu(tmp_path):
     assert res["problems"] == []
 
 
+def test_check_cuda_paths_with_cpu_stand_ins(tmp_path):
+    """--pretend-cuda runs the code a GPU host runs (three CUDA variants, placement from the
+    profile, cross-provider decoding, CUDA timings) with CPU sessions, so a slip in it is found
+    here and not in a device call."""
+    rep = tmp_path / "gpu.md"
+    r = subprocess.run([sys.executable, str(TOOL / "check.py"), "--quick", "--pretend-cuda", "--report", str(rep)],
+                       capture_output=True, text=True, env=_env(), timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    res = json.loads(rep.with_suffix(".json").read_text())
+    assert res["cuda"] is True and res["status"].startswith("PRETEND")
+    assert {r["vs"] for r in res["exactness"]} >= {"cuda", "cuda-tf32-off", "cuda-deterministic"}
+    assert all(r["differ"] == 0 for r in res["exactness"])
+    assert set(res["placement"]) == {"tiny-gru-c1", "tiny-gru-c4", "tiny-transformer-c1", "tiny-transformer-c4"}
+    assert res["placement"]["tiny-gru-c1"]["CPUExecutionProvider"].get("Floor", 0) >= 1
+    assert all(r["cpu->cuda"] and r["cuda->cpu"] and r["same_bytes"] for r in res["roundtrips"])
+    assert {r["provider"] for r in res["throughput"]} == {"cpu", "cuda"}
+    assert "| cpu->cuda | cuda->cpu |" in rep.read_text()
+
+
 def _xz_tar(path: Path, files: dict):
     src = path.parent / "src"
     for name, data in files.items():

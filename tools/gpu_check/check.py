@@ -43,6 +43,7 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere: the lmz of this 
     sys.path.insert(0, str(ROOT))
 
 LANE_COUNTS = (256, 1024, 4096, 16384)
+PRETEND = False  # --pretend-cuda: CPU sessions stand in for CUDA ones (tests this script's CUDA paths on a CPU)
 CUDA_VARIANTS = {
     # onnxruntime's default: TF32 tensor cores for float32 MatMul. TF32 keeps 10 explicit mantissa
     # bits (11 significant): every integer of magnitude <= 2048 is exact, so int8-range operands
@@ -94,7 +95,7 @@ def cuda_session(path, options: dict | None = None, deterministic: bool = False,
     """A CUDA session, or None when the session did not really get the CUDA provider."""
     import onnxruntime as ort
 
-    if "CUDAExecutionProvider" not in ort.get_available_providers():
+    if "CUDAExecutionProvider" not in ort.get_available_providers() and not PRETEND:
         return None
     so = ort.SessionOptions()
     so.log_severity_level = 3
@@ -103,6 +104,8 @@ def cuda_session(path, options: dict | None = None, deterministic: bool = False,
     if profile_dir:
         so.enable_profiling = True
         so.profile_file_prefix = os.path.join(profile_dir, "prof")
+    if PRETEND:
+        return ort.InferenceSession(str(path), sess_options=so, providers=["CPUExecutionProvider"])
     ort.set_default_logger_severity(4)  # a CUDA provider that cannot start is what we test for, not an error
     try:
         sess = ort.InferenceSession(str(path), sess_options=so,
@@ -118,6 +121,8 @@ def probe_cuda(path) -> tuple[bool, str]:
     """(usable, why not / what): the provider actually used, not the one asked for."""
     import onnxruntime as ort
 
+    if PRETEND:
+        return True, "PRETEND: CPU sessions stand in for CUDA (--pretend-cuda tests this script, not a GPU)"
     avail = ort.get_available_providers()
     if "CUDAExecutionProvider" not in avail:
         return False, (f"no CUDA: onnxruntime {ort.__version__} ({os.path.dirname(ort.__file__)}) is a build without "
@@ -128,6 +133,12 @@ def probe_cuda(path) -> tuple[bool, str]:
                        "it fell back to the CPU (no GPU, driver or CUDA 13 libraries on this host)"
                        + (f"; preload_dlls said: {msg[:300]}" if msg else ""))
     return True, f"CUDA: onnxruntime {ort.__version__} runs sessions on CUDAExecutionProvider"
+
+
+def byte_model(path, provider: str):
+    from lmz.runtime.session import ByteModel
+
+    return ByteModel(path, "cpu" if PRETEND else provider)
 
 
 def placement(path, lanes: int, chunk: int, state_size: int) -> dict:
@@ -288,7 +299,12 @@ def roundtrips(models, data: bytes, lanes: int, cuda: bool, log, file_mix_models
             continue  # decoding needs the one-step graph
         prov = {"cpu": ByteModel(m.path, "cpu")}
         if cuda:
-            prov["cuda"] = ByteModel(m.path, "cuda")
+            try:
+                prov["cuda"] = byte_model(m.path, "cuda")
+            except Exception as e:  # reported, and the other models still run
+                rows.append({"model": m.name, "mix": "-", "bytes": 0, "lanes": lanes, "compressed": 0,
+                             "same_bytes": False, "ok": False, "error": f"no CUDA session: {e}"[:300]})
+                continue
         for mix in ("off", "on"):
             spec = make_stack(mix, **(m.info.mix_params if mix == "on" else {}))
             t, coded, row = {}, {}, {"model": m.name, "mix": mix, "bytes": len(data), "lanes": lanes}
@@ -350,7 +366,10 @@ def throughput(models, lane_counts, seconds: float, cuda: bool, real: bytes, log
     for m in models:
         provs = {"cpu": ByteModel(m.path, "cpu")}
         if cuda:
-            provs["cuda"] = ByteModel(m.path, "cuda")
+            try:
+                provs["cuda"] = byte_model(m.path, "cuda")
+            except Exception as e:  # timed on the CPU only
+                log(f"throughput {m.name}: no CUDA session ({e})")
         spec = make_stack("on", **m.info.mix_params)
         for L in lane_counts:
             data = inputs(L, 64 * m.chunk, real)["real"]
@@ -463,6 +482,7 @@ def main(argv=None) -> int:
                     "when CUDA ran, else only printed")
     ap.add_argument("--merge", type=Path, help="a JSON report of an earlier run: its rows for models this run "
                     "does not check are kept (device.sh checks all models while training runs, then times)")
+    ap.add_argument("--pretend-cuda", action="store_true", help="for tests: run the CUDA paths with CPU sessions")
     ap.add_argument("--quick", action="store_true", help="tiny settings for a CPU test: no shipped models unless "
                     "--shipped, lanes 1,7,33, 2 steps, 512-byte round trips and timings at lanes 16,64 (0.05 s) "
                     "of tiny-gru-c1 only")
@@ -474,6 +494,8 @@ def main(argv=None) -> int:
         for k, v in quick.items():
             if getattr(a, k) == ap.get_default(k):
                 setattr(a, k, v)
+    global PRETEND
+    PRETEND = a.pretend_cuda
     t_start = time.time()
     log = lambda s: print(s, file=sys.stderr, flush=True)  # noqa: E731
     real = a.text.read_bytes() if a.text.is_file() else b"The quick brown fox jumps over the lazy dog. " * 400
@@ -538,7 +560,7 @@ def main(argv=None) -> int:
     res["problems"] = probs
     res["seconds"] = time.time() - t_start
     text = render(res)
-    report = a.report or (ROOT / "docs" / "bench" / "gpu.md" if cuda else None)
+    report = a.report or (ROOT / "docs" / "bench" / "gpu.md" if cuda and not PRETEND else None)
     if report:
         report.parent.mkdir(parents=True, exist_ok=True)
         report.write_text(text)
