@@ -466,7 +466,7 @@ def main(argv=None) -> int:
     ap.add_argument("--steps", type=int, default=4, help="calls per exactness case (state carried)")
     ap.add_argument("--checks", default="all", help="models that get the exactness check and the round trips "
                     "(comma-separated names, or all); the others are only timed")
-    ap.add_argument("--roundtrip-bytes", type=int, default=8192)
+    ap.add_argument("--roundtrip-bytes", type=int, default=16384)
     ap.add_argument("--roundtrip-lanes", type=int, default=128)
     ap.add_argument("--roundtrip-models", default="all", help="comma-separated model names, or all")
     ap.add_argument("--file-mix-models", default="text", help="models whose whole-file round trip also runs "
