@@ -75,3 +75,19 @@ def test_init_fine_tunes_and_keeps_the_recipe(tmp_path):
     assert t["init"]["train"]["data_sha256"] == ck0["train"]["data_sha256"]
     assert t["data"] == "a.txt@0.5 + b.txt@0.5" and len(t["history"]) == 2  # before and after
     assert any(not torch.equal(ck["state_dict"][k], ck0["state_dict"][k]) for k in ck0["state_dict"])
+
+
+def test_device_option_cpu_and_cuda_refusal(tmp_path):
+    """--device cpu trains (and records where); --device cuda without a GPU is a clear error."""
+    a = tmp_path / "a.txt"
+    a.write_bytes(b"the quick brown fox jumps over the lazy dog. " * 3000)
+    out = tmp_path / "m.pt"
+    common = ["--data", str(a), "-o", str(out), "--hidden", "8", "--batch", "4", "--seq", "16",
+              "--reset-every", "4", "--eval-every", "1000", "--val-windows", "2", "--val-len", "64", "--threads", "1"]
+    assert main(common + ["--device", "cpu", "--max-steps", "2"]) == 0
+    ck = torch.load(out, weights_only=True)
+    assert ck["train"]["device"] == "cpu" and ck["train"]["steps"] == 2
+    assert all(v.device.type == "cpu" for v in ck["state_dict"].values())
+    if not torch.cuda.is_available():
+        with pytest.raises(SystemExit, match="no CUDA device"):
+            main(common + ["--device", "cuda", "--max-steps", "1"])

@@ -38,7 +38,7 @@ def build(config: dict):
 def save_checkpoint(path, model, train: dict, optimizer=None):
     tmp = f"{path}.tmp"
     torch.save({"lmz_checkpoint": CHECKPOINT_VERSION, "config": dataclasses.asdict(model.cfg),
-                "state_dict": model.state_dict(), "train": train,
+                "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}, "train": train,
                 "optimizer": optimizer.state_dict() if optimizer is not None else None}, tmp)
     os.replace(tmp, path)
 

@@ -7,6 +7,11 @@ out for validation and never trained on. Checkpoints (with optimizer state) are 
 atomically every `save_minutes` and at the end; `--resume` continues a run.
 
     lmz-train --data corpora/text/train.txt --hidden 384 --minutes 90 -o checkpoints/text.pt
+    lmz-train --device cuda --data train.txt --hidden 768 --batch 512 --minutes 7 -o text-xl.pt   # on a GPU
+
+`--device auto` (the default) trains on CUDA when torch sees a GPU, else on the CPU; the
+checkpoint is always written with CPU tensors, so it loads anywhere. Exactness does not depend
+on where training ran: `lmz-export` checks the exported integers against the numpy reference.
 """
 from __future__ import annotations
 
@@ -128,23 +133,39 @@ def shifted(targets: np.ndarray) -> np.ndarray:
     return x
 
 
+def pick_device(name: str) -> torch.device:
+    """--device auto|cpu|cuda -> torch.device; cuda without a usable GPU is an error."""
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("lmz-train: --device cuda, but torch sees no CUDA device "
+                         f"(torch {torch.__version__}, built with CUDA {torch.version.cuda})")
+    if name not in ("cpu", "cuda"):
+        raise SystemExit(f"lmz-train: --device must be auto, cpu or cuda, not {name!r}")
+    return torch.device(name)
+
+
+def _device_of(model) -> torch.device:
+    return next(model.parameters()).device
+
+
 @torch.no_grad()
 def evaluate(model, windows: np.ndarray, seq: int) -> dict:
     """bits/byte of the integer model as the coder sees it (scores -> freqs), and of the float twin."""
-    B = windows.shape[0]
-    x_all = torch.from_numpy(shifted(windows))
+    B, dev = windows.shape[0], _device_of(model)
+    x_all = torch.from_numpy(shifted(windows)).to(dev)
     bits_int = bits_float = 0.0
-    st_q = torch.zeros(B, model.state_size())
-    st_f = torch.zeros(B, model.state_size())
+    st_q = torch.zeros(B, model.state_size(), device=dev)
+    st_f = torch.zeros(B, model.state_size(), device=dev)
     for s in range(0, windows.shape[1], seq):
         x, y = x_all[:, s:s + seq], windows[:, s:s + seq]
         acc, st_q = model(x, st_q, quant=True)
-        scores = torch.floor(acc * (1.0 / (1 << LUT_SHIFT))).long().numpy()
+        scores = torch.floor(acc * (1.0 / (1 << LUT_SHIFT))).long().cpu().numpy()
         f = np.take_along_axis(scores_to_freqs(scores), y[..., None], -1)[..., 0]
         bits_int += float(-np.log2(f / PROB_ONE).sum())
         accf, st_f = model(x, st_f, quant=False)
         bits_float += F.cross_entropy((accf / (1 << ACC_BITS)).reshape(-1, 256),
-                                      torch.from_numpy(y).reshape(-1), reduction="sum").item() / math.log(2)
+                                      torch.from_numpy(y).to(dev).reshape(-1), reduction="sum").item() / math.log(2)
     n = windows.size
     return {"val_bpb_int": bits_int / n, "val_bpb_float": bits_float / n}
 
@@ -171,6 +192,8 @@ def parse(argv=None):
     p.add_argument("--val-windows", type=int, default=16)
     p.add_argument("--val-len", type=int, default=2048)
     p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
+                   help="where to train: cuda when torch sees a GPU (auto), or force one")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--resume", action="store_true", help="continue from --out if it exists")
     p.add_argument("--init", metavar="CKPT", help="start from this checkpoint's weights (fine-tuning: "
@@ -211,9 +234,21 @@ def main(argv=None):
     else:
         model = build(cfg)
         opt = torch.optim.Adam(model.parameters(), lr=a.lr)
+    dev = pick_device(a.device)
+    if dev.type == "cuda":
+        # TF32 matmuls: the quantised pass multiplies int8-range integers (exact in TF32's 11
+        # significant bits); the float twin only loses precision it does not need
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    model.to(dev)
+    for st in opt.state.values():  # a resumed optimizer's moments follow the parameters
+        for k, v in st.items():
+            if torch.is_tensor(v) and k != "step":
+                st[k] = v.to(dev)
+    info["device"] = torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu"
     model.train()
     n_params = sum(p.numel() for p in model.parameters())
-    print(f"{cfg['family']} {model.cfg} params={n_params}", file=sys.stderr)
+    print(f"{cfg['family']} {model.cfg} params={n_params} device={info['device']}", file=sys.stderr)
     val = corpus.val_windows(a.val_windows, a.val_len)
 
     def validate(label):
@@ -232,7 +267,7 @@ def main(argv=None):
     span = T * a.reset_every
     offsets = np.array([corpus.random_train_offset(span) for _ in range(B)])
     pos = np.zeros(B, np.int64)
-    state = torch.zeros(B, model.state_size())
+    state = torch.zeros(B, model.state_size(), device=dev)
     t0, last_save, step0 = time.time(), time.time(), info["steps"]
     budget = a.minutes * 60
     while True:
@@ -246,8 +281,8 @@ def main(argv=None):
         prev = corpus.data[np.maximum(idx - 1, 0)].astype(np.int64)
         prev[pos == 0, 0] = 0  # a restarted stream sees the virtual 0 byte first
         quant = el >= budget * (1 - a.qat_fraction) or (a.max_steps and info["steps"] - step0 >= a.max_steps * (1 - a.qat_fraction))
-        acc, state = model(torch.from_numpy(prev), state, quant=bool(quant))
-        loss = F.cross_entropy((acc / (1 << ACC_BITS)).reshape(-1, 256), torch.from_numpy(y).reshape(-1))
+        acc, state = model(torch.from_numpy(prev).to(dev), state, quant=bool(quant))
+        loss = F.cross_entropy((acc / (1 << ACC_BITS)).reshape(-1, 256), torch.from_numpy(y).to(dev).reshape(-1))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -260,7 +295,7 @@ def main(argv=None):
         if done.any():
             for i in np.nonzero(done)[0]:
                 offsets[i], pos[i] = corpus.random_train_offset(span), 0
-            state[torch.from_numpy(done)] = 0
+            state[torch.from_numpy(done).to(dev)] = 0
         info["steps"] += 1
         info["bytes_seen"] += B * T
         if info["steps"] % 20 == 0:

@@ -52,6 +52,14 @@ def make_session(path: str | os.PathLike, provider: str = "auto", threads: int =
                     ort.preload_dlls()
                 except Exception:  # pragma: no cover - depends on the host's CUDA install
                     pass
+        # The CUDA provider's defaults stand: use_tf32=1 lets float32 MatMul run on TF32 tensor cores,
+        # which round each operand to 10 explicit mantissa bits (11 significant): every integer of
+        # magnitude <= 2048 stays exact, so int8-range operands (|x| <= 127: the GRU's state and
+        # weights, the transformer's activations) multiply exactly, and their products (< 2**14) are
+        # accumulated in float32, exact below 2**24. An operand needing more bits (the transformer's
+        # attention exp table, up to 2**12) would be rounded: tools/gpu_check compares every integer
+        # with TF32 on and off, and node placement (MatMul has no int32 CUDA kernel, Clip no int32,
+        # Floor float only: ops without a CUDA kernel fall back to the CPU with copies).
         want.append("CUDAExecutionProvider")
     want.append("CPUExecutionProvider")
     if provider == "auto" and len(want) > 1:
