@@ -287,13 +287,12 @@ def roundtrips(models, data: bytes, lanes: int, cuda: bool, log, file_mix_models
     (lmz.compress on one provider, lmz.decompress on the other): with the mix off, and with it on
     for `file_mix_models` (the mix costs ~20-40 ms a step in numpy, whatever the provider)."""
     from lmz.runtime import api
-    from lmz.runtime.container import lane_lengths
-    from lmz.runtime.loop import decode_lanes, encode_lanes, lane_starts, make_stack
+    from lmz.runtime.lanes import FramePlan
+    from lmz.runtime.loop import decode_frame, encode_frame, make_stack
     from lmz.runtime.session import ByteModel
 
     rows = []
-    lens = lane_lengths(len(data), lanes)
-    starts = lane_starts(0, lens)
+    plan = FramePlan.cut(0, len(data), lanes)
     for m in models:
         if m.chunk != 1:
             continue  # decoding needs the one-step graph
@@ -310,7 +309,7 @@ def roundtrips(models, data: bytes, lanes: int, cuda: bool, log, file_mix_models
             t, coded, row = {}, {}, {"model": m.name, "mix": mix, "bytes": len(data), "lanes": lanes}
             for p, bm in prov.items():
                 t0 = time.perf_counter()
-                coded[p] = encode_lanes(bm, spec.make(lanes, starts), data, lanes)
+                coded[p] = encode_frame(bm, spec.make(plan), data, plan)
                 t[f"encode_{p}_s"] = round(time.perf_counter() - t0, 3)
             row["compressed"] = sum(len(c) for c in coded["cpu"])
             row["same_bytes"] = all(c == coded["cpu"] for c in coded.values())
@@ -321,7 +320,7 @@ def roundtrips(models, data: bytes, lanes: int, cuda: bool, log, file_mix_models
                 lanes_coded, bm = coded[enc], prov[dec]
                 t0 = time.perf_counter()
                 try:
-                    ok = b"".join(decode_lanes(bm, spec.make(lanes, starts), lanes_coded, lens)) == data
+                    ok = b"".join(decode_frame(bm, spec.make(plan), lanes_coded, plan)) == data
                 except Exception as e:  # a desynchronised decoder may run off its input
                     ok = False
                     row[f"error_{enc}_to_{dec}"] = f"{type(e).__name__}: {e}"[:200]
@@ -359,7 +358,8 @@ def _timed(fn, seconds: float, max_steps: int) -> tuple[int, float]:
 def throughput(models, lane_counts, seconds: float, cuda: bool, real: bytes, log, stack_models=None) -> list[dict]:
     from lmz.runtime.coder import Encoder
     from lmz.runtime.freqs import scores_to_freqs
-    from lmz.runtime.loop import lane_starts, make_stack
+    from lmz.runtime.lanes import FramePlan
+    from lmz.runtime.loop import make_stack
     from lmz.runtime.session import ByteModel
 
     rows = []
@@ -385,7 +385,7 @@ def throughput(models, lane_counts, seconds: float, cuda: bool, real: bytes, log
                 row = {"model": m.name, "provider": p, "lanes": L, "chunk": m.chunk,
                        "model_kBps": round(L * m.chunk * n / dt / 1e3, 1), "model_ms_per_call": round(dt / n * 1e3, 2)}
                 if stack_models is None or m.name in stack_models:
-                    stack = spec.make(L, lane_starts(0, np.full(L, 1 << 20)))
+                    stack = spec.make(FramePlan(0, np.full(L, 1 << 20, dtype=np.int64)))
                     enc = Encoder(L, capacity=1 << 12)
                     active = np.ones(L, bool)
                     s2 = {"s": bm.initial_state(L), "t": 0}
