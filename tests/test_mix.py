@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lmz.runtime import mix
+from lmz.runtime.stack import stack as mix
 from lmz.runtime.coder import Decoder, Encoder
 from lmz.runtime.freqs import PROB_ONE, scores_to_freqs
-from lmz.runtime.mix import MixStack
+from lmz.runtime.stack import MixStack
 
 SMALL = dict(table_bits=16, bh_bits=16, hist_bits=10, match_bits=12)
 TEXT = (b"It was the best of times, it was the worst of times, it was the age of wisdom, it was the "
