@@ -49,7 +49,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..freqs import PROB_ONE
-from . import apm, bithistory, bitloop, counters, mixer
+from . import apm, bithistory, bitloop, contexts, counters, match, mixer
 from .counters import P_BITS as _P_BITS, P_HALF as _P_HALF, P_SHIFT as _P_SHIFT
 from .tables import BH_COUNTS, BH_NEXT, SQUASH, ST_MAX, STRETCH, c0_scramble, clip255, ilog2, mix64, squash, stretch, table_checksums
 
@@ -338,6 +338,12 @@ class MixStack:
         self.lsalt = (mix64(self.rows.astype(_U64) + _U64(12345)) if not self.share
                       else np.zeros(L, dtype=_U64))
 
+        self.hb = np.zeros((L, self.K), dtype=_U64)
+        self.permk = np.arange(self.K, dtype=np.int64) if self.perm is None else np.asarray(self.perm, dtype=np.int64)
+        self.mh = np.zeros(L, dtype=np.int64)
+        self.have_mh = False
+        self.mbyte = np.zeros(L, dtype=np.int64)
+        self.mlb = np.zeros(L, dtype=np.int64)
         # the compiled per-decision path: configuration, constant tables and scratch
         self.cfg = (int(self.use_model), self.n_orders, self.nd_orders, self.mixer_ctx, self.mixer2, self.moff)
         self.rates = (self.mixer_lr, self.apm_rate)
@@ -368,40 +374,9 @@ class MixStack:
                 raise ValueError("this MixStack was built with use_model=True: model_freqs needed")
             f = np.asarray(model_freqs, dtype=np.int64)
             np.cumsum(f, axis=1, out=self.cum[:, 1:])
-        # match candidate lookup for lanes without a match
-        t = self.t
-        H = 1 << self.hist_bits
-        mm = self.match_min
-        self.mh = None
-        if t >= mm:
-            h = mix64((self.h8 & _U64((1 << (8 * mm)) - 1)) + _U64(0x51ED27) + self.lsalt)
-            mh = (h >> _U64(64 - self.match_bits)).astype(np.int64)
-            self.mh = mh
-            need = self.mlen == 0
-            if need.any():
-                cand = self.MT[mh]
-                ok = need & (cand >= 0)
-                if ok.any():
-                    s = cand // L
-                    lane2 = cand - s * L
-                    ok &= s > t - H + 32  # still in the ring with room to verify
-                    V = 32
-                    j = np.arange(1, V + 1, dtype=np.int64)
-                    pa = (s[:, None] - j) & (H - 1)
-                    pb = (t - j) & (H - 1)
-                    a = self.hist[lane2[:, None], pa]
-                    b = self.hist[self.rows[:, None], pb]
-                    valid = (s[:, None] - j >= 0) & (t - j >= 0)
-                    eq = (a == b) & valid
-                    ln = np.cumprod(eq, axis=1).sum(axis=1)
-                    ok &= ln >= mm
-                    self.mlen = np.where(ok, ln, self.mlen)
-                    self.mptr = np.where(ok, lane2 * H + (s & (H - 1)), self.mptr)
-        m = self.mlen > 0
-        self.mbyte = np.where(m, self.hist.ravel()[self.mptr].astype(np.int64) | 256, 0)
-        lb = np.minimum(self.mlen, 15)
-        lb = np.where(self.mlen >= 16, 16 + np.minimum((self.mlen - 16) >> 3, 15), lb)
-        self.mlb = lb  # 0..31
+        # match model: candidate lookup for lanes without a match, the predicted byte
+        self.have_mh = match.lookup(self.t, self.match_min, self.match_bits, self.h8, self.lsalt, self.MT, self.mlen,
+                                    self.mptr, self.hist, self.mh, self.mbyte, self.mlb)
         self.c0[:] = 1
 
     def _end_byte(self, syms: np.ndarray) -> None:
@@ -412,35 +387,15 @@ class MixStack:
         syms = np.where(act, syms, 0).astype(np.int64)
         if self.img_lms:
             self._lms_update(syms, act)
-        # match: extend or drop
-        hit = (self.mlen > 0) & ((self.mbyte & 255) == syms)
-        self.mlen = np.where(hit, np.minimum(self.mlen + 1, 65535), 0)
-        self.mptr = np.where(hit, (self.mptr & ~(H - 1)) | ((self.mptr + 1) & (H - 1)), 0)
-        # insert the current context -> position t (its next byte) into the match index
-        if self.mh is not None:
-            rows = self.rows if self.all_active else self.act_rows
-            np.maximum.at(self.MT, self.mh[rows], t * L + rows)
-        self.hist[:, t & (H - 1)] = syms.astype(np.uint8)
-        s64 = syms.astype(_U64)
-        self.h8 = np.where(act, (self.h8 << _U64(8)) | s64, self.h8)
-        low = syms | 32
-        letter = (low >= 97) & (low <= 122)
-        wend = ~letter & (self.wh != _U64(0))
-        self.wp = np.where(wend, self.wh, self.wp)
-        self.wh = np.where(letter, (self.wh + low.astype(_U64) + _U64(1)) * _U64(0x2F0F3A5B3C4D5E6F),
-                           _U64(0))
-        self.c1 = np.where(act, syms, self.c1)
+        match.update(t, syms, act, self.have_mh, self.mh, self.MT, self.mlen, self.mptr, self.mbyte, self.hist)
+        contexts.update(syms, act, self.h8, self.wh, self.wp, self.c1)
         self.t = t + 1
         self._hash_contexts()
 
     def _hash_contexts(self) -> None:
-        v = (self.h8[:, None] & self.omask[None, :]) + (self.osalt[None, :] + self.lsalt[:, None])
-        hb = np.empty((self.lanes, self.K), dtype=_U64)
+        hb = self.hb
         no = self.n_orders
-        hb[:, :no] = mix64(v)
-        hb[:, no] = mix64(self.wh + _U64(0x7777) + self.lsalt)
-        if self.words > 1:
-            hb[:, no + 1] = mix64(self.wh + mix64(self.wp + _U64(0x5555) + self.lsalt))
+        contexts.hash_text(self.h8, self.wh, self.wp, self.omask, self.osalt, self.lsalt, self.words, hb)
         self.c1a = self.c1
         if self.img_w:
             nb = self._neighbours()
@@ -458,13 +413,8 @@ class MixStack:
             for j, v in enumerate(vals):
                 col = no + self.words + j
                 hb[:, col] = mix64(v.astype(_U64) + _U64((self.ctx2d[j] + 1) << 40) + self.lsalt)
-        if self.perm is not None:
-            hb = hb[:, self.perm]
-        nd = self.nd
-        self.base = (hb[:, :nd] >> _U64(64 - self.table_bits)).astype(np.int64)
-        self.chk[:, :nd] = ((hb[:, :nd] >> _U64(48 - self.table_bits)) & _U64(0xFFFF)).astype(np.int64)
-        self.hbase = (hb[:, nd:] >> _U64(64 - self.bh_bits)).astype(np.int64)
-        self.hchk = ((hb[:, nd:] >> _U64(56 - self.bh_bits)) & _U64(0xFF)).astype(np.int64)
+        contexts.split(hb, self.permk, self.nd, self.table_bits, self.bh_bits, self.base, self.chk, self.hbase,
+                       self.hchk)
 
     def _lms_predict(self, nb) -> None:
         """img_lms: predict the pixel at step t; adds nb["lms"] [L, predictors] and nb["lerr"],

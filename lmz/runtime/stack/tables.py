@@ -4,6 +4,7 @@ scrambled partial-byte node offsets and the bit-history state machine."""
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 from ..freqs import PROB_ONE
 
@@ -140,3 +141,13 @@ def ilog2(v):
 
 def clip255(v):
     return np.minimum(np.maximum(v, 0), 255)
+
+
+@njit(cache=True, nogil=True)
+def mix64_1(x):
+    """mix64 of one uint64 (compiled kernels)."""
+    x = x ^ (x >> np.uint64(30))
+    x = x * np.uint64(0xBF58476D1CE4E5B9)
+    x = x ^ (x >> np.uint64(27))
+    x = x * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
