@@ -24,18 +24,18 @@ def new_table() -> np.ndarray:
 
 @njit(cache=True, nogil=True)
 def predict(A, dot, c0, ctx2, ai, out):
-    """out[0] / out[1]: APM 1 / APM 2 as p16; ai[r, l] = the knot each one will update."""
+    """out[0] / out[1]: APM 1 / APM 2 as p16; ai[r, la] = the knot each one will update."""
     L = dot.shape[0]
-    for l in range(L):
-        st = dot[l] + 2048
+    for la in range(L):
+        st = dot[la] + 2048
         lo = st >> 7
         wt = st & 127
-        i1 = c0[l] * 33 + A1OFF + lo
-        i2 = (c0[l] | (ctx2[l] << 8)) * 33 + lo
-        out[0, l] = (np.int64(A[i1]) * (128 - wt) + np.int64(A[i1 + 1]) * wt) >> 11
-        out[1, l] = (np.int64(A[i2]) * (128 - wt) + np.int64(A[i2 + 1]) * wt) >> 11
-        ai[0, l] = i1 + (wt >> 6)
-        ai[1, l] = i2 + (wt >> 6)
+        i1 = c0[la] * 33 + A1OFF + lo
+        i2 = (c0[la] | (ctx2[la] << 8)) * 33 + lo
+        out[0, la] = (np.int64(A[i1]) * (128 - wt) + np.int64(A[i1 + 1]) * wt) >> 11
+        out[1, la] = (np.int64(A[i2]) * (128 - wt) + np.int64(A[i2 + 1]) * wt) >> 11
+        ai[0, la] = i1 + (wt >> 6)
+        ai[1, la] = i2 + (wt >> 6)
 
 
 @njit(cache=True, nogil=True)
@@ -43,17 +43,17 @@ def update(A, ai, act, y, rate, cnt, d):
     """``cnt`` (int32, A.size, zero between calls) and ``d`` ([2, L]) are scratch."""
     L = ai.shape[1]
     for r in range(2):
-        for l in range(L):
-            if act[l]:
-                cnt[ai[r, l]] += 1
+        for la in range(L):
+            if act[la]:
+                cnt[ai[r, la]] += 1
     for r in range(2):
-        for l in range(L):
-            if act[l]:
-                i = ai[r, l]
-                d[r, l] = (((y[l] << 20) - np.int64(A[i])) >> rate) // np.int64(cnt[i])
+        for la in range(L):
+            if act[la]:
+                i = ai[r, la]
+                d[r, la] = (((y[la] << 20) - np.int64(A[i])) >> rate) // np.int64(cnt[i])
     for r in range(2):
-        for l in range(L):
-            if act[l]:
-                i = ai[r, l]
-                A[i] += np.int32(d[r, l])
+        for la in range(L):
+            if act[la]:
+                i = ai[r, la]
+                A[i] += np.int32(d[r, la])
                 cnt[i] = 0

@@ -21,15 +21,15 @@ def read(BH, hbase, hchk, node, c0, hidx, state, idx, nd, smcol):
     """Slot of each lane's node ``hbase ^ node[c0]``, its state (0 unless the check matches), and
     the state-map counter slot ``smcol[j] + state`` into column nd + j of idx."""
     L, nh = hbase.shape
-    for l in range(L):
-        o = node[c0[l]]
+    for la in range(L):
+        o = node[c0[la]]
         for j in range(nh):
-            hi = hbase[l, j] ^ o
+            hi = hbase[la, j] ^ o
             hv = np.int64(BH[hi])
-            st = hv & 255 if (hv >> 8) == hchk[l, j] else 0
-            hidx[l, j] = hi
-            state[l, j] = st
-            idx[l, nd + j] = smcol[j] + st
+            st = hv & 255 if (hv >> 8) == hchk[la, j] else 0
+            hidx[la, j] = hi
+            state[la, j] = st
+            idx[la, nd + j] = smcol[j] + st
 
 
 @njit(cache=True, nogil=True)
@@ -37,8 +37,8 @@ def update(BH, hidx, state, hchk, act, y, nxt):
     """Each slot takes the transition of its first (lowest (lane, column)) member: the members
     write in reverse order, so the first one's write is the last."""
     L, nh = hidx.shape
-    for l in range(L - 1, -1, -1):
-        if not act[l]:
+    for la in range(L - 1, -1, -1):
+        if not act[la]:
             continue
         for j in range(nh - 1, -1, -1):
-            BH[hidx[l, j]] = nxt[state[l, j], y[l]] | (hchk[l, j] << 8)
+            BH[hidx[la, j]] = nxt[state[la, j], y[la]] | (hchk[la, j] << 8)

@@ -32,62 +32,62 @@ def predict_bit(k, c0, act, cfg, base, chk, node, T, hbase, hchk, hnode, BH, smc
     L, nd = base.shape
     K = nd + hbase.shape[1]
     # direct counters: slot = context base ^ node offset of c0
-    for l in range(L):
-        o = node[c0[l]]
+    for la in range(L):
+        o = node[c0[la]]
         for j in range(nd):
-            idx[l, j] = base[l, j] ^ o
+            idx[la, j] = base[la, j] ^ o
     bithistory.read(BH, hbase, hchk, hnode, c0, hidx, state, idx, nd, smcol)
     # match model: a counter per (length bucket, expected bit) while the predicted byte agrees with c0
-    for l in range(L):
-        mb = mbyte[l]
-        if (mb >> (8 - k)) == c0[l]:
-            idx[l, K] = moff + (mlb[l] << 1) + ((mb >> (7 - k)) & 1)
+    for la in range(L):
+        mb = mbyte[la]
+        if (mb >> (8 - k)) == c0[la]:
+            idx[la, K] = moff + (mlb[la] << 1) + ((mb >> (7 - k)) & 1)
         else:
-            idx[l, K] = moff
+            idx[la, K] = moff
     counters.read(T, idx, chk, pe, ne, x, STRETCH)
     N = x.shape[1]
     if use_model:  # P(1 | prefix) = F(prefix 1) / F(prefix) from the model's cumulative freqs
         w = 1 << (8 - k)
-        for l in range(L):
-            lo = (c0[l] << (8 - k)) - 256
-            c_lo = cum[l, lo]
-            c_mid = cum[l, lo + (w >> 1)]
-            c_hi = cum[l, lo + w]
+        for la in range(L):
+            lo = (c0[la] << (8 - k)) - 256
+            c_lo = cum[la, lo]
+            c_mid = cum[la, lo + (w >> 1)]
+            c_hi = cum[la, lo + w]
             pm = ((c_hi - c_mid) << 16) // max(c_hi - c_lo, 1)
-            x[l, N - 1] = STRETCH[min(pm, 65535)]
+            x[la, N - 1] = STRETCH[min(pm, 65535)]
     # mixer weight set
-    for l in range(L):
-        ctx = c0[l]
+    for la in range(L):
+        ctx = c0[la]
         if mixer_ctx >= 1:  # + how many of the orders 1.. have been seen in this context
             seen = 0
             for j in range(1, nd_orders):
-                seen += ne[l, j] > 0
+                seen += ne[la, j] > 0
             for j in range(n_orders - nd_orders):
-                seen += state[l, j] > 0
+                seen += state[la, j] > 0
             ctx += seen << 8
             if mixer_ctx >= 2:  # + whether the match model predicts this bit
-                if (mbyte[l] >> (8 - k)) == c0[l]:
+                if (mbyte[la] >> (8 - k)) == c0[la]:
                     ctx += 256 * n_orders
                 if mixer_ctx >= 3 and use_model:  # + the model's confidence (4 levels)
-                    ctx += min(abs(x[l, N - 1]) >> 9, 3) * (512 * n_orders)
-        mctx[l] = ctx + actb[l]
+                    ctx += min(abs(x[la, N - 1]) >> 9, 3) * (512 * n_orders)
+        mctx[la] = ctx + actb[la]
     mixer.dot(W, mctx, x, dt, prm, SQUASH)
     if use_mixer2:
         mixer.dot(W2, c1, x, dt2, prm2, SQUASH)
-    for l in range(L):
-        d = dt[l]
+    for la in range(L):
+        d = dt[la]
         if use_mixer2:
-            d = (d + dt2[l]) >> 1
-        dt[l] = d
+            d = (d + dt2[la]) >> 1
+        dt[la] = d
     apm.predict(A, dt, c0, c1a, ai, apo)
-    for l in range(L):
+    for la in range(L):
         if use_mixer2:
-            pr = SQUASH[dt[l] + ST_MAX]
+            pr = SQUASH[dt[la] + ST_MAX]
         else:
-            pr = prm[l]
-        q = (pr * sse_w[0] + apo[0, l] * sse_w[1] + apo[1, l] * sse_w[2] + 8) >> 4
+            pr = prm[la]
+        q = (pr * sse_w[0] + apo[0, la] * sse_w[1] + apo[1, la] * sse_w[2] + 8) >> 4
         q = min(max(q, 1), 65535)
-        p[l] = q if act[l] else 1
+        p[la] = q if act[la] else 1
 
 
 @njit(cache=True, nogil=True)
@@ -104,8 +104,8 @@ def update_bit(y, c0, act, cfg, chk, T, lim, hchk, BH, bh_next, W, W2, c1, A, ra
     if use_mixer2:
         mixer.train(W2, c1, prm2, y, x, act, rates[0], gdiv, wcnt)
     apm.update(A, ai, act, y, rates[1], acnt, ad)
-    for l in range(c0.shape[0]):
-        c0[l] = (c0[l] << 1) | y[l]
+    for la in range(c0.shape[0]):
+        c0[la] = (c0[la] << 1) | y[la]
 
 
 @njit(cache=True, nogil=True)
@@ -117,7 +117,7 @@ def code_byte(syms, c0, act, cfg, base, chk, node, T, lim, hbase, hchk, hnode, B
     for k in range(8):
         predict_bit(k, c0, act, cfg, base, chk, node, T, hbase, hchk, hnode, BH, smcol, mbyte, mlb, cum,
                     actb, W, W2, c1, c1a, A, sse_w, tabs, sc, P[k])
-        for l in range(L):
-            y[l] = ((syms[l] >> (7 - k)) & 1) if act[l] else 0
-            B[k, l] = y[l]
+        for la in range(L):
+            y[la] = ((syms[la] >> (7 - k)) & 1) if act[la] else 0
+            B[k, la] = y[la]
         update_bit(y, c0, act, cfg, chk, T, lim, hchk, BH, bh_next, W, W2, c1, A, rates, gdiv, sc, scr)

@@ -21,44 +21,44 @@ _WORD_MUL = np.uint64(0x2F0F3A5B3C4D5E6F)
 def update(syms, act, h8, wh, wp, c1):
     """After a byte (syms: 0 where inactive): shift it into h8 and c1 (active lanes), advance the
     word hashes (all lanes: an inactive lane sees byte 0, a non-letter)."""
-    for l in range(syms.shape[0]):
-        s = syms[l]
-        if act[l]:
-            h8[l] = (h8[l] << np.uint64(8)) | np.uint64(s)
-            c1[l] = s
+    for la in range(syms.shape[0]):
+        s = syms[la]
+        if act[la]:
+            h8[la] = (h8[la] << np.uint64(8)) | np.uint64(s)
+            c1[la] = s
         low = s | 32
         if 97 <= low <= 122:
-            wh[l] = (wh[l] + np.uint64(low) + np.uint64(1)) * _WORD_MUL
+            wh[la] = (wh[la] + np.uint64(low) + np.uint64(1)) * _WORD_MUL
         else:
-            if wh[l] != np.uint64(0):
-                wp[l] = wh[l]
-            wh[l] = np.uint64(0)
+            if wh[la] != np.uint64(0):
+                wp[la] = wh[la]
+            wh[la] = np.uint64(0)
 
 
 @njit(cache=True, nogil=True)
 def hash_text(h8, wh, wp, omask, osalt, lsalt, words, hb):
     """hb[:, j] for the orders (j < len(omask)) and the word columns after them."""
     no = omask.shape[0]
-    for l in range(h8.shape[0]):
-        ls = lsalt[l]
+    for la in range(h8.shape[0]):
+        ls = lsalt[la]
         for j in range(no):
-            hb[l, j] = mix64_1((h8[l] & omask[j]) + (osalt[j] + ls))
+            hb[la, j] = mix64_1((h8[la] & omask[j]) + (osalt[j] + ls))
         if words >= 1:
-            hb[l, no] = mix64_1(wh[l] + np.uint64(0x7777) + ls)
+            hb[la, no] = mix64_1(wh[la] + np.uint64(0x7777) + ls)
         if words >= 2:
-            hb[l, no + 1] = mix64_1(wh[l] + mix64_1(wp[l] + np.uint64(0x5555) + ls))
+            hb[la, no + 1] = mix64_1(wh[la] + mix64_1(wp[la] + np.uint64(0x5555) + ls))
 
 
 @njit(cache=True, nogil=True)
 def split(hb, perm, nd, table_bits, bh_bits, base, chk, hbase, hchk):
     """Column perm[j] of hb becomes column j: the first nd direct counters, the rest bit histories."""
     L, K = hb.shape
-    for l in range(L):
+    for la in range(L):
         for j in range(K):
-            h = hb[l, perm[j]]
+            h = hb[la, perm[j]]
             if j < nd:
-                base[l, j] = np.int64(h >> np.uint64(64 - table_bits))
-                chk[l, j] = np.int64((h >> np.uint64(48 - table_bits)) & np.uint64(0xFFFF))
+                base[la, j] = np.int64(h >> np.uint64(64 - table_bits))
+                chk[la, j] = np.int64((h >> np.uint64(48 - table_bits)) & np.uint64(0xFFFF))
             else:
-                hbase[l, j - nd] = np.int64(h >> np.uint64(64 - bh_bits))
-                hchk[l, j - nd] = np.int64((h >> np.uint64(56 - bh_bits)) & np.uint64(0xFF))
+                hbase[la, j - nd] = np.int64(h >> np.uint64(64 - bh_bits))
+                hchk[la, j - nd] = np.int64((h >> np.uint64(56 - bh_bits)) & np.uint64(0xFF))

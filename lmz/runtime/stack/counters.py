@@ -34,20 +34,20 @@ def new_table(direct_slots: int, extra: np.ndarray) -> np.ndarray:
 
 @njit(cache=True, nogil=True)
 def read(T, idx, chk, pe, ne, x, stretch):
-    """pe/ne[l, j] = the (p, n) of slot idx[l, j] as seen by its context chk[l, j]; x[l, j] = stretch(p)."""
+    """pe/ne[la, j] = the (p, n) of slot idx[la, j] as seen by its context chk[la, j]; x[la, j] = stretch(p)."""
     L, NC = idx.shape
-    for l in range(L):
+    for la in range(L):
         for j in range(NC):
-            v = T[idx[l, j]]
-            if ((v >> 16) & 0xFFFF) == chk[l, j]:
+            v = T[idx[la, j]]
+            if ((v >> 16) & 0xFFFF) == chk[la, j]:
                 p = v >> P_SHIFT
                 n = v & 0xFFFF
             else:
                 p = P_HALF
                 n = 0
-            pe[l, j] = p
-            ne[l, j] = n
-            x[l, j] = stretch[p >> (P_BITS - 16)]
+            pe[la, j] = p
+            ne[la, j] = n
+            x[la, j] = stretch[p >> (P_BITS - 16)]
 
 
 @njit(cache=True, nogil=True)
@@ -56,12 +56,12 @@ def update(T, idx, chk, pe, ne, lim, act, y, first, cnt, ones):
 
     ``first`` (int32, T.size, all -1 between calls) and ``cnt``/``ones`` (L * NC) are scratch."""
     L, NC = idx.shape
-    for l in range(L):
-        if not act[l]:
+    for la in range(L):
+        if not act[la]:
             continue
         for j in range(NC):
-            s = idx[l, j]
-            pos = l * NC + j
+            s = idx[la, j]
+            pos = la * NC + j
             h = first[s]
             if h < 0:
                 first[s] = pos
@@ -69,20 +69,20 @@ def update(T, idx, chk, pe, ne, lim, act, y, first, cnt, ones):
                 cnt[pos] = 0
                 ones[pos] = 0
             hl = h // NC
-            if chk[l, j] == chk[hl, h - hl * NC]:
+            if chk[la, j] == chk[hl, h - hl * NC]:
                 cnt[h] += 1
-                ones[h] += y[l]
-    for l in range(L):
-        if not act[l]:
+                ones[h] += y[la]
+    for la in range(L):
+        if not act[la]:
             continue
         for j in range(NC):
-            s = idx[l, j]
-            pos = l * NC + j
+            s = idx[la, j]
+            pos = la * NC + j
             if first[s] == pos:
                 first[s] = -1
                 c = cnt[pos]
-                p0 = pe[l, j]
-                n0 = ne[l, j]
+                p0 = pe[la, j]
+                n0 = ne[la, j]
                 newp = p0 + (((ones[pos] << P_BITS) - c * p0) * 2) // (2 * (n0 + c) + 1)
                 newn = min(n0 + c, lim[j])
-                T[s] = (newp << P_SHIFT) | (chk[l, j] << 16) | newn
+                T[s] = (newp << P_SHIFT) | (chk[la, j] << 16) | newn

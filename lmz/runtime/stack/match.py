@@ -28,11 +28,11 @@ def lookup(t, mm, match_bits, h8, lsalt, MT, mlen, mptr, hist, mh, mbyte, mlb):
     have = t >= mm
     if have:
         mask = np.uint64(0xFFFFFFFFFFFFFFFF) if mm >= 8 else (np.uint64(1) << np.uint64(8 * mm)) - np.uint64(1)
-        for l in range(L):
-            h = mix64_1((h8[l] & mask) + np.uint64(0x51ED27) + lsalt[l])
+        for la in range(L):
+            h = mix64_1((h8[la] & mask) + np.uint64(0x51ED27) + lsalt[la])
             m = np.int64(h >> np.uint64(64 - match_bits))
-            mh[l] = m
-            if mlen[l] != 0:
+            mh[la] = m
+            if mlen[la] != 0:
                 continue
             cand = MT[m]
             if cand < 0:
@@ -43,20 +43,20 @@ def lookup(t, mm, match_bits, h8, lsalt, MT, mlen, mptr, hist, mh, mbyte, mlb):
                 continue
             ln = 0
             for j in range(1, _VERIFY + 1):
-                if s - j < 0 or t - j < 0 or hist[lane2, (s - j) & (H - 1)] != hist[l, (t - j) & (H - 1)]:
+                if s - j < 0 or t - j < 0 or hist[lane2, (s - j) & (H - 1)] != hist[la, (t - j) & (H - 1)]:
                     break
                 ln += 1
             if ln >= mm:
-                mlen[l] = ln
-                mptr[l] = lane2 * H + (s & (H - 1))
-    for l in range(L):
-        n = mlen[l]
+                mlen[la] = ln
+                mptr[la] = lane2 * H + (s & (H - 1))
+    for la in range(L):
+        n = mlen[la]
         if n > 0:
-            p = mptr[l]
-            mbyte[l] = np.int64(hist[p // H, p & (H - 1)]) | 256
+            p = mptr[la]
+            mbyte[la] = np.int64(hist[p // H, p & (H - 1)]) | 256
         else:
-            mbyte[l] = 0
-        mlb[l] = n if n < 16 else 16 + min((n - 16) >> 3, 15)
+            mbyte[la] = 0
+        mlb[la] = n if n < 16 else 16 + min((n - 16) >> 3, 15)
     return have
 
 
@@ -65,17 +65,17 @@ def update(t, syms, act, have_mh, mh, MT, mlen, mptr, mbyte, hist):
     """After byte t (syms: 0 where inactive): extend or drop each match, index the context (largest
     position wins a slot; only active lanes) and write the byte into the ring."""
     L, H = hist.shape
-    for l in range(L):
-        s = syms[l]
-        if mlen[l] > 0 and (mbyte[l] & 255) == s:
-            mlen[l] = min(mlen[l] + 1, 65535)
-            p = mptr[l]
-            mptr[l] = (p & ~(H - 1)) | ((p + 1) & (H - 1))
+    for la in range(L):
+        s = syms[la]
+        if mlen[la] > 0 and (mbyte[la] & 255) == s:
+            mlen[la] = min(mlen[la] + 1, 65535)
+            p = mptr[la]
+            mptr[la] = (p & ~(H - 1)) | ((p + 1) & (H - 1))
         else:
-            mlen[l] = 0
-            mptr[l] = 0
-        if have_mh and act[l]:
-            v = t * L + l
-            if v > MT[mh[l]]:
-                MT[mh[l]] = v
-        hist[l, t & (H - 1)] = s
+            mlen[la] = 0
+            mptr[la] = 0
+        if have_mh and act[la]:
+            v = t * L + la
+            if v > MT[mh[la]]:
+                MT[mh[la]] = v
+        hist[la, t & (H - 1)] = s

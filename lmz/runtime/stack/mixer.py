@@ -31,31 +31,31 @@ def gdiv_table(lanes: int, norm: int) -> np.ndarray:
 @njit(cache=True, nogil=True)
 def dot(W, ctx, x, out_dot, out_pr, squash):
     L, N = x.shape
-    for l in range(L):
-        c = ctx[l]
+    for la in range(L):
+        c = ctx[la]
         s = 0
         for n in range(N):
-            s += W[c, n] * x[l, n]
+            s += W[c, n] * x[la, n]
         d = min(max(s >> 16, -ST_MAX), ST_MAX)
-        out_dot[l] = d
-        out_pr[l] = squash[d + ST_MAX]
+        out_dot[la] = d
+        out_pr[la] = squash[d + ST_MAX]
 
 
 @njit(cache=True, nogil=True)
 def train(W, ctx, pr, y, x, act, lr, gdiv, cnt):
     """``cnt`` (int64, one per weight set, zero between calls) is scratch."""
     L, N = x.shape
-    for l in range(L):
-        if act[l]:
-            cnt[ctx[l]] += 1
-    for l in range(L):
-        if not act[l]:
+    for la in range(L):
+        if act[la]:
+            cnt[ctx[la]] += 1
+    for la in range(L):
+        if not act[la]:
             continue
-        c = ctx[l]
+        c = ctx[la]
         g = gdiv[cnt[c]]
-        e = ((y[l] << 16) - pr[l]) * lr
+        e = ((y[la] << 16) - pr[la]) * lr
         for n in range(N):
-            W[c, n] += ((x[l, n] * e) >> 16) // g
-    for l in range(L):
-        if act[l]:
-            cnt[ctx[l]] = 0
+            W[c, n] += ((x[la, n] * e) >> 16) // g
+    for la in range(L):
+        if act[la]:
+            cnt[ctx[la]] = 0

@@ -49,9 +49,23 @@ from __future__ import annotations
 import numpy as np
 
 from ..freqs import PROB_ONE
-from . import apm, bithistory, bitloop, contexts, counters, match, mixer
-from .counters import P_BITS as _P_BITS, P_HALF as _P_HALF, P_SHIFT as _P_SHIFT
-from .tables import BH_COUNTS, BH_NEXT, SQUASH, ST_MAX, STRETCH, c0_scramble, clip255, ilog2, mix64, squash, stretch, table_checksums
+from . import apm, bitloop, contexts, image, lms, match, mixer
+from .counters import P_BITS as _P_BITS
+from .counters import P_HALF as _P_HALF
+from .counters import P_SHIFT as _P_SHIFT
+from .tables import (
+    BH_COUNTS,
+    BH_NEXT,
+    SQUASH,
+    STRETCH,
+    c0_scramble,
+    clip255,
+    ilog2,
+    mix64,
+    squash,
+    stretch,
+    table_checksums,
+)
 
 __all__ = ["MixStack", "SQUASH", "STRETCH", "squash", "stretch", "table_checksums", "STACK_ID"]
 
@@ -62,41 +76,7 @@ _U64 = np.uint64
 # --------------------------------------------------------------------------------------------
 # the stack
 # --------------------------------------------------------------------------------------------
-def _ctx2d_values(nb: dict, ids) -> list:
-    """Context values (non-negative ints < 2**40) of the 2-D contexts `ids` from the neighbours."""
-    W, N, NW, NE, WW, NN, NNE, e = (nb[k] for k in ("W", "N", "NW", "NE", "WW", "NN", "NNE", "edge"))
-    table = {
-        0: lambda: (W << 8 | N) << 2 | e,  # the two nearest pixels
-        1: lambda: (N << 8 | NE) << 2 | e,
-        2: lambda: clip255(W + N - NW) << 2 | e,  # gradient (plane) predictor
-        3: lambda: (N << 8 | NN) << 2 | e,
-        4: lambda: (clip255(2 * N - NN) << 8 | clip255(2 * W - WW)) >> 2 << 2 | e,  # linear extrapolations
-        5: lambda: (clip255(W + NE - N) << 8 | ((W + N + 1) >> 1)) << 2 | e,
-        6: lambda: (((W - NW) // 8 + 32) << 12 | ((N - NW) // 8 + 32) << 6 | ((NE - N) // 8 + 32)) << 8 | clip255(W + N - NW),
-        7: lambda: (clip255(N + NE - NNE) << 8 | W >> 2) << 2 | e,
-        8: lambda: ((clip255(W + N - NW) >> 2) << 8 | (clip255(N + NE - NNE) >> 2)) << 2 | e,  # coarse, for noise
-        9: lambda: ((W >> 4) << 8 | (N >> 4) << 4 | (NE >> 4)) << 2 | e,
-        10: lambda: (nb["lms"][:, 0] << 3 | nb["lerr"][:, 0]) << 2 | e,  # adaptive linear predictions (img_lms)
-        11: lambda: (nb["lms"][:, 1] << 3 | nb["lerr"][:, 1]) << 2 | e,
-    }
-    return [table[i]() for i in ids]
-
-
-def _fill(**nb) -> dict:
-    """Neighbour pixels from (value, known) pairs: an unknown one is replaced by the nearest known
-    (W <-> N, NW/NE/NNE/NN -> N, WW -> W), or 128 if neither W nor N is; ``edge`` = which of W, N
-    are known."""
-    (W, has_w), (N, has_n) = nb["W"], nb["N"]
-    N = np.where(has_n, N, np.where(has_w, W, 128))
-    W = np.where(has_w, W, N)
-    out = dict(W=W, N=N, edge=(has_w * 1) | (has_n * 2))
-    for name, fallback in (("WW", W), ("NN", N), ("NW", N), ("NE", N), ("NNE", N)):
-        v, known = nb[name]
-        out[name] = np.where(known, v, fallback)
-    return out
-
-
-N_CTX2D = 12
+N_CTX2D = image.N_CTX2D
 
 # Version of the mixing arithmetic, recorded in every stream's params: bump it whenever a change
 # to this file would code different bits, so old streams are refused instead of mis-decoded.
@@ -380,13 +360,11 @@ class MixStack:
         self.c0[:] = 1
 
     def _end_byte(self, syms: np.ndarray) -> None:
-        L = self.lanes
-        H = 1 << self.hist_bits
         t = self.t
         act = self.act
         syms = np.where(act, syms, 0).astype(np.int64)
         if self.img_lms:
-            self._lms_update(syms, act)
+            lms.lms_update(self, syms, act)
         match.update(t, syms, act, self.have_mh, self.mh, self.MT, self.mlen, self.mptr, self.mbyte, self.hist)
         contexts.update(syms, act, self.h8, self.wh, self.wp, self.c1)
         self.t = t + 1
@@ -398,122 +376,26 @@ class MixStack:
         contexts.hash_text(self.h8, self.wh, self.wp, self.omask, self.osalt, self.lsalt, self.words, hb)
         self.c1a = self.c1
         if self.img_w:
-            nb = self._neighbours()
+            nb = image.neighbours(self)
             if self.img_act:
                 a = np.abs(nb["W"] - nb["NW"]) + np.abs(nb["N"] - nb["NW"]) + np.abs(nb["N"] - nb["NE"])
                 self.actb = np.minimum(ilog2(a + 1), 7) * self.S0
             if self.img_lms:
-                self._lms_predict(nb)
+                lms.lms_predict(self, nb)
             if self.apm_ctx == 1:
                 self.c1a = clip255(nb["W"] + nb["N"] - nb["NW"])
             elif self.apm_ctx == 2:
                 self.c1a = np.ascontiguousarray(nb["lms"][:, 0])
         if self.ctx2d:
-            vals = _ctx2d_values(nb, self.ctx2d)
+            vals = image.ctx2d_values(nb, self.ctx2d)
             for j, v in enumerate(vals):
                 col = no + self.words + j
                 hb[:, col] = mix64(v.astype(_U64) + _U64((self.ctx2d[j] + 1) << 40) + self.lsalt)
         contexts.split(hb, self.permk, self.nd, self.table_bits, self.bh_bits, self.base, self.chk, self.hbase,
                        self.hchk)
 
-    def _lms_predict(self, nb) -> None:
-        """img_lms: predict the pixel at step t; adds nb["lms"] [L, predictors] and nb["lerr"],
-        each predictor's recent mean absolute error in the lane, log2-quantised to 0..7."""
-        W = nb["W"]
-        d = np.stack([nb[k] - W for k in ("N", "NW", "NE", "WW", "NN", "NNE")], axis=1)  # [L, 6]
-        pd = np.einsum("lj,lkj->lk", d, self.lw)  # int64, exact
-        self.ld, self.lpd, self.lW = d, pd, W
-        self.lpred = clip255(W[:, None] + ((pd + 32768) >> 16))
-        nb["lms"] = self.lpred
-        nb["lerr"] = np.minimum(ilog2(self.lea + 1), 7)
-
-    def _lms_update(self, syms, act) -> None:
-        """After pixel t: w += e * d / (|d|^2 + 16) / 2**shift (integer floor division; weights
-        clipped to +-4); each error mean moves 1/8 of the way to |e|."""
-        d = self.ld
-        e = ((syms - self.lW) << 16)[:, None] - self.lpd  # [L, predictors]
-        S = (d * d).sum(axis=1) + 16
-        dw = (e[:, :, None] * d[:, None, :]) // (S[:, None] << self.lshift[None, :])[:, :, None]
-        a = act[:, None]
-        self.lw = np.where(a[:, :, None], np.clip(self.lw + dw, -(1 << 18), 1 << 18), self.lw)
-        ae = np.abs(syms[:, None] - self.lpred) << 4
-        self.lea = np.where(a, self.lea + ((ae - self.lea) >> 3), self.lea)
-
     def _neighbours(self) -> dict:
-        """Pixels around the byte about to be coded (step t): W, WW, N, NN, NW, NE, NNE as int64
-        arrays; a neighbour outside the patch (or before the lane's first byte) is replaced by the
-        nearest one that exists (see _fill). With ``img_xpatch``, see _neighbours_xpatch."""
-        if self.img_xpatch:
-            return self._neighbours_xpatch()
-        t, w, H = self.t, self.img_w, 1 << self.hist_bits
-        pos = self.starts + t
-        col = pos % w
-        row = pos // w
-        if self.img_h:
-            row = row % self.img_h
-        row = np.minimum(row, t // w)  # rows before the lane's first byte are not in its history
-
-        def px(back):
-            return self.hist[:, (t - back) & (H - 1)].astype(np.int64)
-
-        has_n, has_nn, has_ne = row >= 1, row >= 2, col <= w - 2
-        return _fill(W=(px(1), (col >= 1) & (t >= 1)), N=(px(w), has_n), WW=(px(2), (col >= 2) & (t >= 2)),
-                     NN=(px(2 * w), has_nn), NW=(px(w + 1), has_n & (col >= 1)), NE=(px(w - 1), has_n & has_ne),
-                     NNE=(px(2 * w - 1), has_nn & has_ne))
-
-    def _find_kper(self, pos) -> None:
-        """At a patch start, k (patches per image row) for the lanes there: the k for which the
-        top rows of the last 4 patches are closest (mean absolute difference) to the bottom rows
-        of the patches k before each (all in the lane's history); 0 (unknown) unless that
-        difference is about as small as the one between those patches' own first two rows (at
-        most 5/4 of it + 1)."""
-        t, w, H = self.t, self.img_w, 1 << self.hist_bits
-        P = w * self.img_h
-        kn = min(self.kmax, (t - w) // P - 3)  # the k for which all 4 bottom rows are in history
-        at = np.flatnonzero(pos % P == 0)
-        if kn < 1 or at.size == 0:
-            return
-        ks = np.arange(1, kn + 1, dtype=np.int64)[:, None, None]  # [K, 1, 1]
-        m = np.arange(1, 5, dtype=np.int64)[None, :, None]  # the last 4 patches
-        c = np.arange(w, dtype=np.int64)[None, None, :]
-        btop = m * P - c  # [1, 4, w]: back to their top rows
-        bbot = (m + ks - 1) * P + w - c  # [K, 4, w]: back to the bottom rows k patches before
-
-        def rows(back):
-            return self.hist[at[:, None, None, None], (t - back)[None] & (H - 1)].astype(np.int64)
-
-        top = rows(btop)  # [n, 1, 4, w]
-        mean = (np.abs(rows(bbot) - top).sum(axis=(2, 3)) << 6) // (4 * w)  # [n, K], x 64
-        inner = (np.abs(rows(btop - w) - top).sum(axis=(1, 2, 3)) << 6) // (4 * w)  # [n]
-        best = np.argmin(mean, axis=1)
-        ok = 4 * mean[np.arange(at.size), best] <= 5 * inner + 4 * 64
-        self.kper[at] = np.where(ok, best + 1, 0)
-
-    def _neighbours_xpatch(self) -> dict:
-        """As _neighbours, but a neighbour left of column 0 comes from the previous patch and one
-        above row 0 from the patch kper before (its bottom rows; NE beyond the last column from
-        the patch after that one), when that pixel is in the lane's history."""
-        t, w, h, H = self.t, self.img_w, self.img_h, 1 << self.hist_bits
-        P = w * h
-        pos = self.starts + t
-        self._find_kper(pos)
-        col = pos % w
-        row = (pos // w) % h
-        k = self.kper
-
-        def px(dr, dc):
-            """pixel at (row + dr, col + dc) of the image, and whether it is known (dr <= 0)."""
-            r2, c2 = row + dr, col + dc
-            left, right, up = c2 < 0, c2 >= w, r2 < 0
-            c2 = np.where(left, c2 + w, np.where(right, c2 - w, c2))
-            dp = right * 1 - left - up * k  # patches forward
-            r2 = np.where(up, r2 + h, r2)
-            back = (row - r2) * w + (col - c2) - dp * P
-            ok = (back >= 1) & (back <= t) & (back < H) & ~(up & (k == 0)) & ~(right & ~up)
-            return self.hist[self.rows, (t - back) & (H - 1)].astype(np.int64), ok
-
-        return _fill(W=px(0, -1), N=px(-1, 0), WW=px(0, -2), NN=px(-2, 0), NW=px(-1, -1), NE=px(-1, 1),
-                     NNE=px(-2, 1))
+        return image.neighbours(self)
 
     # -- per bit (compiled, bitloop.py) ------------------------------------------------------
     def _predict(self, k: int) -> np.ndarray:
