@@ -22,7 +22,8 @@ multiply and shift) and refines the result with two interpolated APM/SSE stages 
 ``c0`` and ``c0`` + previous byte). The output is ``p1`` = P(bit = 1) as an int in 1..65535 of
 2**16, which the coder consumes through ``put_bits`` / ``get_bits``.
 
-Determinism. Everything in the coding path is int64/int32 numpy arithmetic; the lookup tables
+Determinism. Everything in the coding path is int64/int32 integer arithmetic (numba kernels in the
+component modules, numpy for the image contexts); the lookup tables
 are built by integer recurrences and integer searches (a test pins their checksums). All lanes
 advance in lockstep and share every table: a lane learns from the others' text too (measured:
 far better than per-lane statistics, see docs/MIX.md). Several lanes may hit the same slot in
