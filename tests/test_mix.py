@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lmz.runtime import mix
 from lmz.runtime.coder import Decoder, Encoder
 from lmz.runtime.freqs import PROB_ONE, scores_to_freqs
 from lmz.runtime.lanes import FramePlan
-from lmz.runtime.mix import MixStack
+from lmz.runtime.stack import MixStack, tables
+from lmz.runtime.stack import stack as mix
 
 SMALL = dict(table_bits=16, bh_bits=16, hist_bits=10, match_bits=12)
 TEXT = (b"It was the best of times, it was the worst of times, it was the age of wisdom, it was the "
@@ -157,17 +157,17 @@ def test_loop_integration():
 
 
 def test_table_checksums():
-    assert mix.table_checksums() == {
+    assert tables.table_checksums() == {
         "squash": "88877a13ed4e0f0d47d1f89c43664e3ddd4b7879f7e5f774b7e00a2bf4c3dcee",
         "stretch": "580a7b19855bcb2db54376d39ac3eff6d6e00f16aeb387ed8255ec9b263e1b4e",
         "c0_22": "dbe892d7ee96227fda72b5fe33a43c8e779cb4e4982fe6dfdcd4ea7999e3fda3",
         "bh_next": "570849e621d3ced73f6c475cdef9af9ae0484caea2de48b77c6d6b71516a9d62",
     }
-    assert mix.SQUASH[0] >= 1 and mix.SQUASH[-1] <= PROB_ONE - 1 and mix.SQUASH[mix.ST_MAX] == 32768
-    assert (np.diff(mix.SQUASH) >= 0).all() and (np.diff(mix.STRETCH) >= 0).all()
+    assert tables.SQUASH[0] >= 1 and tables.SQUASH[-1] <= PROB_ONE - 1 and tables.SQUASH[tables.ST_MAX] == 32768
+    assert (np.diff(tables.SQUASH) >= 0).all() and (np.diff(tables.STRETCH) >= 0).all()
     # stretch inverts squash to within the tables' 16-bit resolution
-    x = np.arange(-mix.ST_MAX, mix.ST_MAX + 1)
-    err = np.abs(mix.stretch(mix.squash(x)) - x)
+    x = np.arange(-tables.ST_MAX, tables.ST_MAX + 1)
+    err = np.abs(tables.stretch(tables.squash(x)) - x)
     assert err.max() <= 12 and err[300:-300].max() <= 3
 
 

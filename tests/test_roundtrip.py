@@ -88,7 +88,7 @@ def test_model_mismatch_and_missing(fake_model):
 
 
 def test_mix_stack_round_trip(fake_model):
-    pytest.importorskip("lmz.runtime.mix")
+    pytest.importorskip("lmz.runtime.stack")
     data = TEXT[:1500]
     small = dict(table_bits=15, bh_bits=15, hist_bits=10, match_bits=10)
     c = api.compress(data, model=fake_model, mix="on", lanes=3, mix_params=small)

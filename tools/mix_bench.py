@@ -20,7 +20,7 @@ import time
 import numpy as np
 
 from lmz.runtime.freqs import PROB_ONE
-from lmz.runtime.mix import MixStack
+from lmz.runtime.stack import MixStack
 
 TRAIN = "/work/corpora/text/train.txt"
 

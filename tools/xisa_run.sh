@@ -6,6 +6,8 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 X=$root/../shared/tools/xisa
 work=${1:-/tmp/lmz-xisa}; shift || true
+# the compiled predictor stack needs numba on every CPU: its aarch64 wheels are fetched by setup
+export XISA_PIP_EXTRA="${XISA_PIP_EXTRA:-numba==0.68.1 llvmlite==0.50.0}"
 "$X/setup.sh" >/dev/null
 rm -rf "$work" && mkdir -p "$work/py"
 ln -s "$root/lmz" "$work/py/lmz"   # the package importable under emulation (no install there)

@@ -49,7 +49,7 @@ def export(
             mp = json.loads(mix_params)
             if not isinstance(mp, dict):
                 raise ValueError("not a JSON object")
-            from lmz.runtime.mix import MixStack
+            from lmz.runtime.stack import MixStack
 
             MixStack(1, **mp)  # refuse parameters the runtime would refuse
         except (ValueError, TypeError) as e:

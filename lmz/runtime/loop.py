@@ -65,10 +65,10 @@ class ModelOnly:
 
 def _mix_class():
     try:
-        from . import mix
+        from .stack import MixStack
     except ImportError as e:
-        raise UsageError(f"--mix on needs lmz.runtime.mix, which is not available ({e})") from None
-    return mix.MixStack
+        raise UsageError(f"--mix on needs lmz.runtime.stack (numba), which is not available ({e})") from None
+    return MixStack
 
 
 class StackSpec:
@@ -96,7 +96,7 @@ class StackSpec:
 
 
 def make_stack(mix="off", **params) -> StackSpec:
-    """`mix`: "off" -> ModelOnly, "on" -> lmz.runtime.mix.MixStack (params: its keyword arguments;
+    """`mix`: "off" -> ModelOnly, "on" -> lmz.runtime.stack.MixStack (params: its keyword arguments;
     the class's DEFAULTS and CURRENT settings are recorded too, so later changes cannot break old files)."""
     if isinstance(mix, StackSpec):
         return mix
