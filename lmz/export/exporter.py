@@ -1,7 +1,6 @@
 """Export an integer model (weights + config) to ONNX, refusing anything not bit-exact."""
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import tempfile
@@ -11,6 +10,7 @@ import numpy as np
 import onnx
 
 from lmz import spec as reference
+from lmz.runtime.onnxfile import weights_sha256  # noqa: F401  (the fingerprint, defined by the runtime)
 from lmz.runtime.session import CONTRACT_VERSION, make_session
 
 from .gru_graph import build_gru
@@ -26,15 +26,6 @@ except ImportError:  # pragma: no cover
 
 class ExportError(Exception):
     pass
-
-
-def weights_sha256(weights: dict, cfg: dict) -> str:
-    """Fingerprint of the integer model: config plus every weight array, in name order."""
-    h = hashlib.sha256(json.dumps(cfg, sort_keys=True).encode())
-    for k in sorted(weights):
-        a = np.ascontiguousarray(np.asarray(weights[k], dtype=np.int64))
-        h.update(k.encode() + b"\0" + str(a.shape).encode() + a.tobytes())
-    return h.hexdigest()
 
 
 def build_onnx(weights: dict, cfg: dict, chunk: int, lanes: int | None = None) -> onnx.ModelProto:

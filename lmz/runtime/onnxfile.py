@@ -5,7 +5,7 @@ initializers; the few protobuf fields we need (ModelProto.graph.initializer, .me
 read here with a minimal wire-format parser.
 
 The fingerprint a stream records is ``lmz.weights_sha256``, computed by the exporter
-(``lmz.export.exporter.weights_sha256``) from the config and the integer weights *before* they were
+(``weights_sha256`` below) from the config and the integer weights *before* they were
 laid out as graph initializers. :func:`weights_fingerprint` rebuilds those arrays from the
 initializers (each weight ``K`` is stored as the initializer ``K_q``; a few were split or padded
 by the graph builders, and are put back together here) and hashes them exactly as the exporter
@@ -142,8 +142,9 @@ def read_metadata(path: str | os.PathLike) -> dict:
 
 
 # -- the weights fingerprint ---------------------------------------------------------------------
-def _sha256(weights: dict, cfg: dict) -> str:
-    """The exporter's ``weights_sha256`` (lmz/export/exporter.py), reproduced byte for byte."""
+def weights_sha256(weights: dict, cfg: dict) -> str:
+    """The model's fingerprint: sha256 of the config and every integer weight array, in name order
+    (the exporter records it as ``lmz.weights_sha256``; this is its only definition)."""
     h = hashlib.sha256(json.dumps(cfg, sort_keys=True).encode())
     for k in sorted(weights):
         a = np.ascontiguousarray(np.asarray(weights[k], dtype=np.int64))
@@ -195,7 +196,7 @@ def weights_fingerprint(meta: dict, inits: dict) -> str:
         w = _FAMILIES[fam](w, cfg)
     except (_Bad, ValueError) as e:
         raise ModelError(f"unexpected weight layout: {e}") from None
-    return _sha256(w, cfg)
+    return weights_sha256(w, cfg)
 
 
 _VERIFIED: dict = {}
