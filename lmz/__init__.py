@@ -38,10 +38,12 @@ from .runtime.errors import (
                           TruncatedError,
                           UsageError,
 )
+from .runtime.records import compress_records, decompress_record, decompress_records, iter_decompress_records
 
 __version__ = "0.1.0"
 
-__all__ = ["compress", "decompress", "Compressor", "Decompressor", "read_header", "Header", "scan",
+__all__ = ["compress", "decompress", "compress_records", "decompress_record", "decompress_records",
+           "iter_decompress_records", "Compressor", "Decompressor", "read_header", "Header", "scan",
            "available_models", "DEFAULT_MODEL", "LmzError", "FormatError", "TruncatedError", "CorruptError",
            "ChecksumError", "MemoryLimitError", "ModelError", "ModelMismatchError", "ModelNotFoundError", "UsageError", "LmzIOError",
            "__version__"]
