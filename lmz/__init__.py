@@ -5,6 +5,8 @@
     assert lmz.decompress(blob) == data       # the model is named and fingerprinted in the stream
     lmz.read_header(blob)                     # a Header dataclass
     lmz.Compressor(model="text").copy_stream(src, dst)
+    with lmz.open("big.lmz") as f:            # seekable: decodes only the frames a read needs
+        f.seek(-4096, 2); tail = f.read()
 
 Where things are: ``lmz.runtime`` (what compressing and decompressing need: the coder, the lane
 loop, the container, the predictor stack, the ONNX session, the CLI ``lmz-run``), ``lmz.spec``
@@ -32,16 +34,22 @@ from .runtime.errors import (
                           FormatError,
                           LmzError,
                           LmzIOError,
+                          MemoryLimitError,
                           ModelError,
                           ModelMismatchError,
                           ModelNotFoundError,
                           TruncatedError,
                           UsageError,
 )
+from .runtime.seekable import (
+                          LmzReader,
+                          LmzWriter,
+                          open,  # noqa: A004  (lmz.open, like gzip.open)
+)
 
 __version__ = "0.1.0"
 
-__all__ = ["compress", "decompress", "Compressor", "Decompressor", "read_header", "Header", "scan",
+__all__ = ["compress", "decompress", "open", "LmzReader", "LmzWriter", "Compressor", "Decompressor", "read_header", "Header", "scan",
            "available_models", "DEFAULT_MODEL", "LmzError", "FormatError", "TruncatedError", "CorruptError",
            "ChecksumError", "MemoryLimitError", "ModelError", "ModelMismatchError", "ModelNotFoundError", "UsageError", "LmzIOError",
            "__version__"]
