@@ -137,6 +137,9 @@ ThreadsOpt = typer.Option(1, "-T", "--threads", min=0, max=256,
                           "for every N. Memory: about N frames in flight.")
 SeekableOpt = typer.Option(False, "--seekable", help="Write a seek index at the end of each stream, so that "
                            "lmz.open and --range find any frame from the end of the file (a few bytes per frame).")
+FrameSizeOpt = typer.Option("4MiB", "--frame-size", metavar="SIZE",
+                            help="Frame size (e.g. 1MiB): frames are coded independently, so smaller frames mean "
+                            "finer random access (--seekable, --range) and more parallelism (-T), at some cost in ratio.")
 RangeOpt = typer.Option(None, "--range", metavar="START:END",
                         help="Decompress only the original bytes [START, END) (either may be omitted); decodes "
                         "only the frames they lie in (needs a seekable input).")
@@ -347,12 +350,14 @@ def parse_range(text: str) -> tuple[int, int | None]:
 
 class _Opts:
     def __init__(self, mode, output=None, stdout=False, keep=True, force=False, model=None, provider=Provider.auto,
-                 lanes=None, mix=Mix.on, threads=1, recursive=False, memory="1GiB", seekable=False, range_=None):
+                 lanes=None, mix=Mix.on, threads=1, recursive=False, memory="1GiB", seekable=False, range_=None,
+                 frame_size="4MiB"):
         self.mode, self.output, self.stdout, self.keep, self.force = mode, output, stdout, keep, force
         self.model, self.provider, self.lanes, self.mix = model, provider, lanes, mix
         self.threads, self.recursive = threads, recursive
         self.memory = parse_size(memory)
         self.seekable = seekable
+        self.frame_size = parse_size(frame_size)
         self.range = parse_range(range_) if range_ is not None else None
         if self.range is not None and mode != "decompress":
             raise UsageError("--range is for decompressing")
@@ -408,7 +413,8 @@ def _run(ctx: Ctx, opts: _Opts, files) -> int:
             try:
                 if opts.mode == "compress":
                     worker.append(api.Compressor(opts.model or api.DEFAULT_MODEL, opts.provider.value, opts.lanes,
-                                                 opts.mix.value, index=opts.seekable, threads=opts.threads))
+                                                 opts.mix.value, index=opts.seekable, threads=opts.threads,
+                                                 frame_size=opts.frame_size))
                 else:
                     worker.append(api.Decompressor(opts.model, opts.provider.value, memory_limit=opts.memory,
                                                    threads=opts.threads))
@@ -608,7 +614,7 @@ def zstd_style(files: Optional[List[str]] = FilesArg,
                no_progress: bool = NoProgressOpt, model: Optional[str] = ModelOpt,
                provider: Provider = ProviderOpt, lanes: Optional[int] = LanesOpt, mix: Mix = MixOpt,
                threads: int = ThreadsOpt, recursive: bool = RecursiveOpt, memory: str = MemoryOpt,
-               seekable: bool = SeekableOpt, range_: Optional[str] = RangeOpt,
+               seekable: bool = SeekableOpt, range_: Optional[str] = RangeOpt, frame_size: str = FrameSizeOpt,
                version: bool = typer.Option(False, "-V", "--version", callback=_version, is_eager=True,
                                             help="Print the version and exit.")):
     """lmz-run [OPTIONS] [FILE...]: compress (default), -d decompress, -t test, -l list; zstd's options."""
@@ -619,7 +625,7 @@ def zstd_style(files: Optional[List[str]] = FilesArg,
             raise UsageError("-z cannot be combined with -d, -t or -l")
         mode = "list" if list_ else "test" if test else "decompress" if decompress_ else "compress"
         return _run(ctx, _Opts(mode, output, stdout, keep, force, model, provider, lanes, mix, threads,
-                               recursive, memory, seekable, range_), files)
+                               recursive, memory, seekable, range_, frame_size), files)
 
     run_command(ctx, body)
 
@@ -629,11 +635,12 @@ def compress(files: Optional[List[str]] = FilesArg, output: Optional[str] = OutO
              keep: bool = KeepOpt, force: bool = ForceOpt, quiet: bool = QuietOpt, verbose: bool = VerboseOpt,
              no_progress: bool = NoProgressOpt, model: Optional[str] = ModelOpt,
              provider: Provider = ProviderOpt, lanes: Optional[int] = LanesOpt, mix: Mix = MixOpt,
-             threads: int = ThreadsOpt, recursive: bool = RecursiveOpt, seekable: bool = SeekableOpt):
+             threads: int = ThreadsOpt, recursive: bool = RecursiveOpt, seekable: bool = SeekableOpt,
+             frame_size: str = FrameSizeOpt):
     """Compress FILEs to FILE.lmz (or stdin to stdout)."""
     ctx = Ctx(quiet, verbose, no_progress)
     run_command(ctx, lambda: _run(ctx, _Opts("compress", output, stdout, keep, force, model, provider, lanes, mix,
-                                             threads, recursive, seekable=seekable), files))
+                                             threads, recursive, seekable=seekable, frame_size=frame_size), files))
 
 
 @app.command(cls=_Command)
