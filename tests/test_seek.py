@@ -191,3 +191,18 @@ def test_parallel_onnx_identical(tiny_paths):
         assert c.compress(data) == one
     with api.Decompressor(tiny_paths[1], threads=2) as d:  # decoding runs the one-step graph
         assert d.decompress(one) == data
+
+
+def test_parallel_error_stops_workers(fake_model):
+    class Failing(io.BytesIO):
+        def read(self, n=-1):
+            if self.tell() >= 2 * FS:
+                raise OSError("disk gone")
+            return super().read(n)
+
+    c = api.Compressor(fake_model, mix="off", frame_size=FS, threads=2)
+    with pytest.raises(OSError):
+        c.copy_stream(Failing(DATA), io.BytesIO())
+    assert c._pool.dead  # killed at once, not waited for
+    assert c.compress(DATA[:1500]) == _blob(fake_model, False, DATA[:1500])  # a new pool
+    c.close()

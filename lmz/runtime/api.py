@@ -215,7 +215,7 @@ class Compressor:
         return total, written
 
     def _get_pool(self):
-        if self._pool is None:
+        if self._pool is None or self._pool.dead:
             self._pool = parallel.Pool(self.threads, parallel.init_compressor, (self._recipe,))
         return self._pool
 
@@ -318,7 +318,7 @@ class Decompressor:
                 offset += f.raw_len
 
         if self.threads > 1:
-            if self._pool is None:
+            if self._pool is None or self._pool.dead:
                 self._pool = parallel.Pool(self.threads, parallel.init_decompressor, (self.ort_threads,))
             ref = parallel.model_ref(model)
             results = parallel.ordered(self._pool, jobs(), self.threads)

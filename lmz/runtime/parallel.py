@@ -77,7 +77,7 @@ class _Done:
 
 class Pool:
     def __init__(self, n: int, initializer, initargs):
-        self.n = n
+        self.n, self.dead = n, False
         self.ex = ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("spawn"),
                                       initializer=initializer, initargs=initargs)
 
@@ -85,7 +85,20 @@ class Pool:
         return self.ex.submit(fn, *args)
 
     def close(self) -> None:
-        self.ex.shutdown(wait=True, cancel_futures=True)
+        if not self.dead:
+            self.ex.shutdown(wait=True, cancel_futures=True)
+        self.dead = True
+
+    def kill(self) -> None:
+        """Stop at once (an error, Ctrl-C, SIGTERM): a running frame is not waited for."""
+        self.dead = True
+        procs = list((getattr(self.ex, "_processes", None) or {}).values())  # private, but no public way
+        self.ex.shutdown(wait=False, cancel_futures=True)
+        for p in procs:
+            if p.is_alive():
+                p.terminate()
+        for p in procs:
+            p.join(5)
 
 
 def ordered(pool: Pool, jobs, window: int):
@@ -99,9 +112,9 @@ def ordered(pool: Pool, jobs, window: int):
                 yield _result(q.popleft())
         while q:
             yield _result(q.popleft())
-    finally:
-        for f in q:
-            f.cancel()
+    except BaseException:  # an error here or in the consumer, Ctrl-C, SIGTERM: stop the workers now
+        pool.kill()
+        raise
 
 
 def _result(f):
