@@ -5,6 +5,8 @@
     assert lmz.decompress(blob) == data       # the model is named and fingerprinted in the stream
     lmz.read_header(blob)                     # a Header dataclass
     lmz.Compressor(model="text").copy_stream(src, dst)
+    with lmz.open("big.lmz") as f:            # seekable: decodes only the frames a read needs
+        f.seek(-4096, 2); tail = f.read()
 
 Where things are: ``lmz.runtime`` (what compressing and decompressing need: the coder, the lane
 loop, the container, the predictor stack, the ONNX session, the CLI ``lmz-run``), ``lmz.spec``
@@ -32,6 +34,7 @@ from .runtime.errors import (
                           FormatError,
                           LmzError,
                           LmzIOError,
+                          MemoryLimitError,
                           ModelError,
                           ModelMismatchError,
                           ModelNotFoundError,
@@ -39,11 +42,12 @@ from .runtime.errors import (
                           UsageError,
 )
 from .runtime.records import compress_records, decompress_record, decompress_records, iter_decompress_records
+from .runtime.seekable import LmzReader, LmzWriter, open  # noqa: A004  (lmz.open, like gzip.open)
 
 __version__ = "0.1.0"
 
-__all__ = ["compress", "decompress", "compress_records", "decompress_record", "decompress_records",
-           "iter_decompress_records", "Compressor", "Decompressor", "read_header", "Header", "scan",
+__all__ = ["compress", "decompress", "open", "LmzReader", "LmzWriter", "compress_records", "decompress_record",
+           "decompress_records", "iter_decompress_records", "Compressor", "Decompressor", "read_header", "Header", "scan",
            "available_models", "DEFAULT_MODEL", "LmzError", "FormatError", "TruncatedError", "CorruptError",
            "ChecksumError", "MemoryLimitError", "ModelError", "ModelMismatchError", "ModelNotFoundError", "UsageError", "LmzIOError",
            "__version__"]

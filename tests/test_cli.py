@@ -120,7 +120,7 @@ def test_interrupt_leaves_nothing(work, monkeypatch):
     def boom(self, raw, offset=0):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(api.Compressor, "frame", boom)
+    monkeypatch.setattr(api.Compressor, "frame_list", boom)  # what copy_stream calls per frame
     r = run("compress", "--mix", "off", "-m", m, f)
     assert r.exit_code == 130
     assert not (d / "a.txt.lmz").exists() and not _leftovers(d)

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import BinaryIO, Callable
 
 from . import container as ct
-from . import model_store
+from . import model_store, parallel
 from . import stack_params as sp
 from .container import Header, Reader
 from .errors import (
@@ -67,19 +67,20 @@ def resolve_model(model: str | os.PathLike | None) -> Path:
 _CACHE: dict = {}
 
 
-def load_model(model=None, provider: str = "auto", *, path: Path | None = None):
+def load_model(model=None, provider: str = "auto", *, path: Path | None = None, threads: int = 0):
     """A model object (returned as is) or NAME/PATH -> ByteModel (cached per file and provider).
-    The weights are checked against the model's fingerprint when it is loaded."""
+    The weights are checked against the model's fingerprint when it is loaded. `threads`:
+    onnxruntime's intra-op threads (0: its default, one per physical core)."""
     if isinstance(model, ByteModel):
         return model
     from .session import OnnxByteModel  # onnxruntime is imported only when a model is really needed
 
     p = (path or resolve_model(model)).resolve()
     st = p.stat()
-    key = (str(p), provider, st.st_size, st.st_mtime_ns, st.st_ino)
+    key = (str(p), provider, st.st_size, st.st_mtime_ns, st.st_ino, threads)
     if key not in _CACHE:
         _CACHE.clear()
-        _CACHE[key] = OnnxByteModel(p, provider=provider)
+        _CACHE[key] = OnnxByteModel(p, provider=provider, threads=threads)
     return _CACHE[key]
 
 
@@ -113,8 +114,13 @@ class Compressor:
 
     def __init__(self, model=DEFAULT_MODEL, provider: str = "auto", lanes: int | None = None, mix="on",
                  frame_size: int = FRAME_SIZE, min_lane: int | None = None, max_lanes: int | None = None,
-                 progress: Progress = None, mix_params: dict | None = None, lane_size: int | None = None):
-        """`lane_size`: cut every frame into lanes of exactly this many bytes (the paper's independent
+                 progress: Progress = None, mix_params: dict | None = None, lane_size: int | None = None,
+                 index: bool = False, threads: int = 1, ort_threads: int | None = None):
+        """`index`: write a seek index after the end marker (header flag bit 2; docs/FORMAT.md), so that
+        :func:`lmz.open` finds every frame from the last bytes of the file (without it, lmz.open scans
+        the frame headers). `threads`: code frames in this many worker processes (0: one per core;
+        the output is the same for every value); `ort_threads`: onnxruntime's intra-op threads in each
+        worker (None: the cores divided among the workers). `lane_size`: cut every frame into lanes of exactly this many bytes (the paper's independent
         2048-byte chunks: ``lane_size=2048``); a frame's remainder (< lane_size bytes) becomes a frame
         of its own with one lane. Overrides `lanes`/`min_lane`/`max_lanes`. The stream format is
         unchanged: this only chooses how frames and lanes are cut."""
@@ -123,6 +129,12 @@ class Compressor:
         if lane_size is not None and not 1 <= lane_size <= frame_size:
             raise UsageError(f"lane size must be in 1..{frame_size} (the frame size)")
         self.model = load_model(model, provider)
+        self.index = bool(index)
+        self.threads = parallel.resolve_threads(threads)
+        self._pool = None
+        self._recipe = dict(model=parallel.model_ref(self.model), provider=provider, lanes=lanes, mix=mix,
+                            frame_size=frame_size, min_lane=min_lane, max_lanes=max_lanes, mix_params=mix_params,
+                            lane_size=lane_size, ort_threads=parallel.worker_ort_threads(self.threads, ort_threads))
         # mix parameters: the model's own (lmz-export --mix-params), then the caller's
         info = getattr(self.model, "info", None)
         model_mix = info.mix_params if info is not None and mix in ("on", "mix", True) else {}
@@ -136,15 +148,20 @@ class Compressor:
 
     def header(self, content_size: int | None = None) -> Header:
         return Header(self.model.info.fingerprint, _model_name(self.model), self.stack.stack_id,
-                      self.stack.blob, self.frame_size, content_size)
+                      self.stack.blob, self.frame_size, content_size, index=self.index)
 
     def frame(self, raw: bytes, offset: int = 0) -> bytes:
         """The coded frame(s) of `raw`, the input's bytes from position `offset` on."""
+        return b"".join(c for c, _ in self.frame_list(raw, offset))
+
+    def frame_list(self, raw: bytes, offset: int = 0) -> list[tuple[bytes, int]]:
+        """The frames of `raw` (one, or several with `lane_size`): (coded frame, its raw length) each."""
         if self.lane_size is not None:
             return self._frames_fixed_lanes(raw, offset)
-        return self._frame(raw, choose_lanes(len(raw), self.lanes, self.min_lane, self.max_lanes), offset)
+        return [(self._frame(raw, choose_lanes(len(raw), self.lanes, self.min_lane, self.max_lanes), offset),
+                 len(raw))]
 
-    def _frames_fixed_lanes(self, raw: bytes, offset: int) -> bytes:
+    def _frames_fixed_lanes(self, raw: bytes, offset: int) -> list[tuple[bytes, int]]:
         ls = self.lane_size
         per = ls * min(MAX_LANES, max(1, len(raw) // ls))
         out = []
@@ -152,10 +169,10 @@ class Compressor:
             part = raw[s: s + per]
             full = len(part) // ls * ls
             if full:
-                out.append(self._frame(part[:full], full // ls, offset + s))
+                out.append((self._frame(part[:full], full // ls, offset + s), full))
             if full < len(part):
-                out.append(self._frame(part[full:], 1, offset + s + full))
-        return b"".join(out)
+                out.append((self._frame(part[full:], 1, offset + s + full), len(part) - full))
+        return out
 
     def _frame(self, raw: bytes, lanes: int, offset: int) -> bytes:
         plan = FramePlan.cut(offset, len(raw), lanes)
@@ -167,18 +184,52 @@ class Compressor:
 
         `size`, when known, is recorded in the header and checked."""
         written = write_all(ofh, self.header(size).pack())
-        total, crc = 0, 0
-        while True:
-            raw = _read_full(ifh, self.frame_size)
-            if not raw:
-                break
-            written += write_all(ofh, self.frame(raw, total))
-            total += len(raw)
-            crc = zlib.crc32(raw, crc)
+        total, crc, index = 0, 0, []
+
+        def chunks():
+            nonlocal total, crc
+            while True:
+                raw = _read_full(ifh, self.frame_size)
+                if not raw:
+                    return
+                yield raw, total
+                total += len(raw)
+                crc = zlib.crc32(raw, crc)
+
+        if self.threads > 1:
+            pool = self._get_pool()
+            coded = parallel.ordered(pool, ((parallel.compress_task, item) for item in chunks()), self.threads)
+        else:
+            coded = (self.frame_list(raw, off) for raw, off in chunks())
+        for parts in coded:
+            for c, n in parts:
+                written += write_all(ofh, c)
+                index.append((len(c), n))
+                if self.progress and self.threads > 1:
+                    self.progress(n)
         if size is not None and size != total:
             raise UsageError(f"input changed while compressing: expected {size} bytes, read {total}")
         written += write_all(ofh, ct.pack_end(total, crc))
+        if self.index:
+            written += write_all(ofh, ct.pack_index(index))
         return total, written
+
+    def _get_pool(self):
+        if self._pool is None or self._pool.dead:
+            self._pool = parallel.Pool(self.threads, parallel.init_compressor, (self._recipe,))
+        return self._pool
+
+    def close(self) -> None:
+        """Stop the worker processes (with threads > 1); a later call starts them again."""
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
     def compress(self, data: bytes) -> bytes:
         out = io.BytesIO()
@@ -197,12 +248,28 @@ class Decompressor:
     """Decompresses lmz streams. `model`: None (the name recorded in the stream), NAME, PATH or object."""
 
     def __init__(self, model=None, provider: str = "auto", progress: Progress = None,
-                 memory_limit: int = DEFAULT_MEMORY_LIMIT):
+                 memory_limit: int = DEFAULT_MEMORY_LIMIT, threads: int = 1, ort_threads: int | None = None):
         """`memory_limit`: refuse (before any work) a stream whose frames and predictor stack would
         need more bytes than this to decode (zstd's --memory); the need is computed from the header
-        and each frame's lane count."""
+        and each frame's lane count. `threads`: decode frames in this many worker processes (0: one
+        per core); `ort_threads`: onnxruntime's intra-op threads per worker (None: cores / workers)."""
         self.model_arg, self.provider, self.progress = model, provider, progress
         self.memory_limit = int(memory_limit)
+        self.threads = parallel.resolve_threads(threads)
+        self.ort_threads = parallel.worker_ort_threads(self.threads, ort_threads)
+        self._pool = None
+
+    def close(self) -> None:
+        """Stop the worker processes (with threads > 1); a later call starts them again."""
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
     def _check_memory(self, h: Header, lanes: int, frame_bytes: int) -> None:
         need = sp.stack_memory(h.stack_id, h.params, lanes) + sp.frame_memory(frame_bytes)
@@ -233,28 +300,53 @@ class Decompressor:
         stack = stack_from_header(h.stack_id, h.stack_params)
         self._check_memory(h, 1, min(h.max_frame, h.content_size if h.content_size is not None else h.max_frame))
         model = self._model_for(h)
+        index, end = [], []
+
+        def jobs():  # (None, raw) for a stored frame, (task, args) for a modeled one
+            offset = 0
+            while True:
+                f = ct.read_frame(r, h)
+                if f.kind == ct.FRAME_END:
+                    end.append(f)
+                    return
+                index.append((f.size, f.raw_len))
+                if f.kind == ct.FRAME_STORED:
+                    yield None, f.raw
+                else:
+                    self._check_memory(h, sum(1 for s in f.lane_stored if not s), f.raw_len)
+                    yield parallel.decode_task, (ref, h.stack_id, h.stack_params, f, offset)
+                offset += f.raw_len
+
+        if self.threads > 1:
+            if self._pool is None or self._pool.dead:
+                self._pool = parallel.Pool(self.threads, parallel.init_decompressor, (self.ort_threads,))
+            ref = parallel.model_ref(model)
+            results = parallel.ordered(self._pool, jobs(), self.threads)
+        else:
+            ref = None
+            results = (self._decode_frame(model, stack, args[3], args[4]) if fn else self._stored(args)
+                       for fn, args in jobs())
         total, crc = 0, 0
-        while True:
-            f = ct.read_frame(r, h)
-            if f.kind == ct.FRAME_MODELED:
-                self._check_memory(h, sum(1 for s in f.lane_stored if not s), f.raw_len)
-            if f.kind == ct.FRAME_END:
-                if f.total != total:
-                    raise CorruptError(f"corrupt stream: end marker says {f.total} bytes, frames hold {total}")
-                if h.content_size is not None and h.content_size != total:
-                    raise CorruptError(f"corrupt stream: header says {h.content_size} bytes, frames hold {total}")
-                if f.crc != crc:
-                    raise ChecksumError("checksum mismatch: the decompressed data is not the original")
-                return
-            if f.kind == ct.FRAME_STORED:
-                raw = f.raw
-                if self.progress:
-                    self.progress(len(raw))
-            else:
-                raw = self._decode_frame(model, stack, f, total)
+        for raw in results:
+            if self.progress and self.threads > 1:
+                self.progress(len(raw))
             total += len(raw)
             crc = zlib.crc32(raw, crc)
             yield raw
+        f = end[0]
+        if f.total != total:
+            raise CorruptError(f"corrupt stream: end marker says {f.total} bytes, frames hold {total}")
+        if h.content_size is not None and h.content_size != total:
+            raise CorruptError(f"corrupt stream: header says {h.content_size} bytes, frames hold {total}")
+        if f.crc != crc:
+            raise ChecksumError("checksum mismatch: the decompressed data is not the original")
+        if h.index:
+            ct.read_index(r, index)
+
+    def _stored(self, raw: bytes) -> bytes:
+        if self.progress:
+            self.progress(len(raw))
+        return raw
 
     def _decode_frame(self, model, spec, f, offset: int) -> bytes:
         sel = [i for i, s in enumerate(f.lane_stored) if not s]

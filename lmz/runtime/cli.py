@@ -133,8 +133,16 @@ DecModelOpt = typer.Option(None, "--model", "-m", help="Model NAME or PATH (defa
                            "fingerprint recorded in the stream).")
 ProviderOpt = typer.Option(Provider.auto, "--provider", help="onnxruntime execution provider.")
 ThreadsOpt = typer.Option(1, "-T", "--threads", min=0, max=256,
-                          help="Worker threads (0: one per core). Accepted for zstd compatibility and "
-                          "validated; frames are currently coded by one worker whatever N.")
+                          help="Code frames in N worker processes (0: one per core); the output is the same "
+                          "for every N. Memory: about N frames in flight.")
+SeekableOpt = typer.Option(False, "--seekable", help="Write a seek index at the end of each stream, so that "
+                           "lmz.open and --range find any frame from the end of the file (a few bytes per frame).")
+FrameSizeOpt = typer.Option("4MiB", "--frame-size", metavar="SIZE",
+                            help="Frame size (e.g. 1MiB): frames are coded independently, so smaller frames mean "
+                            "finer random access (--seekable, --range) and more parallelism (-T), at some cost in ratio.")
+RangeOpt = typer.Option(None, "--range", metavar="START:END",
+                        help="Decompress only the original bytes [START, END) (either may be omitted); decodes "
+                        "only the frames they lie in (needs a seekable input).")
 MemoryOpt = typer.Option("1GiB", "--memory", metavar="SIZE",
                          help="Refuse streams that need more memory than this to decode (e.g. 512MiB, 2GiB).")
 RecursiveOpt = typer.Option(False, "-r", "--recursive", help="Operate on the files in directories, recursively.")
@@ -321,17 +329,38 @@ def parse_size(text: str) -> int:
     num = t.rstrip("KMGIB")
     unit = t[len(num):]
     if not num.isdigit() or unit not in _UNITS:
-        raise UsageError(f"--memory: cannot read {text!r} as a size (e.g. 512MiB, 2GiB)")
+        raise UsageError(f"cannot read {text!r} as a size (e.g. 512MiB, 2GiB)")
     return int(num) * _UNITS[unit]
+
+
+def parse_range(text: str) -> tuple[int, int | None]:
+    """'START:END', 'START:', ':END' -> (start, end or None); sizes may carry suffixes (4KiB)."""
+    a, sep, b = str(text).partition(":")
+    if not sep:
+        raise UsageError(f"--range: expected START:END, got {text!r}")
+    try:
+        start = parse_size(a) if a.strip() else 0
+        end = parse_size(b) if b.strip() else None
+    except UsageError:
+        raise UsageError(f"--range: cannot read {text!r} (e.g. 0:4096, 1MiB:2MiB, 100:)") from None
+    if end is not None and end < start:
+        raise UsageError(f"--range: END < START in {text!r}")
+    return start, end
 
 
 class _Opts:
     def __init__(self, mode, output=None, stdout=False, keep=True, force=False, model=None, provider=Provider.auto,
-                 lanes=None, mix=Mix.on, threads=1, recursive=False, memory="1GiB"):
+                 lanes=None, mix=Mix.on, threads=1, recursive=False, memory="1GiB", seekable=False, range_=None,
+                 frame_size="4MiB"):
         self.mode, self.output, self.stdout, self.keep, self.force = mode, output, stdout, keep, force
         self.model, self.provider, self.lanes, self.mix = model, provider, lanes, mix
         self.threads, self.recursive = threads, recursive
         self.memory = parse_size(memory)
+        self.seekable = seekable
+        self.frame_size = parse_size(frame_size)
+        self.range = parse_range(range_) if range_ is not None else None
+        if self.range is not None and mode != "decompress":
+            raise UsageError("--range is for decompressing")
 
 
 def _expand(files, opts: _Opts) -> list:
@@ -384,9 +413,11 @@ def _run(ctx: Ctx, opts: _Opts, files) -> int:
             try:
                 if opts.mode == "compress":
                     worker.append(api.Compressor(opts.model or api.DEFAULT_MODEL, opts.provider.value, opts.lanes,
-                                                 opts.mix.value))
+                                                 opts.mix.value, index=opts.seekable, threads=opts.threads,
+                                                 frame_size=opts.frame_size))
                 else:
-                    worker.append(api.Decompressor(opts.model, opts.provider.value, memory_limit=opts.memory))
+                    worker.append(api.Decompressor(opts.model, opts.provider.value, memory_limit=opts.memory,
+                                                   threads=opts.threads))
             except LmzError as e:  # no model to compress with: the same for every file, so stop here
                 raise _Fatal(e) from None
         return worker[0]
@@ -396,6 +427,9 @@ def _run(ctx: Ctx, opts: _Opts, files) -> int:
             _guard(fail, inp, lambda: _job(ctx, opts, inp, get_worker))
     except _Fatal as f:
         raise f.error from None
+    finally:
+        if worker:
+            worker[0].close()  # the worker processes of -T N
     return fail.code
 
 
@@ -466,6 +500,9 @@ def _job(ctx: Ctx, opts: _Opts, inp: Optional[str], get_worker) -> None:
         total = None
         with contextlib.suppress(LmzError, OSError):
             total = api.read_header(src).content_size
+    if opts.range is not None:
+        _job_range(ctx, opts, src, dst, src_st)
+        return
     work = get_worker()
     t0 = time.time()
     regular = True
@@ -503,6 +540,40 @@ def _job(ctx: Ctx, opts: _Opts, inp: Optional[str], get_worker) -> None:
             src.unlink()
         else:
             ctx.info(f"lmz-run: {src}: kept (the output {dst} is not a regular file)")
+
+
+def _job_range(ctx: Ctx, opts: _Opts, src: Optional[Path], dst: Optional[Path], src_st) -> None:
+    """--range START:END: only those original bytes, through lmz.open (decodes only their frames)."""
+    from .seekable import LmzReader
+
+    if src is None:
+        raise UsageError("--range needs a file (a seekable input), not stdin")
+    start, end = opts.range
+    t0 = time.time()
+    with LmzReader(src, opts.model, opts.provider.value, opts.memory) as f:
+        end = f.size if end is None else min(end, f.size)
+        f.seek(start)
+        left = max(0, end - start)
+
+        def copy(out) -> int:
+            n = 0
+            while n < left:
+                b = f.read(min(left - n, 1 << 22))
+                if not b:
+                    break
+                n += api.write_all(out, b)
+            return n
+
+        if dst is None:
+            out = _stdout_binary(opts.force)
+            n = copy(out)
+            out.flush()
+        else:
+            with _file_output(dst, opts.force, None) as o:
+                n = copy(o.f)
+    if not ctx.quiet and (ctx.verbose or dst is not None):
+        ctx.info(f"{src}: bytes {start}:{start + n} ({n} bytes, {_rate(n, time.time() - t0)})"
+                 + (f" -> {dst}" if dst else ""))
 
 
 def _list_one(ctx: Ctx, inp: Optional[str]) -> None:
@@ -543,6 +614,7 @@ def zstd_style(files: Optional[List[str]] = FilesArg,
                no_progress: bool = NoProgressOpt, model: Optional[str] = ModelOpt,
                provider: Provider = ProviderOpt, lanes: Optional[int] = LanesOpt, mix: Mix = MixOpt,
                threads: int = ThreadsOpt, recursive: bool = RecursiveOpt, memory: str = MemoryOpt,
+               seekable: bool = SeekableOpt, range_: Optional[str] = RangeOpt, frame_size: str = FrameSizeOpt,
                version: bool = typer.Option(False, "-V", "--version", callback=_version, is_eager=True,
                                             help="Print the version and exit.")):
     """lmz-run [OPTIONS] [FILE...]: compress (default), -d decompress, -t test, -l list; zstd's options."""
@@ -553,7 +625,7 @@ def zstd_style(files: Optional[List[str]] = FilesArg,
             raise UsageError("-z cannot be combined with -d, -t or -l")
         mode = "list" if list_ else "test" if test else "decompress" if decompress_ else "compress"
         return _run(ctx, _Opts(mode, output, stdout, keep, force, model, provider, lanes, mix, threads,
-                               recursive, memory), files)
+                               recursive, memory, seekable, range_, frame_size), files)
 
     run_command(ctx, body)
 
@@ -563,11 +635,12 @@ def compress(files: Optional[List[str]] = FilesArg, output: Optional[str] = OutO
              keep: bool = KeepOpt, force: bool = ForceOpt, quiet: bool = QuietOpt, verbose: bool = VerboseOpt,
              no_progress: bool = NoProgressOpt, model: Optional[str] = ModelOpt,
              provider: Provider = ProviderOpt, lanes: Optional[int] = LanesOpt, mix: Mix = MixOpt,
-             threads: int = ThreadsOpt, recursive: bool = RecursiveOpt):
+             threads: int = ThreadsOpt, recursive: bool = RecursiveOpt, seekable: bool = SeekableOpt,
+             frame_size: str = FrameSizeOpt):
     """Compress FILEs to FILE.lmz (or stdin to stdout)."""
     ctx = Ctx(quiet, verbose, no_progress)
     run_command(ctx, lambda: _run(ctx, _Opts("compress", output, stdout, keep, force, model, provider, lanes, mix,
-                                             threads, recursive), files))
+                                             threads, recursive, seekable=seekable, frame_size=frame_size), files))
 
 
 @app.command(cls=_Command)
@@ -575,11 +648,12 @@ def decompress(files: Optional[List[str]] = FilesArg, output: Optional[str] = Ou
                keep: bool = KeepOpt, force: bool = ForceOpt, quiet: bool = QuietOpt, verbose: bool = VerboseOpt,
                no_progress: bool = NoProgressOpt, model: Optional[str] = DecModelOpt,
                provider: Provider = ProviderOpt, threads: int = ThreadsOpt, recursive: bool = RecursiveOpt,
-               memory: str = MemoryOpt):
+               memory: str = MemoryOpt, range_: Optional[str] = RangeOpt):
     """Decompress FILE.lmz to FILE (or stdin to stdout); concatenated streams give their contents in order."""
     ctx = Ctx(quiet, verbose, no_progress)
     run_command(ctx, lambda: _run(ctx, _Opts("decompress", output, stdout, keep, force, model, provider,
-                                             threads=threads, recursive=recursive, memory=memory), files))
+                                             threads=threads, recursive=recursive, memory=memory, range_=range_),
+                                  files))
 
 
 @app.command("test", cls=_Command)

@@ -24,7 +24,9 @@ VERSION = 2  # what this build writes; it reads 1 and 2
 VERSIONS_READ = (1, 2)
 FLAG_CONTENT_SIZE = 0x01
 FLAG_OVERRIDES = 0x02  # version 2: stack parameters that differ from the preset follow
-FLAGS_KNOWN = {1: FLAG_CONTENT_SIZE, 2: FLAG_CONTENT_SIZE | FLAG_OVERRIDES}
+FLAG_INDEX = 0x04  # version 2: a seek index follows the end marker
+FLAGS_KNOWN = {1: FLAG_CONTENT_SIZE, 2: FLAG_CONTENT_SIZE | FLAG_OVERRIDES | FLAG_INDEX}
+INDEX_MAGIC = b"LMZX"  # the last 4 bytes of a stream with a seek index
 
 CODER_RANGE48 = 1  # lmz/runtime/coder.py: 48-bit range coder, range kept in [2**40, 2**48]
 FREQS_V1 = 1  # lmz/runtime/freqs.py: scores_to_freqs with EXP_LUT v1
@@ -58,6 +60,7 @@ class Header:
     version: int = VERSION
     size: int = field(default=0, compare=False)  # bytes the header takes in the stream (set when read)
     preset: int | None = field(default=None, compare=False)  # version 2: the preset id it was written with
+    index: bool = False  # version 2, flag bit 2: a seek index follows the end marker
 
     @property
     def stack_name(self) -> str:
@@ -81,6 +84,7 @@ class Header:
         if len(blob) > MAX_PARAMS:
             raise ValueError("stack params too long")
         flags = (FLAG_CONTENT_SIZE if self.content_size is not None else 0) | (FLAG_OVERRIDES if blob else 0)
+        flags |= FLAG_INDEX if self.index else 0
         body = bytearray(fp)
         body += bytes([len(name)]) + name
         body += bytes([self.stack_id]) + varint(preset)
@@ -101,6 +105,15 @@ class Reader:
     def __init__(self, src):
         self.f = io.BytesIO(src) if isinstance(src, (bytes, bytearray, memoryview)) else src
         self.offset = 0
+        self.size = None  # with `at`: the file's size (skip() then seeks)
+
+    @classmethod
+    def at(cls, f, pos: int, size: int) -> Reader:
+        """A Reader of the seekable file `f` (of `size` bytes) from `pos`; offsets are file positions."""
+        f.seek(pos)
+        r = cls(f)
+        r.offset, r.size = pos, size
+        return r
 
     def read(self, n: int, what: str = "data") -> bytes:
         if n == 0:
@@ -115,6 +128,16 @@ class Reader:
         out = b"".join(parts)
         self.offset += n
         return out
+
+    def skip(self, n: int, what: str = "data") -> None:
+        """Move past n bytes: a seek when the Reader was made with `at` (the file's size known), else a read."""
+        if self.size is None:
+            self.read(n, what)
+            return
+        if self.offset + n > self.size:
+            raise TruncatedError(f"truncated stream: expected {n} bytes of {what} at offset {self.offset}")
+        self.offset += n
+        self.f.seek(self.offset)
 
     def u8(self, what: str) -> int:
         return self.read(1, what)[0]
@@ -243,7 +266,8 @@ def _read_header_v2(r: Reader, flags: int) -> Header:
         raise FormatError(f"corrupt header (content size {size})")
     full = sp.from_preset(stack_id, preset, sp.check_params(stack_id, over))
     blob = sp.dump_params(full) if full else b""
-    return Header(fp, name, stack_id, blob, max_frame, size, coder_id, 16, FREQS_V1, 2, r.offset - start, preset)
+    return Header(fp, name, stack_id, blob, max_frame, size, coder_id, 16, FREQS_V1, 2, r.offset - start, preset,
+                  index=bool(flags & FLAG_INDEX))
 
 
 def _check_max_frame(max_frame: int) -> None:
@@ -303,7 +327,9 @@ def pack_end(total: int, crc: int) -> bytes:
     return bytes([FRAME_END]) + varint(total) + struct.pack("<I", crc)
 
 
-def read_frame(r: Reader, header: Header) -> Frame:
+def read_frame(r: Reader, header: Header, payload: bool = True) -> Frame:
+    """The next frame (or the end marker). `payload=False`: check the frame's fields but skip its
+    data (stored bytes, lane payloads: left None) with seeks where `r` can: a scan without decoding."""
     start = r.offset
     kind = r.u8("frame type")
     if kind == FRAME_END:
@@ -319,6 +345,9 @@ def read_frame(r: Reader, header: Header) -> Frame:
     if not 1 <= n <= header.max_frame:
         raise CorruptError(f"corrupt stream: frame length {n} outside 1..{header.max_frame} at offset {start}")
     if kind == FRAME_STORED:
+        if not payload:
+            r.skip(n, "stored frame")
+            return Frame(FRAME_STORED, n, size=r.offset - start)
         raw = r.read(n, "stored frame")
         return Frame(FRAME_STORED, n, raw=raw, size=r.offset - start)
     lanes = r.varint("lane count")
@@ -344,6 +373,58 @@ def read_frame(r: Reader, header: Header) -> Frame:
                                    f"than the {header.stack_name} stack can code (offset {start})")
             clens.append(c)
             checks.append(struct.unpack("<H", r.read(2, "lane check"))[0])
-    payload = [r.read(c, "lane data") for c in clens]
-    return Frame(FRAME_MODELED, n, lane_lens=lens, lane_stored=stored, lane_payload=payload,
+    if payload:
+        data = [r.read(c, "lane data") for c in clens]
+    else:
+        data = None
+        r.skip(sum(clens), "lane data")
+    return Frame(FRAME_MODELED, n, lane_lens=lens, lane_stored=stored, lane_payload=data,
                  lane_checks=checks, size=r.offset - start)
+
+
+# -- seek index ------------------------------------------------------------------------------
+INDEX_TAIL = 8  # u32 index length + INDEX_MAGIC
+
+
+def pack_index(frames: list[tuple[int, int]]) -> bytes:
+    """The seek index of a stream whose frames took frames[i] = (coded bytes, raw bytes):
+    varint F, per frame varint coded + varint raw, u32 length of those fields, then LMZX."""
+    body = bytearray(varint(len(frames)))
+    for c, n in frames:
+        body += varint(c) + varint(n)
+    return bytes(body) + struct.pack("<I", len(body)) + INDEX_MAGIC
+
+
+def parse_index(body: bytes, max_frame: int) -> list[tuple[int, int]]:
+    """The (coded, raw) sizes of an index's fields (without its u32 length and LMZX), checked."""
+    r = Reader(body)
+    try:
+        count = r.varint("index frame count")
+        if count > len(body) // 2:
+            raise CorruptError(f"corrupt seek index: {count} frames in {len(body)} bytes")
+        out = []
+        for _ in range(count):
+            c, n = r.varint("index entry"), r.varint("index entry")
+            if not 1 <= n <= max_frame or c < 3:
+                raise CorruptError(f"corrupt seek index: a frame of {c} coded / {n} raw bytes")
+            out.append((c, n))
+    except TruncatedError:
+        raise CorruptError("corrupt seek index: its entries overrun its length") from None
+    if r.f.read(1):
+        raise CorruptError("corrupt seek index: bytes left after its last entry")
+    return out
+
+
+def read_index(r: Reader, frames: list[tuple[int, int]]) -> None:
+    """Read the seek index that follows an end marker and check it against the frames just read
+    (frames[i] = (coded bytes, raw bytes)); the data itself was checked by the end marker."""
+    start = r.offset
+    count = r.varint("seek index")
+    if count != len(frames):
+        raise CorruptError(f"corrupt seek index: {count} frames listed, the stream has {len(frames)}")
+    for i, (c, n) in enumerate(frames):
+        if (r.varint("seek index"), r.varint("seek index")) != (c, n):
+            raise CorruptError(f"corrupt seek index: entry {i} does not match frame {i}")
+    m = struct.unpack("<I", r.read(4, "seek index"))[0]
+    if m != r.offset - 4 - start or r.read(4, "seek index") != INDEX_MAGIC:
+        raise CorruptError("corrupt seek index: bad length or tag")
