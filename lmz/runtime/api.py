@@ -25,12 +25,9 @@ from .errors import (
     ChecksumError,
     CorruptError,
     FormatError,
-    LmzError,
     LmzIOError,
     MemoryLimitError,
-    ModelError,
     ModelMismatchError,
-    ModelNotFoundError,
     UsageError,
 )
 from .lanes import FRAME_SIZE, MAX_LANES, FramePlan, choose_lanes
@@ -38,8 +35,7 @@ from .loop import decode_frame, encode_frame, make_stack, stack_from_header
 from .protocols import ByteModel
 
 __all__ = ["compress", "decompress", "Compressor", "Decompressor", "read_header", "Header", "resolve_model",
-           "load_model", "scan", "DEFAULT_MODEL", "LmzError", "FormatError", "CorruptError", "ChecksumError",
-           "ModelError", "ModelMismatchError", "ModelNotFoundError", "UsageError"]
+           "load_model", "scan", "DEFAULT_MODEL"]  # the errors: lmz.runtime.errors (and lmz)
 
 DEFAULT_MODEL = model_store.DEFAULT_MODEL
 DEFAULT_MEMORY_LIMIT = 1 << 30  # bytes a decoder may need (well inside a 2 GB edge box)
@@ -109,7 +105,25 @@ def _read_full(f: BinaryIO, n: int) -> bytes:
 
 
 # -- compression ------------------------------------------------------------------------------
-class Compressor:
+class _Workers:
+    """Owns the worker processes of ``threads > 1``: ``close()`` or a ``with`` block stops them."""
+
+    _pool = None
+
+    def close(self) -> None:
+        """Stop the worker processes (with threads > 1); a later call starts them again."""
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class Compressor(_Workers):
     """Compresses streams frame by frame. `model` is a NAME, a PATH or a loaded model object."""
 
     def __init__(self, model=DEFAULT_MODEL, provider: str = "auto", lanes: int | None = None, mix="on",
@@ -219,18 +233,6 @@ class Compressor:
             self._pool = parallel.Pool(self.threads, parallel.init_compressor, (self._recipe,))
         return self._pool
 
-    def close(self) -> None:
-        """Stop the worker processes (with threads > 1); a later call starts them again."""
-        if self._pool is not None:
-            self._pool.close()
-            self._pool = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
     def compress(self, data: bytes) -> bytes:
         out = io.BytesIO()
         self.copy_stream(io.BytesIO(data), out, len(data))
@@ -244,7 +246,7 @@ def compress(data: bytes, model=DEFAULT_MODEL, provider: str = "auto", lanes: in
 
 
 # -- decompression ----------------------------------------------------------------------------
-class Decompressor:
+class Decompressor(_Workers):
     """Decompresses lmz streams. `model`: None (the name recorded in the stream), NAME, PATH or object."""
 
     def __init__(self, model=None, provider: str = "auto", progress: Progress = None,
@@ -258,18 +260,6 @@ class Decompressor:
         self.threads = parallel.resolve_threads(threads)
         self.ort_threads = parallel.worker_ort_threads(self.threads, ort_threads)
         self._pool = None
-
-    def close(self) -> None:
-        """Stop the worker processes (with threads > 1); a later call starts them again."""
-        if self._pool is not None:
-            self._pool.close()
-            self._pool = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
     def _check_memory(self, h: Header, lanes: int, frame_bytes: int) -> None:
         need = sp.stack_memory(h.stack_id, h.params, lanes) + sp.frame_memory(frame_bytes)
