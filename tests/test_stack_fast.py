@@ -80,6 +80,10 @@ def test_scores_cum_equals_scores_to_freqs():
     big = np.zeros((2, 256), dtype=np.int64)
     big[:, 7] = 2**31 - 1  # max - s does not wrap here; one far-away symbol
     cases.append(big)
+    wrap = np.zeros((2, 256), dtype=np.int64)  # max - s wraps around in int32 (to -256 and -2):
+    wrap[:, 3] = 2**31 - 1  # numpy then reads EXP_LUT from its end
+    wrap[0, 9], wrap[1, 9] = -2**31 + 255, -2**31 + 1
+    cases.append(wrap)
     for s in cases:
         s = s.astype(np.int32)
         cum = np.zeros((s.shape[0], 257), dtype=np.int64)
@@ -90,6 +94,11 @@ def test_scores_cum_equals_scores_to_freqs():
         cum2 = np.zeros_like(cum)
         assert bitloop.scores_cum(s3[:, 1], cum2)
         assert np.array_equal(cum, cum2)
+    bad = np.zeros((1, 256), dtype=np.int32)
+    bad[0, 3], bad[0, 9] = 2**31 - 1, -2  # max - s wraps to -2**31 + 1: numpy cannot index with it
+    with pytest.raises(IndexError):
+        scores_to_freqs(bad)
+    assert not bitloop.scores_cum(bad, np.zeros((1, 257), dtype=np.int64))
 
 
 def _lanes(L=5, T=300, seed=0):

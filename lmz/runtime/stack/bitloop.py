@@ -165,35 +165,43 @@ def scores_cum(scores, cum):
     raw = np.empty(256, dtype=np.int64)
     for la in range(L):
         mx = np.int64(scores[la, 0])
-        am = 0
+        mn = mx
         for s in range(1, 256):
             v = np.int64(scores[la, s])
-            if v > mx:
-                mx = v
-                am = s
+            mx = max(mx, v)
+            mn = min(mn, v)
+        am = 0  # numpy's argmax: the first maximum
+        while np.int64(scores[la, am]) != mx:
+            am += 1
         tot = 0
-        for s in range(256):
-            d = mx - np.int64(scores[la, s])
-            d = ((d + 0x80000000) & 0xFFFFFFFF) - 0x80000000  # int32 arithmetic, as numpy's
-            if d > EXP_LEN - 1:
-                d = EXP_LEN - 1
-            if d < 0:
-                d += EXP_LEN
-                if d < 0:
-                    return False
-            r = _EXP[d]
-            raw[s] = r
-            tot += r
+        if mx - mn <= 0x7FFFFFFF:  # no int32 wrap-around (always, for a model's scores)
+            for s in range(256):
+                r = _EXP[min(mx - np.int64(scores[la, s]), EXP_LEN - 1)]
+                raw[s] = r
+                tot += r
+        else:
+            for s in range(256):
+                d = mx - np.int64(scores[la, s])
+                if d > 0x7FFFFFFF:  # numpy computes max - s in int32: it wraps around
+                    d = ((d + 0x80000000) & 0xFFFFFFFF) - 0x80000000
+                if d > EXP_LEN - 1:
+                    d = EXP_LEN - 1
+                if d < 0:  # a wrapped difference indexes EXP_LUT from its end, as in numpy
+                    d += EXP_LEN
+                    if d < 0:
+                        return False
+                r = _EXP[d]
+                raw[s] = r
+                tot += r
         k = _KNUM // tot
-        acc = 0
         fsum = 0
         for s in range(256):
-            fsum += 1 + ((raw[s] * k) >> 32)
-        rest = PROB_ONE - fsum
-        for s in range(256):
             f = 1 + ((raw[s] * k) >> 32)
-            if s == am:
-                f += rest
-            acc += f
+            raw[s] = f
+            fsum += f
+        raw[am] += PROB_ONE - fsum
+        acc = 0
+        for s in range(256):
+            acc += raw[s]
             cum[la, s + 1] = acc
     return True
