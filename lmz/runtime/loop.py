@@ -14,6 +14,10 @@ position in the input). A stack instance is a :class:`~lmz.runtime.protocols.Pre
     def decode_step(self, model_freqs, active, dec) -> np.ndarray   # syms[L] int64
     use_model: bool; independent_lanes: bool
 
+A stack with ``takes_scores = True`` also has ``encode_scores(scores, syms, active, enc)`` and
+``decode_scores(scores, active, dec)``, which take the model's int32 scores [L, 256] instead of
+``scores_to_freqs(scores)`` and must code exactly as the freqs methods would with them.
+
 ``model_freqs`` is int64 [L, 256] (rows sum to 2**16), ``syms`` int64 [L], ``active`` bool [L];
 ``enc``/``dec`` are :class:`lmz.runtime.coder.Encoder` / ``Decoder`` with one lane per row. For
 inactive lanes a stack codes the no-op event (``active=`` of ``put_symbols``/``put_bits`` does
@@ -134,6 +138,8 @@ def encode_frame(model: ByteModel, stack: PredictorStack, raw: bytes, plan: Fram
     enc = Encoder(plan.lanes, capacity=min(T, 1 << 16) // 2 + 16)
     state = model.initial_state(plan.lanes)
     use_model = stack.use_model  # False: a stack that ignores the model (it is not run)
+    # a stack that takes the model's raw scores turns them into frequencies itself (same integers)
+    raw_scores = use_model and getattr(stack, "takes_scores", False)
     done = 0
     for t0 in range(0, T, C):
         if use_model:
@@ -141,7 +147,10 @@ def encode_frame(model: ByteModel, stack: PredictorStack, raw: bytes, plan: Fram
         for j in range(min(C, T - t0)):
             t = t0 + j
             active = lens > t
-            stack.encode_step(scores_to_freqs(scores[:, j]) if use_model else None, M[:, t], active, enc)
+            if raw_scores:
+                stack.encode_scores(scores[:, j], M[:, t], active, enc)
+            else:
+                stack.encode_step(scores_to_freqs(scores[:, j]) if use_model else None, M[:, t], active, enc)
         if progress and (t0 // C) % max(1, 64 // C) == 0:
             now = int(np.minimum(lens, t0 + C).sum())
             progress(now - done)
@@ -165,12 +174,16 @@ def decode_frame(model: ByteModel, stack: PredictorStack, coded: list[bytes], pl
     out = np.zeros((lanes, T), dtype=np.uint8)
     x = np.zeros((lanes, 1), dtype=np.int64)
     use_model = stack.use_model
+    raw_scores = use_model and getattr(stack, "takes_scores", False)
     done = 0
     for t in range(T):
         if use_model:
             scores, state = model.step(x, state)
         active = lens > t
-        syms = stack.decode_step(scores_to_freqs(scores[:, 0]) if use_model else None, active, dec)
+        if raw_scores:
+            syms = stack.decode_scores(scores[:, 0], active, dec)
+        else:
+            syms = stack.decode_step(scores_to_freqs(scores[:, 0]) if use_model else None, active, dec)
         out[:, t] = syms
         x = np.asarray(syms, dtype=np.int64).reshape(lanes, 1)
         if progress and (t + 1) % report_every == 0:

@@ -50,7 +50,9 @@ def update(A, ai, act, y, rate, cnt, d):
         for la in range(L):
             if act[la]:
                 i = ai[r, la]
-                d[r, la] = (((y[la] << 20) - np.int64(A[i])) >> rate) // np.int64(cnt[i])
+                v = ((y[la] << 20) - np.int64(A[i])) >> rate
+                c = np.int64(cnt[i])
+                d[r, la] = v if c == 1 else v // c
     for r in range(2):
         for la in range(L):
             if act[la]:

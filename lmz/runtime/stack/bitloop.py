@@ -13,10 +13,11 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from . import apm, bithistory, counters, mixer
+from ..freqs import EXP_LEN, EXP_LUT, PROB_ONE
+from . import apm, bithistory, counters, fastcoder, mixer
 from .tables import ST_MAX
 
-__all__ = ["predict_bit", "update_bit", "code_byte"]
+__all__ = ["predict_bit", "update_bit", "code_byte", "encode_byte", "decode_byte", "scores_cum"]
 
 
 @njit(cache=True, nogil=True)
@@ -121,3 +122,86 @@ def code_byte(syms, c0, act, cfg, base, chk, node, T, lim, hbase, hchk, hnode, B
             y[la] = ((syms[la] >> (7 - k)) & 1) if act[la] else 0
             B[k, la] = y[la]
         update_bit(y, c0, act, cfg, chk, T, lim, hchk, BH, bh_next, W, W2, c1, A, rates, gdiv, sc, scr)
+
+
+@njit(cache=True, nogil=True)
+def encode_byte(syms, c0, act, cfg, base, chk, node, T, lim, hbase, hchk, hnode, BH, bh_next, smcol, mbyte, mlb,
+                cum, actb, W, W2, c1, c1a, A, sse_w, rates, gdiv, tabs, sc, scr, P, B, low, rng, buf, pos):
+    """code_byte, then the byte's 8 binary events into the encoder arrays (Encoder.put_bits, lane by
+    lane: the lanes' coders are independent, so this is the order-free equivalent of 8 put_bits calls).
+    The encoder's buffer needs room for 16 more bytes per lane."""
+    code_byte(syms, c0, act, cfg, base, chk, node, T, lim, hbase, hchk, hnode, BH, bh_next, smcol, mbyte, mlb,
+              cum, actb, W, W2, c1, c1a, A, sse_w, rates, gdiv, tabs, sc, scr, P, B)
+    for la in range(syms.shape[0]):
+        a = act[la]
+        for k in range(8):
+            fastcoder.put_bit(la, B[k, la] != 0, np.uint64(P[k, la]), a, low, rng, buf, pos)
+
+
+@njit(cache=True, nogil=True)
+def decode_byte(c0, act, cfg, base, chk, node, T, lim, hbase, hchk, hnode, BH, bh_next, smcol, mbyte, mlb,
+                cum, actb, W, W2, c1, c1a, A, sse_w, rates, gdiv, tabs, sc, scr, P, code, rng, buf, pos, last):
+    """Decode a byte: 8 x (predict_bit -> Decoder.get_bits of every lane -> update_bit)."""
+    L = c0.shape[0]
+    y = np.zeros(L, dtype=np.int64)
+    for k in range(8):
+        predict_bit(k, c0, act, cfg, base, chk, node, T, hbase, hchk, hnode, BH, smcol, mbyte, mlb, cum,
+                    actb, W, W2, c1, c1a, A, sse_w, tabs, sc, P[k])
+        for la in range(L):
+            y[la] = fastcoder.get_bit(la, np.uint64(P[k, la]), act[la], code, rng, buf, pos, last)
+        update_bit(y, c0, act, cfg, chk, T, lim, hchk, BH, bh_next, W, W2, c1, A, rates, gdiv, sc, scr)
+
+
+_EXP = EXP_LUT.copy()
+_KNUM = (PROB_ONE - 256) << 32
+
+
+@njit(cache=True, nogil=True)
+def scores_cum(scores, cum):
+    """cum[la, 1:] = cumsum(scores_to_freqs(scores[la])) (freqs.py, the same integer steps, including
+    numpy's int32 wrap-around of max - s and its negative-index reading of EXP_LUT); cum[:, 0] stays 0.
+    Returns False (cum unusable) where numpy would raise IndexError (scores spanning more than 2**31)."""
+    L = scores.shape[0]
+    raw = np.empty(256, dtype=np.int64)
+    for la in range(L):
+        mx = np.int64(scores[la, 0])
+        mn = mx
+        for s in range(1, 256):
+            v = np.int64(scores[la, s])
+            mx = max(mx, v)
+            mn = min(mn, v)
+        am = 0  # numpy's argmax: the first maximum
+        while np.int64(scores[la, am]) != mx:
+            am += 1
+        tot = 0
+        if mx - mn <= 0x7FFFFFFF:  # no int32 wrap-around (always, for a model's scores)
+            for s in range(256):
+                r = _EXP[min(mx - np.int64(scores[la, s]), EXP_LEN - 1)]
+                raw[s] = r
+                tot += r
+        else:
+            for s in range(256):
+                d = mx - np.int64(scores[la, s])
+                if d > 0x7FFFFFFF:  # numpy computes max - s in int32: it wraps around
+                    d = ((d + 0x80000000) & 0xFFFFFFFF) - 0x80000000
+                if d > EXP_LEN - 1:
+                    d = EXP_LEN - 1
+                if d < 0:  # a wrapped difference indexes EXP_LUT from its end, as in numpy
+                    d += EXP_LEN
+                    if d < 0:
+                        return False
+                r = _EXP[d]
+                raw[s] = r
+                tot += r
+        k = _KNUM // tot
+        fsum = 0
+        for s in range(256):
+            f = 1 + ((raw[s] * k) >> 32)
+            raw[s] = f
+            fsum += f
+        raw[am] += PROB_ONE - fsum
+        acc = 0
+        for s in range(256):
+            acc += raw[s]
+            cum[la, s + 1] = acc
+    return True

@@ -54,8 +54,15 @@ def train(W, ctx, pr, y, x, act, lr, gdiv, cnt):
         c = ctx[la]
         g = gdiv[cnt[c]]
         e = ((y[la] << 16) - pr[la]) * lr
-        for n in range(N):
-            W[c, n] += ((x[la, n] * e) >> 16) // g
+        if g & (g - 1) == 0:  # a power of two (often 1): floor division is an arithmetic shift
+            sh = 0
+            while (1 << sh) < g:
+                sh += 1
+            for n in range(N):
+                W[c, n] += ((x[la, n] * e) >> 16) >> sh
+        else:
+            for n in range(N):
+                W[c, n] += ((x[la, n] * e) >> 16) // g
     for la in range(L):
         if act[la]:
             cnt[ctx[la]] = 0

@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..coder import Decoder, Encoder
 from ..freqs import PROB_ONE
 from . import apm, bitloop, contexts, image, lms, match, mixer
 from .counters import P_BITS as _P_BITS
@@ -345,17 +346,21 @@ class MixStack:
         self.B = np.zeros((8, L), dtype=np.int64)
 
     # -- per byte ------------------------------------------------------------------------------
-    def _begin_byte(self, model_freqs, active) -> None:
+    def _begin_byte(self, model_freqs, active, scores=None) -> None:
         L = self.lanes
         act = np.ones(L, dtype=bool) if active is None else np.ascontiguousarray(active, dtype=bool)
         self.act = act
         self.all_active = bool(act.all())
         self.act_rows = None if self.all_active else np.flatnonzero(act)
         if self.use_model:
-            if model_freqs is None:
+            if scores is not None:  # the model's scores: scores_to_freqs and the cumsum, compiled
+                if not bitloop.scores_cum(scores, self.cum):
+                    raise IndexError("model scores out of range for scores_to_freqs")
+            elif model_freqs is None:
                 raise ValueError("this MixStack was built with use_model=True: model_freqs needed")
-            f = np.asarray(model_freqs, dtype=np.int64)
-            np.cumsum(f, axis=1, out=self.cum[:, 1:])
+            else:
+                f = np.asarray(model_freqs, dtype=np.int64)
+                np.cumsum(f, axis=1, out=self.cum[:, 1:])
         # match model: candidate lookup for lanes without a match, the predicted byte
         self.have_mh = match.lookup(self.t, self.match_min, self.match_bits, self.h8, self.lsalt, self.MT, self.mlen,
                                     self.mptr, self.hist, self.mh, self.mbyte, self.mlb)
@@ -418,27 +423,60 @@ class MixStack:
                           self.gdiv, self.tabs, self.sc, self.scr, self.P, self.B)
 
     # -- public API ----------------------------------------------------------------------------
-    def encode_step(self, model_freqs, syms, active, enc) -> None:
-        """Code byte t of every lane: 8 calls of enc.put_bits(bits, p1, active)."""
-        self._begin_byte(model_freqs, active)
+    # fused=True: with the project's numpy Encoder/Decoder, the byte's 8 coder events run inside the
+    # compiled byte kernel (fastcoder.py: the same coder arithmetic on the coder's own arrays);
+    # False: 8 calls of the numpy put_bits / get_bits per byte (the reference path).
+    fused = True
+    takes_scores = True  # the lane loop may hand over the model's raw scores (encode_scores / decode_scores)
+
+    def encode_step(self, model_freqs, syms, active, enc, scores=None) -> None:
+        """Code byte t of every lane: 8 calls of enc.put_bits(bits, p1, active), or their compiled
+        equivalent (``fused``). `scores` (int32 [L, 256]) instead of `model_freqs`: the model's
+        scores, turned into frequencies here (bit-identical with scores_to_freqs)."""
+        self._begin_byte(model_freqs, active, scores)
         syms = np.ascontiguousarray(syms, dtype=np.int64)
-        self._code_byte(syms)
-        act = None if self.all_active else self.act
-        for k in range(8):
-            enc.put_bits(self.B[k], self.P[k], act)
+        if self.fused and type(enc) is Encoder and "put_bits" not in vars(enc):  # not hooked
+            if enc.bound + 16 > enc.buf.shape[1]:  # 8 events shift out at most 16 bytes per lane
+                enc.bound = int(enc.pos.max())
+                enc._grow(enc.bound + 16)
+            bitloop.encode_byte(syms, self.c0, self.act, self.cfg, self.base, self.chk, self.c0h, self.T,
+                                self.lim_cols, self.hbase, self.hchk, self.c0hh, self.BH, BH_NEXT, self.smcol,
+                                self.mbyte, self.mlb, self.cum, self.actb, self.W, self.W2k, self.c1, self.c1a,
+                                self.A, self.sse_arr, self.rates, self.gdiv, self.tabs, self.sc, self.scr, self.P,
+                                self.B, enc.low, enc.rng, enc.buf, enc.pos)
+            enc.bound += 16
+            enc.events += 8
+        else:
+            self._code_byte(syms)
+            act = None if self.all_active else self.act
+            for k in range(8):
+                enc.put_bits(self.B[k], self.P[k], act)
         self._end_byte(syms)
 
-    def decode_step(self, model_freqs, active, dec) -> np.ndarray:
+    def decode_step(self, model_freqs, active, dec, scores=None) -> np.ndarray:
         """Decode byte t of every lane (inactive lanes give 0)."""
-        self._begin_byte(model_freqs, active)
-        act = None if self.all_active else self.act
-        for k in range(8):
-            p1 = self._predict(k)
-            bits = np.ascontiguousarray(dec.get_bits(p1, act), dtype=np.int64)
-            self._update(bits)
+        self._begin_byte(model_freqs, active, scores)
+        if self.fused and type(dec) is Decoder and "get_bits" not in vars(dec):
+            bitloop.decode_byte(self.c0, self.act, self.cfg, self.base, self.chk, self.c0h, self.T, self.lim_cols,
+                                self.hbase, self.hchk, self.c0hh, self.BH, BH_NEXT, self.smcol, self.mbyte, self.mlb,
+                                self.cum, self.actb, self.W, self.W2k, self.c1, self.c1a, self.A, self.sse_arr,
+                                self.rates, self.gdiv, self.tabs, self.sc, self.scr, self.P, dec.code, dec.rng,
+                                dec.buf, dec.pos, dec.last)
+        else:
+            act = None if self.all_active else self.act
+            for k in range(8):
+                p1 = self._predict(k)
+                bits = np.ascontiguousarray(dec.get_bits(p1, act), dtype=np.int64)
+                self._update(bits)
         syms = self.c0 - 256
         self._end_byte(syms)
         return syms
+
+    def encode_scores(self, scores, syms, active, enc) -> None:
+        self.encode_step(None, syms, active, enc, scores)
+
+    def decode_scores(self, scores, active, dec) -> np.ndarray:
+        return self.decode_step(None, active, dec, scores)
 
     def predict_step(self, model_freqs, syms, active=None) -> np.ndarray:
         """Measuring helper: code byte t without a coder; returns p1 of the coded bits, [8, L]."""
