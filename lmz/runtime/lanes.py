@@ -36,6 +36,7 @@ class FramePlan:
 
     offset: int  # input position of the frame's first byte
     lens: np.ndarray  # int64 [L]
+    given_starts: np.ndarray | None = None  # a selection of lanes (not contiguous) keeps its positions
 
     @classmethod
     def cut(cls, offset: int, n: int, lanes: int) -> "FramePlan":
@@ -62,12 +63,12 @@ class FramePlan:
     @property
     def starts(self) -> np.ndarray:
         """Input position of every lane's first byte."""
-        return self.offset + self.ends - self.lens
+        return self.offset + self.ends - self.lens if self.given_starts is None else self.given_starts
 
     def select(self, keep) -> "FramePlan":
         """The plan restricted to some lanes (``starts`` keep their positions)."""
-        keep = np.asarray(keep)
-        return _Selected(self.lens[keep], self.starts[keep])
+        keep = np.asarray(keep, dtype=np.int64)
+        return FramePlan(self.offset, self.lens[keep], self.starts[keep])
 
     def lane_matrix(self, raw: bytes) -> np.ndarray:
         """int64 [L, steps]: row i is lane i's bytes, zero padded."""
@@ -77,19 +78,6 @@ class FramePlan:
         valid = np.arange(T)[None, :] < self.lens[:, None]
         data = np.frombuffer(raw, dtype=np.uint8)
         return np.where(valid, data[np.minimum(rel, n - 1)], 0).astype(np.int64)
-
-
-class _Selected(FramePlan):
-    """Some lanes of a plan: not contiguous any more, so the starts are kept as given."""
-
-    def __init__(self, lens, starts):
-        object.__setattr__(self, "offset", int(starts[0]) if len(starts) else 0)
-        object.__setattr__(self, "lens", lens)
-        object.__setattr__(self, "_starts", starts)
-
-    @property
-    def starts(self) -> np.ndarray:
-        return self._starts
 
 
 def model_inputs(targets: np.ndarray, width: int | None = None) -> np.ndarray:
