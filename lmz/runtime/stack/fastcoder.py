@@ -34,18 +34,20 @@ _Z = np.uint64(0)
 
 
 @njit(cache=True, nogil=True, inline="always")
+def interval(bit, p1, active):
+    """(start, width) of a binary event in 2**16 units: 1 is [0, p1), 0 is [p1, 2**16); the no-op of an
+    inactive lane is the whole range."""
+    if not active:
+        return _Z, _ONE
+    if bit:
+        return _Z, p1
+    return p1, _ONE - p1
+
+
+@njit(cache=True, nogil=True, inline="always")
 def put_bit(la, bit, p1, active, low, rng, buf, pos):
     """Encoder.put_bits for lane la: code `bit` with P(1) = p1 (uint64 1..65535); no-op if not active."""
-    if active:
-        if bit:
-            start = _Z
-            f = p1
-        else:
-            start = p1
-            f = _ONE - p1
-    else:
-        start = _Z
-        f = _ONE
+    start, f = interval(bit, p1, active)
     rg = rng[la]
     r = rg >> _S16
     rs = r * start
@@ -84,18 +86,8 @@ def get_bit(la, p1, active, code, rng, buf, pos, last):
     t = c // r
     if t > _ONE - np.uint64(1):
         t = _ONE - np.uint64(1)
-    bit = t < p1
-    if active:
-        if bit:
-            start = _Z
-            f = p1
-        else:
-            start = p1
-            f = _ONE - p1
-    else:
-        bit = False
-        start = _Z
-        f = _ONE
+    bit = t < p1 and active  # an inactive lane codes the no-op and decodes 0
+    start, f = interval(bit, p1, active)
     rs = r * start
     c = c - rs
     if start + f == _ONE:
