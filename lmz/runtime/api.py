@@ -261,11 +261,12 @@ class Decompressor(_Workers):
         self.ort_threads = parallel.worker_ort_threads(self.threads, ort_threads)
         self._pool = None
 
-    def _check_memory(self, h: Header, lanes: int, frame_bytes: int) -> None:
-        need = sp.stack_memory(h.stack_id, h.params, lanes) + sp.frame_memory(frame_bytes)
+    def _check_memory(self, spec, lanes: int, frame_bytes: int) -> None:
+        """`spec`: the stream's StackSpec (its parameters already parsed and checked once)."""
+        need = sp.stack_memory(spec.stack_id, spec.params, lanes) + sp.frame_memory(frame_bytes)
         if need > self.memory_limit:
             raise MemoryLimitError(f"decoding this stream needs about {need >> 20} MiB (frames of up to "
-                                   f"{frame_bytes:,} bytes, {lanes} lanes, the {h.stack_name} stack's tables), above "
+                                   f"{frame_bytes:,} bytes, {lanes} lanes, the {spec.name} stack's tables), above "
                                    f"the limit of {self.memory_limit >> 20} MiB; raise it with --memory")
 
     def _model_for(self, h: Header):
@@ -288,7 +289,7 @@ class Decompressor(_Workers):
         r = Reader(ifh)
         h = ct.read_header(r)
         stack = stack_from_header(h.stack_id, h.stack_params)
-        self._check_memory(h, 1, min(h.max_frame, h.content_size if h.content_size is not None else h.max_frame))
+        self._check_memory(stack, 1, min(h.max_frame, h.content_size if h.content_size is not None else h.max_frame))
         model = self._model_for(h)
         index, end = [], []
 
@@ -303,7 +304,7 @@ class Decompressor(_Workers):
                 if f.kind == ct.FRAME_STORED:
                     yield None, f.raw
                 else:
-                    self._check_memory(h, sum(1 for s in f.lane_stored if not s), f.raw_len)
+                    self._check_memory(stack, sum(1 for s in f.lane_stored if not s), f.raw_len)
                     yield parallel.decode_task, (ref, h.stack_id, h.stack_params, f, offset)
                 offset += f.raw_len
 

@@ -198,8 +198,8 @@ class LmzReader(io.BufferedIOBase):
         if f.kind == ct.FRAME_STORED:
             data = f.raw
         else:
-            self._dec._check_memory(h, sum(1 for s in f.lane_stored if not s), f.raw_len)
             model, spec = self._model(fr.stream)
+            self._dec._check_memory(spec, sum(1 for s in f.lane_stored if not s), f.raw_len)
             data = self._dec._decode_frame(model, spec, f, fr.stream_offset)
         self._cached = (i, data)
         return data
