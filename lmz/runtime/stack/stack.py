@@ -51,7 +51,7 @@ import numpy as np
 
 from ..coder import Decoder, Encoder
 from ..freqs import PROB_ONE
-from . import apm, bitloop, contexts, image, lms, match, mixer
+from . import apm, bitloop, contexts, frameloop, image, lms, match, mixer
 from .counters import P_BITS as _P_BITS
 from .counters import P_HALF as _P_HALF
 from .counters import P_SHIFT as _P_SHIFT
@@ -471,6 +471,39 @@ class MixStack:
         syms = self.c0 - 256
         self._end_byte(syms)
         return syms
+
+    # -- many steps in one compiled call (frameloop.py) ----------------------------------------
+    @property
+    def compiled_steps(self) -> bool:
+        """True when a run of steps needs nothing outside numba (no model, no 2-D contexts)."""
+        return not self.use_model and not self.img_w
+
+    def _step_args(self):
+        ints = (self.match_min, self.match_bits, self.words, self.nd, self.table_bits, self.bh_bits)
+        return ((ints, self.act, self.c0, self.h8, self.lsalt, self.MT, self.mlen, self.mptr, self.hist, self.mh,
+                 self.mbyte, self.mlb, self.wh, self.wp, self.omask, self.osalt, self.hb, self.permk, self.base,
+                 self.chk, self.hbase, self.hchk, self.cfg, self.c0h, self.T, self.lim_cols, self.c0hh, self.BH,
+                 BH_NEXT, self.smcol, self.cum, self.actb, self.W, self.W2k, self.c1, self.A, self.sse_arr,
+                 self.rates, self.gdiv, self.tabs, self.sc, self.scr, self.P))
+
+    def encode_steps(self, M: np.ndarray, lens: np.ndarray, t1: int, enc: Encoder) -> None:
+        """Code steps self.t..t1-1 of the lane matrix M [L, T] (lane i ends at lens[i]): the same
+        bits as that many encode_step calls, in one compiled call (``compiled_steps`` only)."""
+        t0 = self.t
+        self.act = np.empty(self.lanes, dtype=bool)
+        need = int(enc.pos.max()) + 16 * (t1 - t0) + 16
+        enc._grow(need)
+        frameloop.encode_steps(M, lens, t0, t1, *self._step_args(), self.B, enc.low, enc.rng, enc.buf, enc.pos)
+        enc.bound = int(enc.pos.max())
+        enc.events += 8 * (t1 - t0)
+        self.t = t1
+
+    def decode_steps(self, out: np.ndarray, lens: np.ndarray, t1: int, dec: Decoder) -> None:
+        """Decode steps self.t..t1-1 into out [L, T] (uint8), as decode_step would."""
+        t0 = self.t
+        self.act = np.empty(self.lanes, dtype=bool)
+        frameloop.decode_steps(out, lens, t0, t1, *self._step_args(), dec.code, dec.rng, dec.buf, dec.pos, dec.last)
+        self.t = t1
 
     def encode_scores(self, scores, syms, active, enc) -> None:
         self.encode_step(None, syms, active, enc, scores)
