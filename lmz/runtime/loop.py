@@ -44,7 +44,7 @@ from .protocols import ByteModel, PredictorStack
 from .stack_params import STACK_MIX, STACK_MODEL_ONLY
 
 __all__ = ["FRAME_SIZE", "FramePlan", "ModelOnly", "StackSpec", "choose_lanes", "decode_frame", "encode_frame",
-           "make_stack", "stack_from_header"]
+           "frame_stack", "make_stack", "stack_from_header"]
 
 Progress = Callable[[int], None] | None
 STEP_RUN = 1 << 16  # steps per compiled call of a model-free stack (progress and buffer growth between)
@@ -115,7 +115,12 @@ def make_stack(mix="off", **params) -> StackSpec:
         full.update(cls.CURRENT)
         full.update(params)
         return StackSpec("mix", STACK_MIX, cls, full)
-    raise UsageError(f"--mix must be on or off, not {mix!r}")
+    raise UsageError(f"--mix must be auto, on or off, not {mix!r}")
+
+
+def preset_stack(stack_id: int, preset: int) -> StackSpec:
+    """The stack of a published preset (stack_params.PRESETS), e.g. the model-free stack of --mix auto."""
+    return stack_from_header(stack_id, sp.dump_params(sp.from_preset(stack_id, preset, {})))
 
 
 def stack_from_header(stack_id: int, blob: bytes) -> StackSpec:
@@ -128,6 +133,17 @@ def stack_from_header(stack_id: int, blob: bytes) -> StackSpec:
     if stack_id == STACK_MIX:
         return StackSpec("mix", STACK_MIX, _mix_class(), params)
     raise FormatError(f"unknown predictor stack id {stack_id}")
+
+
+def frame_stack(stream: StackSpec, frame, cache: dict) -> StackSpec:
+    """The stack a modeled frame is coded with: its own (frame type 03: ``frame.stack_id`` and its
+    checked parameters) or the stream's; `cache` keeps the specs already built."""
+    if getattr(frame, "stack_id", None) is None:
+        return stream
+    key = (frame.stack_id, frame.stack_params)
+    if key not in cache:
+        cache[key] = stack_from_header(*key)
+    return cache[key]
 
 
 def encode_frame(model: ByteModel, stack: PredictorStack, raw: bytes, plan: FramePlan,

@@ -25,11 +25,16 @@ _MIX_TEXT_V1 = {
 _MIX_IMAGE_V1 = dict(_MIX_TEXT_V1, apm_ctx=2, apm_rate=7, bh_bits=15, ctx2d=[2, 3, 4, 5, 6, 7, 8, 9, 10, 11],
                      ctx2d_direct=1, img_h=32, img_lms=[4, 1], img_w=64, img_xpatch=1, mixer_ctx=0, mixer_lr=4,
                      orders=[0, 1], sse_w=[4, 4, 8], table_bits=23, words=0)
+# the general-purpose default's stack for blocks the model does not help (docs/FORMAT.md, frame 03):
+# the mix without the model, one lane per frame (its contexts and match model see the whole block)
+_MIX_BINARY_V1 = dict(_MIX_TEXT_V1, use_model=False, min_lane=1 << 30, max_lanes=1)
 PRESETS: dict[int, dict[int, dict]] = {
     STACK_MODEL_ONLY: {0: {}},
     STACK_MIX: {1: _MIX_TEXT_V1,  # the default text stack of mix ALGO 1 (mixer2 on)
-                2: _MIX_IMAGE_V1},  # the `image` model's stack (32x64 patches)
+                2: _MIX_IMAGE_V1,  # the `image` model's stack (32x64 patches)
+                3: _MIX_BINARY_V1},  # blocks coded without the model (--mix auto)
 }
+PRESET_BINARY = 3
 BASE_PRESET = {STACK_MODEL_ONLY: 0, STACK_MIX: 1}  # overrides are written against this one
 
 # name -> (kind, lo, hi[, max length]): "int" (bools are ints 0/1 too), "bool", "ints" (a list)

@@ -22,7 +22,7 @@ from . import bitloop, contexts, match
 __all__ = ["encode_steps", "decode_steps"]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _begin(t, lens, act, mm, match_bits, h8, lsalt, MT, mlen, mptr, hist, mh, mbyte, mlb, c0):
     for la in range(lens.shape[0]):
         act[la] = lens[la] > t
@@ -30,7 +30,7 @@ def _begin(t, lens, act, mm, match_bits, h8, lsalt, MT, mlen, mptr, hist, mh, mb
     return match.lookup(t, mm, match_bits, h8, lsalt, MT, mlen, mptr, hist, mh, mbyte, mlb)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _end(t, syms, act, have, mh, MT, mlen, mptr, mbyte, hist, h8, wh, wp, c1, omask, osalt, lsalt, words, hb,
          permk, nd, table_bits, bh_bits, base, chk, hbase, hchk):
     for la in range(syms.shape[0]):
