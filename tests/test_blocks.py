@@ -28,8 +28,8 @@ def test_byte_stats():
 class Coders:
     """Fake coders that record their calls and give sizes chosen by the test."""
 
-    def __init__(self, with_ratio: float, without_ratio: float):
-        self.calls, self.ratios = [], {"with": with_ratio, "without": without_ratio}
+    def __init__(self, with_ratio: float, without_ratio: float, binary_ratio: float = 0.5):
+        self.calls, self.ratios = [], {"with": with_ratio, "without": without_ratio, "binary": binary_ratio}
 
     def make(self, kind):
         def code(raw: bytes, offset: int) -> bytes:
@@ -38,19 +38,19 @@ class Coders:
         return code
 
     def choose(self, raw: bytes) -> bytes:
-        return blocks.choose_frame(raw, 0, self.make("with"), self.make("without"))
+        return blocks.choose_frame(raw, 0, self.make("with"), self.make("without"), self.make("binary"))
 
 
 def test_incompressible_blocks_are_stored_after_one_sample():
-    c = Coders(0.5, 0.999)
+    c = Coders(0.5, 0.5, 0.999)
     assert c.choose(NOISE) == ct.pack_frame(NOISE, None, None)
-    assert c.calls == [("without", blocks.SAMPLE)]  # the model never ran, the block was not coded
+    assert c.calls == [("binary", blocks.SAMPLE)]  # the model never ran, the block was not coded
 
 
 def test_binary_blocks_skip_the_model():
-    c = Coders(0.1, 0.5)
-    assert c.choose(BINARY).startswith(b"without")
-    assert c.calls == [("without", len(BINARY))]
+    c = Coders(0.1, 0.1, 0.5)
+    assert c.choose(BINARY).startswith(b"binary")
+    assert c.calls == [("binary", len(BINARY))]
 
 
 def test_text_blocks_are_decided_on_a_sample():

@@ -150,7 +150,7 @@ def own_stack_frame(stack_id: int, preset: int, overrides: bytes, n: int = 100, 
     (own_stack_frame(sp.STACK_MIX, 3, b'{"nope":1}'), "unknown"),
     (own_stack_frame(sp.STACK_MODEL_ONLY, 0, b'{"table_bits":20}'), "unknown"),
     (own_stack_frame(sp.STACK_MODEL_ONLY, 0, b"", n=1 << 20), "more than the model stack"),
-    (own_stack_frame(sp.STACK_MIX, 3, b'{"table_bits":30,"bh_bits":30}'), "--memory"),
+    (own_stack_frame(sp.STACK_MIX, 4, b'{"table_bits":30,"bh_bits":30}'), "--memory"),
 ], ids=["stack-id", "preset", "overrides-len", "range", "unknown-key", "model-params", "bound", "memory"])
 def test_frames_with_their_own_stack_are_checked_first(frame, err, fake_model):
     """Frame type 03 names its stack: the id, preset, overrides, parameters, the coded-length bound of

@@ -156,7 +156,8 @@ class Compressor(_Workers):
         self.auto = mix == "auto"
         if self.auto:
             mix = "on"
-            self.plain = preset_stack(sp.STACK_MIX, sp.PRESET_BINARY)
+            self.plain = preset_stack(sp.STACK_MIX, sp.PRESET_PLAIN)
+            self.binary = preset_stack(sp.STACK_MIX, sp.PRESET_BINARY)
         # mix parameters: the model's own (lmz-export --mix-params), then the caller's
         info = getattr(self.model, "info", None)
         model_mix = info.mix_params if info is not None and mix in ("on", "mix", True) else {}
@@ -199,11 +200,13 @@ class Compressor(_Workers):
     def _frame(self, raw: bytes, lanes: int, offset: int) -> bytes:
         if not self.auto:
             return self._code(raw, lanes, offset, self.stack)
-        plain = self.plain
+        def own(spec):  # a coder with a stack recorded in its frames (type 03), lanes from its preset
+            return lambda b, o: self._code(b, choose_lanes(len(b), None, spec.min_lane, spec.max_lanes), o, spec, True)
+
         return blocks.choose_frame(
             raw, offset,
             lambda b, o: self._code(b, choose_lanes(len(b), self.lanes, self.min_lane, self.max_lanes), o, self.stack),
-            lambda b, o: self._code(b, choose_lanes(len(b), None, plain.min_lane, plain.max_lanes), o, plain, True))
+            own(self.plain), own(self.binary))
 
     def _code(self, raw: bytes, lanes: int, offset: int, spec, own: bool = False) -> bytes:
         """One frame coded with `spec` (`own`: recorded in the frame, type 03), or stored if smaller."""

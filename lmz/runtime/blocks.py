@@ -9,11 +9,12 @@ the mix over 1 KiB lanes; on prose the model wins, docs/bench/blocks.md). So per
    ``SAMPLE``-byte sample is coded without the model; if that does not shrink it below
    ``STORE_RATIO``, the block is stored at once (no modeling cost for JPEG, zip, xz ...).
 2. **Text at all?** Blocks with control bytes (other than tab, CR, LF) above ``CTRL_MAX`` or
-   letters below ``LETTERS_MIN`` are coded without the model (frame type 03, stack preset 3).
-3. **Does the model pay?** Otherwise the sample is coded both ways; the stream's own stack (the
-   model with the mix) is kept only if it is smaller by ``TEXT_MARGIN`` (the model-free lane
-   learns more on the whole block than on the sample). A block no longer than the sample is coded
-   both ways and the smaller result is kept.
+   letters below ``LETTERS_MIN`` are binary: coded without the model, with sparse contexts too
+   (frame type 03, mix preset 4).
+3. **Does the model pay?** Otherwise the sample is coded with the stream's own stack (the model
+   with the mix) and without the model (mix preset 3); the model is kept only if it codes the
+   sample smaller by ``TEXT_MARGIN`` (the model-free lane learns more on the whole block than on
+   the sample). A block no longer than the sample is coded both ways and the smaller result kept.
 
 The decision uses only the block's bytes and fixed rules, so encoding is deterministic and the
 same with any number of worker processes; the decoder reads the decision from the frame type.
@@ -47,9 +48,11 @@ def byte_stats(raw: bytes) -> tuple[float, float, float]:
     return h0, ctrl, letters
 
 
-def choose_frame(raw: bytes, offset: int, with_model: Coder, without_model: Coder) -> bytes:
+def choose_frame(raw: bytes, offset: int, with_model: Coder, without_model: Coder, binary: Coder | None = None) -> bytes:
     """The packed frame of one block (see the module docstring): stored, coded without the model
-    (frame type 03), or coded with the stream's stack."""
+    (frame type 03: `without_model` for text-like blocks, `binary` for binary ones), or coded with
+    the stream's stack."""
+    binary = binary or without_model
     stored = ct.pack_frame(raw, None, None)
     if not raw:
         return stored
@@ -57,12 +60,12 @@ def choose_frame(raw: bytes, offset: int, with_model: Coder, without_model: Code
     sample = raw[:SAMPLE]
     whole = len(raw) <= SAMPLE
     if h0 > STORE_H0:
-        plain = without_model(sample, offset)
+        plain = binary(sample, offset)
         if len(plain) > STORE_RATIO * len(sample):
             return stored
-        return plain if whole else without_model(raw, offset)
+        return plain if whole else binary(raw, offset)
     if ctrl > CTRL_MAX or letters < LETTERS_MIN:
-        return without_model(raw, offset)
+        return binary(raw, offset)
     a, b = with_model(sample, offset), without_model(sample, offset)
     if whole:
         return a if len(a) <= len(b) else b
