@@ -103,3 +103,20 @@ def test_auto_output_is_the_same_with_workers(fake_model):
         assert c.compress(data) == one
     with api.Decompressor(fake_model, threads=2) as d:
         assert d.decompress(one) == data
+
+
+def test_a_text_block_the_model_stores_is_coded_without_it():
+    """With the mix, one expanding lane stores the whole frame: the block is then coded without the model."""
+    big = PROSE * 2
+    calls = []
+
+    def with_model(raw, offset):
+        calls.append("with")
+        return ct.pack_frame(raw, None, None) if len(raw) > blocks.SAMPLE else b"w" * (len(raw) // 2)
+
+    def without_model(raw, offset):
+        calls.append("without")
+        return b"o" * (len(raw) * 6 // 10)
+
+    assert blocks.choose_frame(big, 0, with_model, without_model).startswith(b"o")
+    assert calls == ["with", "without", "with", "without"]

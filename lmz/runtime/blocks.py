@@ -15,6 +15,9 @@ the mix over 1 KiB lanes; on prose the model wins, docs/bench/blocks.md). So per
    with the mix) and without the model (mix preset 3); the model is kept only if it codes the
    sample smaller by ``TEXT_MARGIN`` (the model-free lane learns more on the whole block than on
    the sample). A block no longer than the sample is coded both ways and the smaller result kept.
+   If the model's stack ends up storing the whole block (with the mix, one lane that would expand,
+   say a binary member in a text archive, stores the frame: docs/FORMAT.md), the block is coded
+   without the model too and the smaller kept.
 
 The decision uses only the block's bytes and fixed rules, so encoding is deterministic and the
 same with any number of worker processes; the decoder reads the decision from the frame type.
@@ -69,4 +72,10 @@ def choose_frame(raw: bytes, offset: int, with_model: Coder, without_model: Code
     a, b = with_model(sample, offset), without_model(sample, offset)
     if whole:
         return a if len(a) <= len(b) else b
-    return with_model(raw, offset) if len(a) <= TEXT_MARGIN * len(b) else without_model(raw, offset)
+    if len(a) > TEXT_MARGIN * len(b):
+        return without_model(raw, offset)
+    out = with_model(raw, offset)
+    if out[0] == ct.FRAME_STORED:  # a lane of the shared-state stack expanded (binary in a text block)
+        alt = without_model(raw, offset)
+        return alt if len(alt) < len(out) else out
+    return out
