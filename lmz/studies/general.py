@@ -36,6 +36,7 @@ import json
 import math
 import os
 import platform
+import shlex
 import shutil
 import struct
 import subprocess
@@ -281,7 +282,9 @@ def parse_variant(spec: str) -> Variant:
 def lmz_codec(v: Variant, provider: str) -> tuple[Callable, Callable]:
     import lmz
 
-    return (lambda d: lmz.compress(d, provider=provider, **v.kwargs)), (lambda b, n: lmz.decompress(b, provider=provider))
+    model = v.kwargs.get("model")  # None: the model the stream names (the default model for the default row)
+    return ((lambda d: lmz.compress(d, provider=provider, **v.kwargs)),
+            (lambda b, n: lmz.decompress(b, model=model, provider=provider)))
 
 
 # -- running ------------------------------------------------------------------------------------
@@ -536,7 +539,7 @@ def main(o, info=print) -> int:
             raise UsageError("--resume needs --out PREFIX (or --json FILE) of the earlier run")
         done = load_done(json_path)
         info(f"--resume: {len(done)} results reused from {json_path}")
-    meta = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "command": " ".join(sys.argv),
+    meta = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "command": "lmz-run " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
             "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, lmz {_git_commit()}",
             "load_start": _load(), "load_end": _load(), "notes": notes,
             "quick_kib": o.quick_kb}
