@@ -163,3 +163,17 @@ def test_without_zpaq_the_column_is_skipped_with_a_note(monkeypatch):
     jobs = G.make_jobs([], "cpu", "xz,zpaq", notes)
     assert [j.name for j in jobs] == ["xz -9e"]
     assert notes == ["zpaq -m5 skipped: the zpaq program is not installed (Debian: apt-get install zpaq)"]
+
+
+def test_checkpoints_keep_the_resumed_results_of_later_files():
+    import hashlib
+
+    inputs = [bench.Input("p", "general", b"p" * 50), bench.Input("q", "general", b"q" * 60)]
+    job = G.Job("gzip -9", lambda d: gzip.compress(d, 9, mtime=0), lambda b, n: gzip.decompress(b))
+    earlier = G.run_set(inputs, [job])
+    done = {(r.file, r.compressor, hashlib.sha256(i.data).hexdigest()): r for r, i in zip(earlier, inputs)}
+    inputs[0] = bench.Input("p", "general", b"P" * 50)  # changed: redone; q: reused
+    seen = []
+    res = G.run_set(inputs, [job], done, checkpoint=lambda rs: seen.append([(r.file, r.raw) for r in rs]))
+    assert seen[0] == [("p", 50), ("q", 60)] and seen[1] == [("p", 50), ("q", 60)]
+    assert res[1] is earlier[1] and res[0] is not earlier[0]

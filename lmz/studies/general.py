@@ -365,10 +365,13 @@ def run_set(inputs: list[B.Input], jobs: list[Job], done: Optional[dict] = None,
     """Every job on every file it fits; `done[(file, compressor, sha256)]` are reused; `checkpoint(results)`
     is called after each file. `types`: file name -> file_type (default: from the data)."""
     done = done or {}
+    shas = [hashlib.sha256(i.data).hexdigest() for i in inputs]
+    # the earlier results of the files not reached yet: kept in every checkpoint, so that a run cut off
+    # early loses nothing of the run it resumed
+    later = [[done[k] for j in jobs if (k := (i.name, j.name, sha)) in done] for i, sha in zip(inputs, shas)]
     res: list[B.Result] = []
-    for inp in inputs:
+    for n, (inp, sha) in enumerate(zip(inputs, shas)):
         ftype = (types or {}).get(inp.name) or file_type(inp.data)
-        sha = hashlib.sha256(inp.data).hexdigest()
         for j in jobs:
             if j.types is not None and ftype not in j.types:
                 continue
@@ -380,7 +383,7 @@ def run_set(inputs: list[B.Input], jobs: list[Job], done: Optional[dict] = None,
                 progress(f"{inp.name}: {j.name}")
             res.append(run_job(j, inp, ftype, sha))
         if checkpoint:
-            checkpoint(res)
+            checkpoint(res + [r for rs in later[n + 1:] for r in rs])
     return res
 
 
