@@ -52,8 +52,9 @@ def gset(tmp_path):
 
 def test_file_types_and_headers(gset):
     d = gset / "general"
-    types = {p.name: G.file_type(p.read_bytes()) for p in d.iterdir()}
-    assert types == {"a.pgm": "PGM", "b.txt": "other", "c.gz": "gzip", "d.wav": "WAV"}
+    types = {p.name: G.file_type(p.read_bytes(), p.name) for p in d.iterdir()}
+    assert types == {"a.pgm": "PGM", "b.txt": "text", "c.gz": "gzip", "d.wav": "WAV"}
+    assert G.file_type(b"plain", "x.bin") == "other" and G.file_type(b"\x1f\x8b..", "x.txt") == "gzip"
     head, w, h, ch = G.pnm_split(_pgm())
     assert (head, w, h, ch) == (b"P5\n24 10\n255\n", 24, 10, 1)
     assert G.pnm_split(_pgm()[:-1]) is None  # a truncated image is not one

@@ -84,8 +84,12 @@ def load_set(d: Path, select: Optional[str] = None) -> list[B.Input]:
     return [B.Input(p.name, KIND, p.read_bytes(), str(p)) for p in files]
 
 
-def file_type(data: bytes) -> str:
-    """What a file is, from its first bytes (the bench's columns and targets depend on it)."""
+EXT_TYPES = {".json": "JSON", ".csv": "CSV", ".txt": "text", ".xml": "XML", ".html": "HTML"}
+
+
+def file_type(data: bytes, name: str = "") -> str:
+    """What a file is, from its first bytes (the bench's columns and targets depend on it only), else
+    from the name's extension (a label)."""
     if data[:4] == b"\x7fELF":
         return "ELF"
     if data[:2] in (b"P5", b"P6") and pnm_split(data) is not None:
@@ -98,7 +102,7 @@ def file_type(data: bytes) -> str:
             return name
     if len(data) > 262 and data[257:262] == b"ustar":
         return "tar"
-    return "other"
+    return EXT_TYPES.get(Path(name).suffix.lower(), "other")
 
 
 # -- format-aware baselines ---------------------------------------------------------------------
@@ -371,7 +375,7 @@ def run_set(inputs: list[B.Input], jobs: list[Job], done: Optional[dict] = None,
     later = [[done[k] for j in jobs if (k := (i.name, j.name, sha)) in done] for i, sha in zip(inputs, shas)]
     res: list[B.Result] = []
     for n, (inp, sha) in enumerate(zip(inputs, shas)):
-        ftype = (types or {}).get(inp.name) or file_type(inp.data)
+        ftype = (types or {}).get(inp.name) or file_type(inp.data, inp.name)
         for j in jobs:
             if j.types is not None and ftype not in j.types:
                 continue
@@ -445,7 +449,7 @@ def markdown(results: list[B.Result], inputs: list[B.Input], meta: dict) -> str:
     cell = {(r.file, r.compressor): r for r in results}
     files = [i.name for i in inputs if any(r.file == i.name for r in results)]
     sizes = {i.name: len(i.data) for i in inputs}
-    types = {r.file: r.extra.get("type", "") for r in results}
+    types = {i.name: file_type(i.data, i.name) for i in inputs}
     present = set(r.compressor for r in results)
     cols = [c for c in COLUMNS if c in present]
     lmz_rows = list(dict.fromkeys(r.compressor for r in results if r.compressor.startswith("lmz")))
@@ -513,7 +517,7 @@ def main(o, info=print) -> int:
     if o.files:
         raise UsageError("--kind general reads the set under --data DIR; choose files with --files a,b")
     inputs = load_set(set_dir(o.data), o.select)
-    types = {i.name: file_type(i.data) for i in inputs}  # of the whole files, also under --quick
+    types = {i.name: file_type(i.data, i.name) for i in inputs}  # of the whole files, also under --quick
     variants = [parse_variant(s) for s in (o.variants or ["default"])]
     if o.models is not None and o.models.strip().lower() == "none":
         variants = []
