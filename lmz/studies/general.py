@@ -96,10 +96,10 @@ def file_type(data: bytes, name: str = "") -> str:
         return "PGM" if data[:2] == b"P5" else "PPM"
     if data[:4] == b"RIFF" and data[8:12] == b"WAVE":
         return "WAV"
-    for magic, name in ((b"\xff\xd8\xff", "JPEG"), (b"\x1f\x8b", "gzip"), (b"\xfd7zXZ\x00", "xz"),
-                        (b"PK\x03\x04", "zip"), (b"\x28\xb5\x2f\xfd", "zstd"), (b"BZh", "bzip2")):
+    for magic, label in ((b"\xff\xd8\xff", "JPEG"), (b"\x1f\x8b", "gzip"), (b"\xfd7zXZ\x00", "xz"),
+                         (b"PK\x03\x04", "zip"), (b"\x28\xb5\x2f\xfd", "zstd"), (b"BZh", "bzip2")):
         if data.startswith(magic):
-            return name
+            return label
     if len(data) > 262 and data[257:262] == b"ustar":
         return "tar"
     return EXT_TYPES.get(Path(name).suffix.lower(), "other")
