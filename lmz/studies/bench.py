@@ -33,6 +33,10 @@ Data: the project's evaluation sets, found only through ``--data DIR`` or the en
 variable ``LMZ_DATA``: ``text/eval/*``, ``image/eval.bin``, ``audio/eval8.bin``. Build them with
 ``bash tools/fetch_corpora.sh DIR`` (it says what it could not build and why).
 
+General-purpose set (issue 17, ``--kind general``): lmz's default against zpaq -m5 and these baselines on
+the files users keep (an executable, JSON, CSV, a tarball, prose, PGM/PPM, WAV, JPEG), built by
+``bash tools/fetch_general.sh DIR``; see lmz/studies/general.py and docs/bench/general.md.
+
 In-context study (paper §3.7, ``--plots DIR``): bits/byte as a function of the position within a
 lane (buckets 0-16, 16-64, ..., 16K-64K), on the text inputs, for each text model with the mix off
 and on (the ideal code length -log2 p of every coded byte, from the same integer frequencies the
