@@ -132,6 +132,8 @@ def test_cli_general(gset, tiny_paths, tmp_path):
     r = runner.invoke(app, args + ["--resume", "--files", "b.txt,a.pgm"], catch_exceptions=False)
     assert r.exit_code == 0, r.output
     doc2 = json.loads(prefix.with_suffix(".json").read_text())
+    assert doc2["meta"]["reused"] == len([x for x in doc["results"] if x["file"] == "a.pgm"])
+    assert "results were measured by an earlier run" in prefix.with_suffix(".md").read_text()
     assert [i["name"] for i in doc2["inputs"]] == ["b.txt", "a.pgm"]
     old = {(x["file"], x["compressor"]): x for x in doc["results"]}
     for x in doc2["results"]:
@@ -146,6 +148,8 @@ def test_cli_general_errors(gset, tmp_path):
                             "--models", "none", "--no-progress"])
     assert r.exit_code != 0 and "nope.bin" in r.output
     r = runner.invoke(app, ["bench", "--kind", "general", "--data", str(tmp_path / "empty"), "--models", "none"])
+    assert r.exit_code != 0 and "fetch_general.sh" in r.output
+    r = runner.invoke(app, ["bench", "--kind", "general", "--models", "none"], env={"LMZ_DATA": ""})
     assert r.exit_code != 0 and "fetch_general.sh" in r.output
     r = runner.invoke(app, ["bench", "--kind", "text", "--lmz-opts", "mix=off", "--data", str(gset)])
     assert r.exit_code != 0 and "--kind general" in r.output

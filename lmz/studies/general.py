@@ -61,6 +61,9 @@ MIX_KEYS = ("frame_size", "lanes", "min_lane", "max_lanes", "lane_size")
 # -- the set ------------------------------------------------------------------------------------
 def set_dir(data: Optional[str]) -> Path:
     """DIR/general (DIR from --data or $LMZ_DATA), or DIR itself when it is the set's folder."""
+    if not (data or os.environ.get("LMZ_DATA")):
+        raise UsageError("no general-purpose evaluation set: pass --data DIR or set LMZ_DATA (build DIR with "
+                         "`bash tools/fetch_general.sh DIR`)")
     root = B.data_root(data)
     for d in (root / KIND, root):
         if d.is_dir() and d.name == KIND:
@@ -361,7 +364,8 @@ def run_job(j: Job, inp: B.Input, ftype: str, sha: str) -> B.Result:
     tc, td = t1 - t0, t2 - t1
     return B.Result(inp.name, KIND, j.name, "whole", n, len(blob), 100.0 * len(blob) / max(n, 1),
                     B._kBps(n, tc), B._kBps(n, td), ok, error=err,
-                    extra={"type": ftype, "sha256": sha, "compress_s": round(tc, 3), "decompress_s": round(td, 3)})
+                    extra={"type": ftype, "sha256": sha, "compress_s": round(tc, 3), "decompress_s": round(td, 3),
+                           "at": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()), "load": _load()})
 
 
 def run_set(inputs: list[B.Input], jobs: list[Job], done: Optional[dict] = None, checkpoint=None,
@@ -457,6 +461,9 @@ def markdown(results: list[B.Result], inputs: list[B.Input], meta: dict) -> str:
          f"{meta['load_end']} at the end.", "", f"Command: `{meta['command']}`", ""]
     for n in meta.get("notes", []):
         L.append(f"* {n}")
+    if meta.get("reused"):
+        L.append(f"* --resume: {meta['reused']} of these results were measured by an earlier run (each result's "
+                 "time and load average are in the JSON: extra.at, extra.load)")
     L += ["", "**Rate, compressed / raw** (whole file; every result decompressed and checked)", "",
           "| file | type | bytes | " + " | ".join(cols + lmz_rows + [f"{r} / zpaq" for r in lmz_rows]) + " |",
           "|---|---|---:|" + "---:|" * (len(cols) + 2 * len(lmz_rows))]
@@ -551,8 +558,11 @@ def main(o, info=print) -> int:
             "load_start": _load(), "load_end": _load(), "notes": notes,
             "quick_kib": o.quick_kb}
 
+    reused_ids = {id(r) for r in done.values()}
+
     def write(results):
         meta["load_end"] = _load()
+        meta["reused"] = sum(id(r) in reused_ids for r in results)
         md = markdown(results, inputs, meta)
         if out is not None:
             out.parent.mkdir(parents=True, exist_ok=True)
