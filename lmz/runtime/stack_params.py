@@ -29,7 +29,8 @@ _MIX_IMAGE_V1 = dict(_MIX_TEXT_V1, apm_ctx=2, apm_rate=7, bh_bits=15, ctx2d=[2, 
 # the mix without the model, one lane per frame (its contexts and match model see the whole block);
 # for binary blocks with sparse contexts too (the 2nd byte back; the 2nd and 3rd; the 3rd and 4th;
 # the 2nd and 4th), which pay on executables and archives but not on text-like data (docs/bench/blocks.md)
-_MIX_PLAIN_V1 = dict(_MIX_TEXT_V1, use_model=False, min_lane=1 << 30, max_lanes=1)
+# (a 4 MiB history ring, hist_bits=22: the match model reaches back over the whole block)
+_MIX_PLAIN_V1 = dict(_MIX_TEXT_V1, use_model=False, min_lane=1 << 30, max_lanes=1, hist_bits=22)
 _MIX_BINARY_V1 = dict(_MIX_PLAIN_V1, sparse=[2, 6, 12, 10])
 PRESETS: dict[int, dict[int, dict]] = {
     STACK_MODEL_ONLY: {0: {}},
