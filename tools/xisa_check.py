@@ -92,6 +92,15 @@ def prepare(d: Path, extra: list[str]):
         (d / f"sample.mix-{mix}.lmz").write_bytes(blob)
         files[f"sample.mix-{mix}.lmz"] = {"mix": mix, "sha256": hashlib.sha256(blob).hexdigest(), "input": "sample.txt"}
     (d / "sample.txt").write_bytes(text)
+    # --mix auto: a text block, a binary table (frame type 03, mix preset 4 with sparse contexts and the
+    # model-free compiled step loop) and random bytes (stored)
+    table = b"".join(np.array([i, i * 7 % 1000, 3], dtype="<u4").tobytes() for i in range(100))
+    blocks = text[:1200] + table + np.random.default_rng(3).integers(0, 256, 600, dtype=np.uint8).tobytes()
+    (d / "blocks.bin").write_bytes(blocks)
+    blob = api.compress(blocks, model=tiny, mix="auto", lanes=3, frame_size=1200)
+    files["blocks.mix-auto.lmz"] = {"mix": "auto", "frame_size": 1200, "sha256": hashlib.sha256(blob).hexdigest(),
+                                    "input": "blocks.bin"}
+    (d / "blocks.mix-auto.lmz").write_bytes(blob)
     # 2-D image contexts: 2048-byte 32x64 patches, frames and lanes not on patch boundaries
     y, x = np.divmod(np.arange(3 * 2048) % 2048, 64)
     img = ((x * 3 + y * 5 + np.random.default_rng(1).integers(0, 9, y.size)) & 255).astype(np.uint8).tobytes()
