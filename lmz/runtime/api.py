@@ -478,8 +478,9 @@ def scan(src) -> dict:
         r = Reader(f)
         h = ct.read_header(r)
         frames = stored = lanes = 0
+        own: dict[str, int] = {}  # frames with their own stack (type 03): "stack preset N" -> count
         while True:
-            fr = ct.read_frame(r, h)
+            fr = ct.read_frame(r, h, payload=False)
             if fr.kind == ct.FRAME_END:
                 break
             frames += 1
@@ -487,8 +488,11 @@ def scan(src) -> dict:
                 stored += 1
             else:
                 lanes += len(fr.lane_stored)
+            if fr.stack_id is not None:
+                key = f"{ct.STACK_NAMES[fr.stack_id]} preset {fr.preset}"
+                own[key] = own.get(key, 0) + 1
         return {"header": h, "compressed": r.offset, "size": fr.total, "crc32": fr.crc, "frames": frames,
-                "stored_frames": stored, "lanes": lanes}
+                "stored_frames": stored, "lanes": lanes, "own_stack_frames": own}
     finally:
         if own:
             f.close()

@@ -594,6 +594,8 @@ def _list_one(ctx: Ctx, inp: Optional[str]) -> None:
             print(f"  stack preset {h.preset}")
         if h.stack_params:
             print(f"  stack params {h.stack_params.decode(errors='replace')}")
+        for what, count in info["own_stack_frames"].items():  # --mix auto's per-block decisions
+            print(f"  frames coded with their own stack ({what}): {count}")
 
 
 # -- commands -----------------------------------------------------------------------------------
