@@ -17,7 +17,7 @@ import zlib
 from pathlib import Path
 from typing import BinaryIO, Callable
 
-from . import blocks, model_store, parallel
+from . import blocks, model_store, parallel, x86
 from . import container as ct
 from . import stack_params as sp
 from .container import Header, Reader
@@ -158,6 +158,7 @@ class Compressor(_Workers):
             mix = "on"
             self.plain = preset_stack(sp.STACK_MIX, sp.PRESET_PLAIN)
             self.binary = preset_stack(sp.STACK_MIX, sp.PRESET_BINARY)
+            self.x86 = preset_stack(sp.STACK_MIX, sp.PRESET_X86)
         # mix parameters: the model's own (lmz-export --mix-params), then the caller's
         info = getattr(self.model, "info", None)
         model_mix = info.mix_params if info is not None and mix in ("on", "mix", True) else {}
@@ -206,14 +207,16 @@ class Compressor(_Workers):
         return blocks.choose_frame(
             raw, offset,
             lambda b, o: self._code(b, choose_lanes(len(b), self.lanes, self.min_lane, self.max_lanes), o, self.stack),
-            own(self.plain), own(self.binary))
+            own(self.plain), own(self.binary), own(self.x86))
 
     def _code(self, raw: bytes, lanes: int, offset: int, spec, own: bool = False) -> bytes:
         """One frame coded with `spec` (`own`: recorded in the frame, type 03), or stored if smaller."""
         plan = FramePlan.cut(offset, len(raw), lanes)
-        coded = encode_frame(self.model, spec.make(plan), raw, plan, self.progress)
-        return ct.pack_frame(raw, plan, coded, store_lanes=spec.independent_lanes,
-                             stack=(spec.stack_id, spec.params) if own else None)
+        data = x86.encode(raw) if spec.params.get("x86") else raw  # the stack codes the transformed bytes
+        coded = encode_frame(self.model, spec.make(plan), data, plan, self.progress)
+        frame = ct.pack_frame(data, plan, coded, store_lanes=spec.independent_lanes,
+                              stack=(spec.stack_id, spec.params) if own else None)
+        return ct.pack_frame(raw, None, None) if data is not raw and frame[0] == ct.FRAME_STORED else frame
 
     def copy_stream(self, ifh: BinaryIO, ofh: BinaryIO, size: int | None = None) -> tuple[int, int]:
         """Read `ifh` to its end, write the compressed stream to `ofh`; returns (read, written).
@@ -379,7 +382,8 @@ class Decompressor(_Workers):
             if ct.lane_check(d) != f.lane_checks[i]:
                 raise ChecksumError(f"checksum mismatch in lane {i}: corrupt data or a different model/runtime")
             lanes[i] = d
-        return b"".join(lanes)
+        out = b"".join(lanes)
+        return x86.decode(out) if spec.params.get("x86") else out
 
     def copy_stream(self, ifh: BinaryIO, ofh: BinaryIO) -> tuple[int, int]:
         """Decompress `ifh` into `ofh`; returns (compressed bytes read, bytes written).

@@ -10,7 +10,8 @@ the mix over 1 KiB lanes; on prose the model wins, docs/bench/blocks.md). So per
    ``STORE_RATIO``, the block is stored at once (no modeling cost for JPEG, zip, xz ...).
 2. **Text at all?** Blocks with control bytes (other than tab, CR, LF) above ``CTRL_MAX`` or
    letters below ``LETTERS_MIN`` are binary: coded without the model, with sparse contexts too
-   (frame type 03, mix preset 4).
+   (frame type 03, mix preset 4); if they look like x86 code (near calls ``E8`` more often than
+   once in 256 bytes), after the call-address transform of ``x86.py`` (mix preset 5).
 3. **Does the model pay?** Otherwise the sample is coded with the stream's own stack (the model
    with the mix) and without the model (mix preset 3); the model is kept only if it codes the
    sample smaller by ``TEXT_MARGIN`` (the model-free lane learns more on the whole block than on
@@ -29,6 +30,7 @@ from typing import Callable
 import numpy as np
 
 from . import container as ct
+from . import x86
 
 SAMPLE = 32 << 10  # bytes coded both ways to decide a block
 STORE_H0 = 7.9  # order-0 bits per byte above which a block may be already compressed
@@ -51,10 +53,11 @@ def byte_stats(raw: bytes) -> tuple[float, float, float]:
     return h0, ctrl, letters
 
 
-def choose_frame(raw: bytes, offset: int, with_model: Coder, without_model: Coder, binary: Coder | None = None) -> bytes:
+def choose_frame(raw: bytes, offset: int, with_model: Coder, without_model: Coder, binary: Coder | None = None,
+                 x86code: Coder | None = None) -> bytes:
     """The packed frame of one block (see the module docstring): stored, coded without the model
-    (frame type 03: `without_model` for text-like blocks, `binary` for binary ones), or coded with
-    the stream's stack."""
+    (frame type 03: `without_model` for text-like blocks, `binary` for binary ones, `x86code` for
+    binary ones that look like x86 code), or coded with the stream's stack."""
     binary = binary or without_model
     stored = ct.pack_frame(raw, None, None)
     if not raw:
@@ -68,7 +71,7 @@ def choose_frame(raw: bytes, offset: int, with_model: Coder, without_model: Code
             return stored
         return plain if whole else binary(raw, offset)
     if ctrl > CTRL_MAX or letters < LETTERS_MIN:
-        return binary(raw, offset)
+        return (x86code if x86code is not None and x86.looks_like_x86(raw) else binary)(raw, offset)
     a, b = with_model(sample, offset), without_model(sample, offset)
     if whole:
         return a if len(a) <= len(b) else b

@@ -39,11 +39,15 @@ def inputs() -> dict[str, bytes]:
     pcm = 128 + 40 * np.sin(t * 0.07) + 20 * np.sin(t * 0.31) + rng.normal(0, 3, t.size)
     audio = pcm.round().clip(0, 255).astype(np.uint8).tobytes()
     noise = rng.integers(0, 256, 700, dtype=np.uint8).tobytes()
-    # v3: blocks of three kinds for --mix auto (frame type 03): prose, a binary table, random bytes
+    # v3: blocks for --mix auto (frame type 03): prose, a binary table, x86-like code, random bytes
     table = b"".join(np.array([i, i * 7 % 1000, 3], dtype="<u4").tobytes() for i in range(170))
     random = rng.integers(0, 256, 2000, dtype=np.uint8).tobytes()
+    code = bytearray()  # x86-like: calls of three functions from many places (mix preset 5)
+    for i in range(200):
+        code += bytes(rng.integers(0x40, 0x90, 5, dtype=np.uint8))
+        code += b"\xe8" + ((0x1000 * (1 + i % 3) - len(code) - 5) & 0xFFFFFFFF).to_bytes(4, "little")
     return {"text": text, "image": image, "audio": audio, "mixed": text[:1200] + noise + text[1200:2000],
-            "empty": b"", "blocks": text[:2000] + table + random}
+            "empty": b"", "blocks": text[:2000] + table + bytes(code) + random}
 
 
 # name -> (input, Compressor keyword arguments)

@@ -128,6 +128,8 @@ class MixStack:
       sparse       sparse contexts: byte selectors (bit i set: the byte i + 1 back is in the context),
                    e.g. 2 = the byte before the last, 12 = the 3rd and 4th bytes back; bit-history
                    columns right after the orders (they count as orders for mixer_ctx)
+      x86          1: the frame's bytes are coded after lmz/runtime/x86.py's call-address transform
+                   (applied around the stack by the frame coder, api.py; the stack ignores it)
       min_lane     shortest lane and most lanes the loop cuts a frame into (how lanes are cut
       max_lanes    does not change the arithmetic, and the container records the cut); images
                    want long lanes, so that the patch above is in reach of img_xpatch
@@ -147,7 +149,7 @@ class MixStack:
     DEFAULTS = dict(table_bits=20, bh_bits=24, bh_from=3, sm_limit=1023, hist_bits=16, match_bits=20, match_min=8, limit=1023,
                     mixer_lr=3, apm_rate=6, use_model=True, mixer_ctx=2, words=2, orders=(0, 1, 2, 3, 4, 6),
                     sse_w=(0, 4, 12), mixer_norm=1, share=1, img_w=0, img_h=0, ctx2d=(), img_act=0, apm_ctx=0, mixer2=0, ctx2d_direct=0,
-                    img_xpatch=0, img_lms=(), min_lane=1024, max_lanes=512, sparse=(), algo=ALGO)
+                    img_xpatch=0, img_lms=(), min_lane=1024, max_lanes=512, sparse=(), x86=0, algo=ALGO)
     # What new streams use on top of DEFAULTS. DEFAULTS only ever gain keys whose default is the
     # old behaviour (a stream's params fall back to them when decoding); better settings for new
     # streams go here, and the container records them.
