@@ -292,9 +292,12 @@ def _files(paths, root, pattern: str) -> tuple[list[str], str | None]:
     return items, str(root)
 
 
+MAX_BLOCKS = 10_000  # blocks of a file list: one file each up to this, so that every worker gets work
+
+
 def _path_rows(items: list[str]):
     import ray.data
 
     if not items:
         raise UsageError("no files to code")
-    return ray.data.from_items([{"path": p} for p in items])
+    return ray.data.from_items([{"path": p} for p in items], override_num_blocks=min(len(items), MAX_BLOCKS))
