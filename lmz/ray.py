@@ -67,7 +67,7 @@ class _Fn:
                 if self.files:
                     if paths[i] is None:
                         raise UsageError(f"no {self.path_column!r} in this row")
-                    src = Path(paths[i])
+                    src = Path(str(paths[i]))
                     if self.output_dir is None:
                         with open(src, "rb") as f:
                             raw = f.read()
@@ -85,7 +85,7 @@ class _Fn:
                     if self.output_dir is not None:
                         if paths[i] is None:
                             raise UsageError(f"output_dir needs a name for each row in {self.path_column!r}")
-                        dst = self.target(Path(paths[i]))
+                        dst = self.target(Path(str(paths[i])))
                         self.write_new(dst, lambda fo, b=blob: fo.write(b))
                         blob = None
             except Exception as e:  # one bad item is a row with its error, never a failed job
@@ -100,7 +100,8 @@ class _Fn:
             coded.append(length)
             secs.append(round(time.perf_counter() - t0, 6))
         cols = {k: batch.column(k) for k in batch.column_names if k not in (self.column, self.out_column)}
-        cols[self.path_column] = pa.array(paths, pa.string())
+        if self.path_column not in cols:  # kept as given (any type) when the rows have it
+            cols[self.path_column] = pa.array(paths, pa.string())
         if self.output_dir is None:
             cols[self.out_column] = pa.array(out, pa.binary())
         else:
