@@ -1,7 +1,11 @@
 """Benchmarks for docs/bench/parallel.md: -T N wall time and peak memory, onnxruntime intra-op threads
 vs worker processes, and lmz.open's cost for a small read at the end of a large file.
 
-    PYTHONPATH=. python tools/bench_parallel.py --size 1MiB --frame-size 256KiB --mix off --out /tmp/bench
+    PYTHONPATH=. python tools/bench_parallel.py --size 16MiB --only t --out /tmp/bench       # -T 2 vs -T 1
+    PYTHONPATH=. python tools/bench_parallel.py --only ort,open --ort-size 64KiB \
+        --open-frame-size 256KiB --big 32MiB --out /tmp/bench                            # threads, lmz.open
+
+Each part writes its own results-PART.json under --out (so the parts can run at different times).
 
 Peak memory is the largest sum of the resident sets of the command and all its children (workers),
 sampled every 50 ms from /proc.
@@ -63,7 +67,7 @@ def make_input(path: Path, size: int) -> None:
             if f.endswith((".py", ".md")):
                 data += Path(root, f).read_bytes()
     while len(data) < size:
-        data += data
+        data += bytes(data)
     path.write_bytes(bytes(data[:size]))
 
 
@@ -72,20 +76,40 @@ def main() -> None:
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--size", default="1MiB")
-    ap.add_argument("--frame-size", default="256KiB")
-    ap.add_argument("--mix", default="off")
+    ap.add_argument("--frame-size", default="4MiB", help="frames of the -T runs (4 MiB: lmz's default)")
+    ap.add_argument("--mix", default="on")
     ap.add_argument("--model", default="text")
     ap.add_argument("--out", default="/tmp/lmz-bench-parallel")
-    ap.add_argument("--big", default="64MiB", help="size of the large file for the lmz.open test")
-    ap.add_argument("--skip-ort", action="store_true", help="skip the intra-op thread matrix")
+    ap.add_argument("--big", default="32MiB", help="size of the large file for the lmz.open test")
+    ap.add_argument("--open-frame-size", default=None, help="frames of the lmz.open test (default: --frame-size)")
+    ap.add_argument("--ort-size", default="64KiB", help="frame size of the intra-op thread matrix (4 frames)")
+    ap.add_argument("--reps", type=int, default=3, help="repetitions of the lmz.open timings (best kept)")
+    ap.add_argument("--only", default="t,ort,open", help="parts to run: t (-T 2 vs -T 1), ort, open")
     a = ap.parse_args()
+    parts = set(a.only.split(","))
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     src = out / "input.txt"
     make_input(src, parse_size(a.size))
     cli = [sys.executable, "-m", "lmz.runtime.cli"]
-    res: dict = {"size": a.size, "frame_size": a.frame_size, "mix": a.mix, "model": a.model, "cores": os.cpu_count()}
+    base = {"size": a.size, "mix": a.mix, "model": a.model, "cores": os.cpu_count()}
+    if "ort" in parts:
+        res = base | {"ort_matrix": ort_matrix(src, parse_size(a.ort_size), a), "ort_frame_size": a.ort_size}
+        (out / "results-ort.json").write_text(json.dumps(res, indent=1))
+    if "open" in parts:
+        fs = parse_size(a.open_frame_size or a.frame_size)
+        res = base | {"open": open_bench(src, fs, parse_size(a.big), a, out, env, cli)}
+        (out / "results-open.json").write_text(json.dumps(res, indent=1))
+    if "t" in parts:
+        res = base | {"frame_size": a.frame_size} | t_runs(src, a, out, env, cli)
+        (out / "results-t.json").write_text(json.dumps(res, indent=1))
+        print(json.dumps(res, indent=1))
+
+
+def t_runs(src: Path, a, out: Path, env: dict, cli: list) -> dict:
+    """-T 1 then -T 2 through the command line (process start and model load included)."""
+    res: dict = {}
     common = ["-q", "-f", "-m", a.model, "--mix", a.mix, "--frame-size", a.frame_size]
     for t in (1, 2):
         res[f"compress_T{t}"] = timed(cli + common + ["-T", str(t), "--seekable", "-o", str(out / f"T{t}.lmz"), str(src)],
@@ -98,11 +122,9 @@ def main() -> None:
         res[f"roundtrip_T{t}"] = (out / f"back{t}").read_bytes() == src.read_bytes()
         print(res[f"decompress_T{t}"], flush=True)
     res["compressed_bytes"] = (out / "T1.lmz").stat().st_size
-    if not a.skip_ort:
-        res["ort_matrix"] = ort_matrix(src, parse_size(a.frame_size) // 2, a)
-    res["open"] = open_bench(src, parse_size(a.frame_size), parse_size(a.big), a, out, env, cli)
-    (out / "results.json").write_text(json.dumps(res, indent=1))
-    print(json.dumps(res, indent=1))
+    for k in ("compress", "decompress"):
+        res[f"{k}_ratio_T2_T1"] = round(res[f"{k}_T2"]["wall_s"] / res[f"{k}_T1"]["wall_s"], 3)
+    return res
 
 
 def ort_matrix(src: Path, fs: int, a) -> list:
@@ -165,7 +187,7 @@ def open_bench(src: Path, fs: int, big: int, a, out: Path, env: dict, cli: list)
     res = {"big_file_mib": round((out / "big-index.lmz").stat().st_size / 2**20, 1), "frames": n_stored + 1}
     model = api.load_model(a.model, "cpu")
     d = api.Decompressor(model)
-    reps = 3
+    reps = a.reps
     t = []
     for _ in range(reps):
         t0 = time.perf_counter()

@@ -63,10 +63,12 @@ def resolve_model(model: str | os.PathLike | None) -> Path:
 _CACHE: dict = {}
 
 
-def load_model(model=None, provider: str = "auto", *, path: Path | None = None, threads: int = 0):
+def load_model(model=None, provider: str = "auto", *, path: Path | None = None,
+               threads: int = parallel.ORT_THREADS):
     """A model object (returned as is) or NAME/PATH -> ByteModel (cached per file and provider).
     The weights are checked against the model's fingerprint when it is loaded. `threads`:
-    onnxruntime's intra-op threads (0: its default, one per physical core)."""
+    onnxruntime's intra-op threads (default 1: measured faster than more for these small per-byte
+    steps, docs/bench/parallel.md; 0: onnxruntime's default, one per physical core)."""
     if isinstance(model, ByteModel):
         return model
     from .session import OnnxByteModel  # onnxruntime is imported only when a model is really needed
@@ -133,8 +135,8 @@ class Compressor(_Workers):
         """`index`: write a seek index after the end marker (header flag bit 2; docs/FORMAT.md), so that
         :func:`lmz.open` finds every frame from the last bytes of the file (without it, lmz.open scans
         the frame headers). `threads`: code frames in this many worker processes (0: one per core;
-        the output is the same for every value); `ort_threads`: onnxruntime's intra-op threads in each
-        worker (None: the cores divided among the workers). `lane_size`: cut every frame into lanes of exactly this many bytes (the paper's independent
+        the output is the same for every value); `ort_threads`: onnxruntime's intra-op threads in this
+        process and each worker (None: 1, measured fastest; 0: onnxruntime's default). `lane_size`: cut every frame into lanes of exactly this many bytes (the paper's independent
         2048-byte chunks: ``lane_size=2048``); a frame's remainder (< lane_size bytes) becomes a frame
         of its own with one lane. Overrides `lanes`/`min_lane`/`max_lanes`. The stream format is
         unchanged: this only chooses how frames and lanes are cut. `mix`: "auto" (default: per frame,
@@ -144,7 +146,7 @@ class Compressor(_Workers):
             raise UsageError(f"frame size must be in 1..{ct.MAX_FRAME_LIMIT}")
         if lane_size is not None and not 1 <= lane_size <= frame_size:
             raise UsageError(f"lane size must be in 1..{frame_size} (the frame size)")
-        self.model = load_model(model, provider)
+        self.model = load_model(model, provider, threads=parallel.worker_ort_threads(1, ort_threads))
         self.index = bool(index)
         self.threads = parallel.resolve_threads(threads)
         self._pool = None
@@ -279,7 +281,8 @@ class Decompressor(_Workers):
         """`memory_limit`: refuse (before any work) a stream whose frames and predictor stack would
         need more bytes than this to decode (zstd's --memory); the need is computed from the header
         and each frame's lane count. `threads`: decode frames in this many worker processes (0: one
-        per core); `ort_threads`: onnxruntime's intra-op threads per worker (None: cores / workers)."""
+        per core); `ort_threads`: onnxruntime's intra-op threads in this process and each worker (None: 1, measured
+        fastest; 0: onnxruntime's default)."""
         self.model_arg, self.provider, self.progress = model, provider, progress
         self.memory_limit = int(memory_limit)
         self.threads = parallel.resolve_threads(threads)
@@ -299,9 +302,10 @@ class Decompressor(_Workers):
         if arg is None:
             # the name recorded in the stream is only a name (never a path), and a model with the
             # recorded fingerprint is found on the search path even under another name
-            m = load_model(None, self.provider, path=model_store.resolve_for_stream(h.model_name, h.fingerprint))
+            m = load_model(None, self.provider, path=model_store.resolve_for_stream(h.model_name, h.fingerprint),
+                           threads=self.ort_threads)
         else:
-            m = load_model(arg, self.provider)
+            m = load_model(arg, self.provider, threads=self.ort_threads)
         if not ct.fingerprint_matches(h.fingerprint, m.info.fingerprint):
             shown = h.model_name if model_store.valid_name(h.model_name) else "(invalid name)"
             raise ModelMismatchError(

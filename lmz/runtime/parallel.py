@@ -2,8 +2,8 @@
 
 Frames are independent given their input offset (the stack's tables start fresh in every frame), so
 a worker needs only the frame's bytes and offset; the output is the same for every N. Each worker
-opens the model once (the pool's initializer) with onnxruntime's intra-op threads set so that the
-workers together use the cores once (`worker_ort_threads`). At most about N frames are in flight
+opens the model once (the pool's initializer) with one onnxruntime intra-op thread unless told
+otherwise (`worker_ort_threads`). At most about N frames are in flight
 (`ordered`): memory stays bounded whatever the input size. Workers are started with `spawn`
 (onnxruntime's and numba's threads do not survive a fork).
 """
@@ -36,12 +36,19 @@ def resolve_threads(n) -> int:
     return cores() if n == 0 else n
 
 
+# onnxruntime's intra-op threads per process unless given: 1. Measured (docs/bench/parallel.md) in
+# one process and in each of 2 workers, 1 thread was 2-3x faster than 2 or onnxruntime's default:
+# a model step is a few small ops per byte, and a thread pool's hand-offs cost more than they gain.
+# Parallelism comes from the workers (-T), never from threads inside one session.
+ORT_THREADS = 1
+
+
 def worker_ort_threads(threads: int, ort_threads: int | None) -> int:
-    """onnxruntime's intra-op threads per worker: as given, else the cores divided among the workers
-    (measured in docs/bench/parallel.md: N workers x 1 thread beats oversubscribing the cores)."""
+    """onnxruntime's intra-op threads per process: as given (0: onnxruntime's default), else
+    ORT_THREADS, whatever the number of workers."""
     if ort_threads is not None:
         return int(ort_threads)
-    return 0 if threads <= 1 else max(1, cores() // threads)
+    return ORT_THREADS
 
 
 def model_ref(model):
