@@ -150,7 +150,7 @@ class LmzCompressFn(_Fn):
 
     out_column = "lmz"
 
-    def __init__(self, model=api.DEFAULT_MODEL, provider: str = "auto", mix="on", frame_size: int = FRAME_SIZE,
+    def __init__(self, model=api.DEFAULT_MODEL, provider: str = "auto", mix="auto", frame_size: int = FRAME_SIZE,
                  seekable: bool = False, ort_threads: int = 1, column: str = "bytes", path_column: str = "path",
                  files: bool = False, output_dir: str | None = None, root: str | None = None, overwrite: bool = False,
                  **compressor_kw):
@@ -225,7 +225,7 @@ def _map(ds, fn_cls, kw: dict, workers: int, num_cpus: float, num_gpus: float, b
                           num_cpus=num_cpus, num_gpus=num_gpus or None)
 
 
-def compress(ds, *, model=api.DEFAULT_MODEL, mix="on", frame_size: int = FRAME_SIZE, seekable: bool = False,
+def compress(ds, *, model=api.DEFAULT_MODEL, mix="auto", frame_size: int = FRAME_SIZE, seekable: bool = False,
              column: str = "bytes", path_column: str = "path", output_dir: str | os.PathLike | None = None,
              root: str | os.PathLike | None = None, overwrite: bool = False, workers: int = 1, num_cpus: float = 1,
              num_gpus: float = 0, provider: str = "auto", ort_threads: int | None = None, batch_size: int = 4,
