@@ -83,7 +83,7 @@ def _decode_all(blob, model):
 
 
 def test_damage_is_an_error_never_wrong_bytes(fake_model):
-    recs = LINES[:8]
+    recs = [x for x in LINES if len(x) < 50][:8]
     blob = _file(fake_model, recs)
     rng = np.random.default_rng(0)
     cuts = list(range(0, len(blob), 11)) + [len(blob) - 1]
