@@ -41,8 +41,8 @@ from .runtime.errors import (
                           TruncatedError,
                           UsageError,
 )
-from .runtime.records import compress_records, decompress_record, decompress_records, iter_decompress_records
 from .runtime.recordfile import RecordsReader, RecordsWriter
+from .runtime.records import compress_records, decompress_record, decompress_records, iter_decompress_records
 from .runtime.seekable import LmzReader, LmzWriter, open  # noqa: A004  (lmz.open, like gzip.open)
 
 __version__ = "0.1.0"
