@@ -60,6 +60,22 @@ def time_step(cfg: dict, data: np.ndarray, batch: int, seq: int, steps: int = 2)
     return 0.75 * tf + 0.25 * tq
 
 
+def pick_threads(data: np.ndarray, batch: int, seq: int, log, base: dict | None = None) -> int:
+    """torch's intra-op threads for training: its default (one per core) or 1, whichever steps a
+    small model faster here (on a machine shared with other jobs, one thread is often much faster)."""
+    cfg = {"family": "gru", **(base or {}), "hidden": WIDTHS[0]}
+    n = torch.get_num_threads()
+    if n == 1:
+        return 1
+    t_n = time_step(cfg, data, batch, seq)
+    torch.set_num_threads(1)
+    t_1 = time_step(cfg, data, batch, seq)
+    best = 1 if t_1 <= t_n else n
+    torch.set_num_threads(best)
+    log(f"  threads: {n} -> {t_n * 1000:.0f} ms/step, 1 -> {t_1 * 1000:.0f} ms/step: using {best}")
+    return best
+
+
 def pick_width(data: np.ndarray, seconds: float, batch: int, seq: int, log, base: dict | None = None,
                min_steps: int = MIN_STEPS, bytes_per_param: float = BYTES_PER_PARAM,
                widths=WIDTHS, calib_limit: float | None = None) -> tuple[int, dict]:

@@ -269,10 +269,12 @@ def main(argv=None):
     log(f"{len(corpus.data):,} bytes: {sum(len(t) for t in corpus.train_blocks)} training blocks, "
         f"{len(corpus.val_blocks)} held out (blocks of {corpus.block:,} bytes)")
     if budget_s is not None and not (a.hidden or a.config != "{}" or a.init or (a.resume and os.path.exists(a.out))):
-        from .autosize import pick_width
+        from .autosize import pick_threads, pick_width
 
         reserve = _reserve(budget_s)
         log(f"choosing a model size for {budget_s / 60:g} min (timing a few training steps per width)")
+        if not a.threads:
+            pick_threads(corpus.data[:corpus.block], a.batch, a.seq, log, base=cfg)
         cfg["hidden"], info_size = pick_width(corpus.data[:corpus.block], budget_s - reserve - (time.time() - t_cmd),
                                               a.batch, a.seq, log, base=cfg, calib_limit=max(3.0, 0.08 * budget_s))
         log(f"chosen: hidden {cfg['hidden']} ({info_size['rule']})")
