@@ -89,15 +89,16 @@ def compress(inp: str = typer.Argument(..., metavar="INPUT", help="File, '-' (st
         dst = None if output == "-" or (output is None and src is None) else \
             Path(output) if output else src.with_name(src.name.rstrip("/") + rf.SUFFIX)
         names = None
+        stack = contextlib.ExitStack()
         if mode == "files":
             listing = _files_of(src)
             names = [n for n, _ in listing]
             recs = (p.read_bytes() for _, p in listing)
         else:
-            fin = open(src, "rb") if src is not None else _stdin("records")
+            fin = stack.enter_context(open(src, "rb")) if src is not None else _stdin("records")
             recs = rf.split_lines(fin) if mode == "lines" else rf.split_prefixed(fin, mode)
         t0 = time.time()
-        with (_file_output(dst, force, None) if dst is not None else contextlib.nullcontext(None)) as o:
+        with stack, (_file_output(dst, force, None) if dst is not None else contextlib.nullcontext(None)) as o:
             out = o.f if o is not None else _stdout_binary(force)
             w = rf.RecordsWriter(out, model, framing=mode, names=names, provider=provider.value,
                                  index=not no_index)
