@@ -96,8 +96,9 @@ def test_device_option_cpu_and_cuda_refusal(tmp_path):
 def test_time_budget_is_one_command(tmp_path, capsys):
     """--time-budget: picks a width, trains, exports a bit-exact ONNX model and reports record rates
     against zstd + dictionary on held-out records; the model then works with the records API."""
-    import lmz
     from conftest import TEXT
+
+    import lmz
 
     data = tmp_path / "events.jsonl"
     rng = np.random.default_rng(0)
