@@ -156,3 +156,18 @@ def test_cli_lines_files_and_get(tmp_path, tiny_paths):
     (tmp_path / "bad.jsonl.lmzr").write_bytes(bytes(bad))
     r = run("records", "extract", "-m", m, tmp_path / "bad.jsonl.lmzr")
     assert r.exit_code == 2 and not (tmp_path / "bad.jsonl").exists()
+
+
+def test_layout_is_as_documented(fake_model):
+    """docs/FORMAT.md, Records file: header (flags 0x0C), framing, varint b + blob per record, end
+    marker, seek index; byte for byte."""
+    recs = [b"a,b\n", b"", b"1,2\n"]
+    blob = _file(fake_model, recs, framing="lines")
+    h = ct.read_header(blob, records=True)
+    assert blob[:6] == b"\x89LMZ\x02\x0c" and h.stack_id == 0 and h.max_frame == 1 << 24
+    blobs = lmz.compress_records(recs, model=fake_model)
+    body = bytes([0]) + b"".join(ct.varint(len(b)) + b for b in blobs)
+    import zlib
+    end = ct.pack_end(sum(map(len, recs)), zlib.crc32(b"".join(recs)))
+    index = ct.pack_index([(len(ct.varint(len(b))) + len(b), len(r)) for b, r in zip(blobs, recs)])
+    assert blob == blob[:h.size] + body + end + index
