@@ -134,3 +134,34 @@ def test_cli_memory_option(tmp_path, fake_model):
     assert r.exit_code == 2 and "--memory" in r.output
     r = CliRunner().invoke(app, ["test", "--memory", "lots", str(f)])
     assert r.exit_code == 1
+
+
+def own_stack_frame(stack_id: int, preset: int, overrides: bytes, n: int = 100, coded: bytes = bytes(20)) -> bytes:
+    """A frame of type 03 (its own stack) with one coded lane."""
+    return (bytes([ct.FRAME_OWN_STACK, stack_id]) + ct.varint(preset) + ct.varint(len(overrides)) + overrides
+            + ct.varint(n) + ct.varint(1) + b"\x00" + ct.varint(len(coded)) + b"\0\0" + coded)
+
+
+@pytest.mark.parametrize("frame,err", [
+    (own_stack_frame(7, 0, b""), "stack id"),
+    (own_stack_frame(sp.STACK_MIX, 99, b""), "preset"),
+    (own_stack_frame(sp.STACK_MIX, 3, b"x"), "overrides"),
+    (own_stack_frame(sp.STACK_MIX, 3, b'{"table_bits":99}'), "table_bits"),
+    (own_stack_frame(sp.STACK_MIX, 3, b'{"nope":1}'), "unknown"),
+    (own_stack_frame(sp.STACK_MODEL_ONLY, 0, b'{"table_bits":20}'), "unknown"),
+    (own_stack_frame(sp.STACK_MODEL_ONLY, 0, b"", n=1 << 20), "more than the model stack"),
+    (own_stack_frame(sp.STACK_MIX, 4, b'{"table_bits":30,"bh_bits":30}'), "--memory"),
+], ids=["stack-id", "preset", "overrides-len", "range", "unknown-key", "model-params", "bound", "memory"])
+def test_frames_with_their_own_stack_are_checked_first(frame, err, fake_model):
+    """Frame type 03 names its stack: the id, preset, overrides, parameters, the coded-length bound of
+    that stack and its memory are all checked before any work."""
+    blob = v2_stream(fake_model.info.fingerprint, sp.STACK_MIX, 1, None, frame) + ct.pack_end(100, 0)
+    with pytest.raises(FormatError, match=err):
+        api.decompress(blob, model=fake_model)
+
+
+def test_version1_streams_have_no_own_stack_frames(fake_model):
+    fp = fake_model.info.fingerprint
+    params = sp.dump_params(sp.PRESETS[sp.STACK_MIX][1])
+    with pytest.raises(FormatError, match="frame type"):
+        api.decompress(v1_stream(fp, sp.STACK_MIX, params, own_stack_frame(sp.STACK_MIX, 3, b"")), model=fake_model)

@@ -157,3 +157,33 @@ def test_fused_stack_equals_numpy_path(params):
             assert np.array_equal(got, np.where(lens > t, M[:, t], 0))
         for a, b in zip(_state(stacks[0]), _state(st)):
             assert np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("runs", [[300], [1, 64, 300]])
+def test_compiled_steps_equal_step_by_step(runs):
+    """A model-free stack codes runs of steps in one compiled call (frameloop.py): the same streams,
+    the same state and the same decoded bytes as the per-step path, however the steps are cut."""
+    params = dict(SMALL, use_model=False, sparse=[2, 12])
+    M, lens = _lanes()
+    L, T = M.shape
+    ref = MixStack(L, **params)
+    assert ref.compiled_steps and not MixStack(L, **SMALL).compiled_steps
+    enc = Encoder(L, capacity=16)
+    for t in range(T):
+        ref.encode_step(None, M[:, t], lens > t, enc)
+    want = enc.finish()
+    st = MixStack(L, **params)
+    enc = Encoder(L, capacity=16)
+    for t1 in runs:
+        st.encode_steps(M, lens, t1, enc)
+    assert enc.finish() == want
+    for a, b in zip(_state(ref), _state(st)):
+        assert np.array_equal(a, b)
+    st = MixStack(L, **params)
+    dec = Decoder(want)
+    out = np.zeros((L, T), dtype=np.uint8)
+    for t1 in runs:
+        st.decode_steps(out, lens, t1, dec)
+    assert np.array_equal(out, np.where(np.arange(T)[None, :] < lens[:, None], M, 0))
+    for a, b in zip(_state(ref), _state(st)):
+        assert np.array_equal(a, b)

@@ -17,8 +17,8 @@ import zlib
 from pathlib import Path
 from typing import BinaryIO, Callable
 
+from . import blocks, model_store, parallel
 from . import container as ct
-from . import model_store, parallel
 from . import stack_params as sp
 from .container import Header, Reader
 from .errors import (
@@ -31,7 +31,7 @@ from .errors import (
     UsageError,
 )
 from .lanes import FRAME_SIZE, MAX_LANES, FramePlan, choose_lanes
-from .loop import decode_frame, encode_frame, make_stack, stack_from_header
+from .loop import decode_frame, encode_frame, frame_stack, make_stack, preset_stack, stack_from_header
 from .protocols import ByteModel
 
 __all__ = ["compress", "decompress", "Compressor", "Decompressor", "read_header", "Header", "resolve_model",
@@ -126,7 +126,7 @@ class _Workers:
 class Compressor(_Workers):
     """Compresses streams frame by frame. `model` is a NAME, a PATH or a loaded model object."""
 
-    def __init__(self, model=DEFAULT_MODEL, provider: str = "auto", lanes: int | None = None, mix="on",
+    def __init__(self, model=DEFAULT_MODEL, provider: str = "auto", lanes: int | None = None, mix="auto",
                  frame_size: int = FRAME_SIZE, min_lane: int | None = None, max_lanes: int | None = None,
                  progress: Progress = None, mix_params: dict | None = None, lane_size: int | None = None,
                  index: bool = False, threads: int = 1, ort_threads: int | None = None):
@@ -137,7 +137,9 @@ class Compressor(_Workers):
         worker (None: the cores divided among the workers). `lane_size`: cut every frame into lanes of exactly this many bytes (the paper's independent
         2048-byte chunks: ``lane_size=2048``); a frame's remainder (< lane_size bytes) becomes a frame
         of its own with one lane. Overrides `lanes`/`min_lane`/`max_lanes`. The stream format is
-        unchanged: this only chooses how frames and lanes are cut."""
+        unchanged: this only chooses how frames and lanes are cut. `mix`: "auto" (default: per frame,
+        the model with the mix, the mix alone or stored; runtime/blocks.py), "on" (the model with the
+        mix for every frame), "off" (the model alone)."""
         if not 1 <= frame_size <= ct.MAX_FRAME_LIMIT:
             raise UsageError(f"frame size must be in 1..{ct.MAX_FRAME_LIMIT}")
         if lane_size is not None and not 1 <= lane_size <= frame_size:
@@ -149,6 +151,13 @@ class Compressor(_Workers):
         self._recipe = dict(model=parallel.model_ref(self.model), provider=provider, lanes=lanes, mix=mix,
                             frame_size=frame_size, min_lane=min_lane, max_lanes=max_lanes, mix_params=mix_params,
                             lane_size=lane_size, ort_threads=parallel.worker_ort_threads(self.threads, ort_threads))
+        # mix="auto" (the general-purpose default): the stream's stack is the mix with the model, and
+        # each frame may instead be stored or coded without the model (runtime/blocks.py)
+        self.auto = mix == "auto"
+        if self.auto:
+            mix = "on"
+            self.plain = preset_stack(sp.STACK_MIX, sp.PRESET_PLAIN)
+            self.binary = preset_stack(sp.STACK_MIX, sp.PRESET_BINARY)
         # mix parameters: the model's own (lmz-export --mix-params), then the caller's
         info = getattr(self.model, "info", None)
         model_mix = info.mix_params if info is not None and mix in ("on", "mix", True) else {}
@@ -182,16 +191,29 @@ class Compressor(_Workers):
         for s in range(0, len(raw), per):
             part = raw[s: s + per]
             full = len(part) // ls * ls
-            if full:
-                out.append((self._frame(part[:full], full // ls, offset + s), full))
+            if full:  # fixed lanes are the paper's regime: always the stream's stack (no block decisions)
+                out.append((self._code(part[:full], full // ls, offset + s, self.stack), full))
             if full < len(part):
-                out.append((self._frame(part[full:], 1, offset + s + full), len(part) - full))
+                out.append((self._code(part[full:], 1, offset + s + full, self.stack), len(part) - full))
         return out
 
     def _frame(self, raw: bytes, lanes: int, offset: int) -> bytes:
+        if not self.auto:
+            return self._code(raw, lanes, offset, self.stack)
+        def own(spec):  # a coder with a stack recorded in its frames (type 03), lanes from its preset
+            return lambda b, o: self._code(b, choose_lanes(len(b), None, spec.min_lane, spec.max_lanes), o, spec, True)
+
+        return blocks.choose_frame(
+            raw, offset,
+            lambda b, o: self._code(b, choose_lanes(len(b), self.lanes, self.min_lane, self.max_lanes), o, self.stack),
+            own(self.plain), own(self.binary))
+
+    def _code(self, raw: bytes, lanes: int, offset: int, spec, own: bool = False) -> bytes:
+        """One frame coded with `spec` (`own`: recorded in the frame, type 03), or stored if smaller."""
         plan = FramePlan.cut(offset, len(raw), lanes)
-        coded = encode_frame(self.model, self.stack.make(plan), raw, plan, self.progress)
-        return ct.pack_frame(raw, plan, coded, store_lanes=self.stack.independent_lanes)
+        coded = encode_frame(self.model, spec.make(plan), raw, plan, self.progress)
+        return ct.pack_frame(raw, plan, coded, store_lanes=spec.independent_lanes,
+                             stack=(spec.stack_id, spec.params) if own else None)
 
     def copy_stream(self, ifh: BinaryIO, ofh: BinaryIO, size: int | None = None) -> tuple[int, int]:
         """Read `ifh` to its end, write the compressed stream to `ofh`; returns (read, written).
@@ -239,7 +261,7 @@ class Compressor(_Workers):
         return out.getvalue()
 
 
-def compress(data: bytes, model=DEFAULT_MODEL, provider: str = "auto", lanes: int | None = None, mix="on",
+def compress(data: bytes, model=DEFAULT_MODEL, provider: str = "auto", lanes: int | None = None, mix="auto",
              **kw) -> bytes:
     """One-shot compression of `data`; the header records the size."""
     return Compressor(model, provider, lanes, mix, **kw).compress(bytes(data))
@@ -291,7 +313,7 @@ class Decompressor(_Workers):
         stack = stack_from_header(h.stack_id, h.stack_params)
         self._check_memory(stack, 1, min(h.max_frame, h.content_size if h.content_size is not None else h.max_frame))
         model = self._model_for(h)
-        index, end = [], []
+        index, end, own = [], [], {}
 
         def jobs():  # (None, raw) for a stored frame, (task, args) for a modeled one
             offset = 0
@@ -304,8 +326,9 @@ class Decompressor(_Workers):
                 if f.kind == ct.FRAME_STORED:
                     yield None, f.raw
                 else:
-                    self._check_memory(stack, sum(1 for s in f.lane_stored if not s), f.raw_len)
-                    yield parallel.decode_task, (ref, h.stack_id, h.stack_params, f, offset)
+                    self._check_memory(frame_stack(stack, f, own), sum(1 for s in f.lane_stored if not s), f.raw_len)
+                    sid, blob = (h.stack_id, h.stack_params) if f.stack_id is None else (f.stack_id, f.stack_params)
+                    yield parallel.decode_task, (ref, sid, blob, f, offset)
                 offset += f.raw_len
 
         if self.threads > 1:
@@ -315,8 +338,8 @@ class Decompressor(_Workers):
             results = parallel.ordered(self._pool, jobs(), self.threads)
         else:
             ref = None
-            results = (self._decode_frame(model, stack, args[3], args[4]) if fn else self._stored(args)
-                       for fn, args in jobs())
+            results = (self._decode_frame(model, frame_stack(stack, args[3], own), args[3], args[4]) if fn
+                       else self._stored(args) for fn, args in jobs())
         total, crc = 0, 0
         for raw in results:
             if self.progress and self.threads > 1:

@@ -113,6 +113,7 @@ class Provider(str, Enum):
 
 
 class Mix(str, Enum):
+    auto = "auto"
     on = "on"
     off = "off"
 
@@ -148,7 +149,8 @@ MemoryOpt = typer.Option("1GiB", "--memory", metavar="SIZE",
                          help="Refuse streams that need more memory than this to decode (e.g. 512MiB, 2GiB).")
 RecursiveOpt = typer.Option(False, "-r", "--recursive", help="Operate on the files in directories, recursively.")
 LanesOpt = typer.Option(None, "--lanes", help="Lanes per frame (default: from the size).")
-MixOpt = typer.Option(Mix.on, "--mix", help="Adaptive context-mixing stage.")
+MixOpt = typer.Option(Mix.auto, "--mix", help="Predictor stack: auto (per block: the model with the adaptive "
+                      "mix, the mix alone, or stored), on (the model with the mix everywhere), off (the model alone).")
 
 
 class Ctx:
@@ -351,7 +353,7 @@ def parse_range(text: str) -> tuple[int, int | None]:
 
 class _Opts:
     def __init__(self, mode, output=None, stdout=False, keep=True, force=False, model=None, provider=Provider.auto,
-                 lanes=None, mix=Mix.on, threads=1, recursive=False, memory="1GiB", seekable=False, range_=None,
+                 lanes=None, mix=Mix.auto, threads=1, recursive=False, memory="1GiB", seekable=False, range_=None,
                  frame_size="4MiB"):
         self.mode, self.output, self.stdout, self.keep, self.force = mode, output, stdout, keep, force
         self.model, self.provider, self.lanes, self.mix = model, provider, lanes, mix

@@ -36,6 +36,7 @@ STACK_NAMES = {STACK_MODEL_ONLY: "model", STACK_MIX: "mix"}
 FRAME_END = 0x00
 FRAME_STORED = 0x01
 FRAME_MODELED = 0x02
+FRAME_OWN_STACK = 0x03  # version 2: a modeled frame that names its own predictor stack
 
 MAX_NAME = 64
 MAX_PARAMS = 4096
@@ -298,11 +299,17 @@ class Frame:
     total: int = 0  # end frame
     crc: int = 0
     size: int = 0  # bytes in the stream
+    stack_id: int | None = None  # frame 03: its own stack (None: the header's)
+    stack_params: bytes = b""  # frame 03: the stack's complete parameters, compact JSON (checked)
+    preset: int | None = None  # frame 03: the preset id it was written with
 
 
-def pack_frame(raw: bytes, plan: FramePlan | None, coded: list[bytes] | None, store_lanes: bool = True) -> bytes:
+def pack_frame(raw: bytes, plan: FramePlan | None, coded: list[bytes] | None, store_lanes: bool = True,
+               stack: tuple[int, dict] | None = None) -> bytes:
     """The smallest encoding of one frame: modeled lanes (each lane stored if coding expands it and
-    `store_lanes`) or the whole frame stored. `coded`: the coder output per lane of `plan` (None: store)."""
+    `store_lanes`) or the whole frame stored. `coded`: the coder output per lane of `plan` (None: store).
+    `stack`: (stack id, complete parameters) of a frame coded with another stack than the header's
+    (frame type 03); None: the header's (frame type 02)."""
     n = len(raw)
     stored = bytes([FRAME_STORED]) + varint(n) + raw
     if not coded:
@@ -321,11 +328,35 @@ def pack_frame(raw: bytes, plan: FramePlan | None, coded: list[bytes] | None, st
                 return stored
             meta += varint(len(c)) + struct.pack("<H", lane_check(lane))
             payload.append(c)
-    head = bytes([FRAME_MODELED]) + varint(n) + varint(len(coded)) + np.packbits(flags, bitorder="little").tobytes()
+    head = bytes([FRAME_MODELED]) if stack is None else own_stack_prefix(*stack)
+    head += varint(n) + varint(len(coded)) + np.packbits(flags, bitorder="little").tobytes()
     modeled_len = len(head) + len(meta) + sum(len(p) for p in payload)
     if modeled_len >= len(stored):
         return stored
     return head + bytes(meta) + b"".join(payload)
+
+
+def own_stack_prefix(stack_id: int, params: dict) -> bytes:
+    """Frame 03's type byte and stack fields: u8 stack id, varint preset, varint m + m bytes of overrides."""
+    preset, over = sp.to_preset(stack_id, params)
+    blob = sp.dump_params(over) if over else b""
+    if len(blob) > MAX_PARAMS:
+        raise ValueError("stack params too long")
+    return bytes([FRAME_OWN_STACK, stack_id]) + varint(preset) + varint(len(blob)) + blob
+
+
+def _read_own_stack(r: Reader, start: int) -> tuple[int, bytes, int]:
+    """Frame 03's stack fields -> (stack id, complete checked parameters as JSON, preset)."""
+    stack_id = r.u8("frame stack id")
+    if stack_id not in STACK_NAMES:
+        raise CorruptError(f"corrupt stream: unknown predictor stack id {stack_id} in the frame at offset {start}")
+    preset = r.varint("frame preset")
+    m = r.varint("frame overrides length")
+    if m > MAX_PARAMS or m == 1:
+        raise CorruptError(f"corrupt stream: stack overrides of {m} bytes in the frame at offset {start}")
+    over = sp.parse_params(r.read(m, "frame stack overrides")) if m else {}
+    full = sp.from_preset(stack_id, preset, sp.check_params(stack_id, over))
+    return stack_id, sp.dump_params(full) if full else b"", preset
 
 
 def pack_end(total: int, crc: int) -> bytes:
@@ -345,8 +376,11 @@ def read_frame(r: Reader, header: Header, payload: bool = True) -> Frame:
             total = r.varint("end marker")
             crc = struct.unpack("<I", r.read(4, "end marker"))[0]
         return Frame(FRAME_END, total=total, crc=crc, size=r.offset - start)
-    if kind not in (FRAME_STORED, FRAME_MODELED):
+    if kind not in (FRAME_STORED, FRAME_MODELED, FRAME_OWN_STACK) or (kind == FRAME_OWN_STACK and header.version < 2):
         raise CorruptError(f"corrupt stream: unknown frame type {kind:#04x} at offset {start}")
+    stack_id, params, preset = header.stack_id, b"", None
+    if kind == FRAME_OWN_STACK:
+        stack_id, params, preset = _read_own_stack(r, start)
     n = r.varint("frame length")
     if not 1 <= n <= header.max_frame:
         raise CorruptError(f"corrupt stream: frame length {n} outside 1..{header.max_frame} at offset {start}")
@@ -374,9 +408,9 @@ def read_frame(r: Reader, header: Header, payload: bool = True) -> Frame:
             c = r.varint("lane length")
             if c >= lens[i]:
                 raise CorruptError(f"corrupt stream: lane {i} claims {c} coded bytes for {lens[i]} raw bytes")
-            if header.version >= 2 and lens[i] > (c + 8) * RAW_PER_CODED[header.stack_id]:
+            if header.version >= 2 and lens[i] > (c + 8) * RAW_PER_CODED[stack_id]:
                 raise CorruptError(f"corrupt stream: lane {i} claims {lens[i]} bytes from {c} coded bytes, more "
-                                   f"than the {header.stack_name} stack can code (offset {start})")
+                                   f"than the {STACK_NAMES[stack_id]} stack can code (offset {start})")
             clens.append(c)
             checks.append(struct.unpack("<H", r.read(2, "lane check"))[0])
     if payload:
@@ -384,8 +418,9 @@ def read_frame(r: Reader, header: Header, payload: bool = True) -> Frame:
     else:
         data = None
         r.skip(sum(clens), "lane data")
-    return Frame(FRAME_MODELED, n, lane_lens=lens, lane_stored=stored, lane_payload=data,
-                 lane_checks=checks, size=r.offset - start)
+    return Frame(kind, n, lane_lens=lens, lane_stored=stored, lane_payload=data, lane_checks=checks,
+                 size=r.offset - start, stack_id=stack_id if kind == FRAME_OWN_STACK else None,
+                 stack_params=params, preset=preset)
 
 
 # -- seek index ------------------------------------------------------------------------------

@@ -25,7 +25,9 @@ it) and ``decode_step`` returns 0. A stack may code several events per byte (``p
 If ``independent_lanes`` is True (lane i's coding depends only on lane i's bytes), a lane that
 coding would expand is stored raw and the decoder skips it; otherwise (shared tables, as in
 MixStack) every lane of a frame is coded and decoded in lockstep and only whole frames fall
-back to stored.
+back to stored. A stack with ``compiled_steps`` True (no model to run between bytes) codes a run
+of steps in one call instead: ``encode_steps(M, lens, t1, enc)`` / ``decode_steps(out, lens, t1,
+dec)``, with the same bits as the step-by-step methods.
 """
 from __future__ import annotations
 
@@ -42,9 +44,10 @@ from .protocols import ByteModel, PredictorStack
 from .stack_params import STACK_MIX, STACK_MODEL_ONLY
 
 __all__ = ["FRAME_SIZE", "FramePlan", "ModelOnly", "StackSpec", "choose_lanes", "decode_frame", "encode_frame",
-           "make_stack", "stack_from_header"]
+           "frame_stack", "make_stack", "stack_from_header"]
 
 Progress = Callable[[int], None] | None
+STEP_RUN = 1 << 16  # steps per compiled call of a model-free stack (progress and buffer growth between)
 
 
 class ModelOnly:
@@ -112,7 +115,12 @@ def make_stack(mix="off", **params) -> StackSpec:
         full.update(cls.CURRENT)
         full.update(params)
         return StackSpec("mix", STACK_MIX, cls, full)
-    raise UsageError(f"--mix must be on or off, not {mix!r}")
+    raise UsageError(f"--mix must be auto, on or off, not {mix!r}")
+
+
+def preset_stack(stack_id: int, preset: int) -> StackSpec:
+    """The stack of a published preset (stack_params.PRESETS), e.g. the model-free stack of --mix auto."""
+    return stack_from_header(stack_id, sp.dump_params(sp.from_preset(stack_id, preset, {})))
 
 
 def stack_from_header(stack_id: int, blob: bytes) -> StackSpec:
@@ -127,6 +135,17 @@ def stack_from_header(stack_id: int, blob: bytes) -> StackSpec:
     raise FormatError(f"unknown predictor stack id {stack_id}")
 
 
+def frame_stack(stream: StackSpec, frame, cache: dict) -> StackSpec:
+    """The stack a modeled frame is coded with: its own (frame type 03: ``frame.stack_id`` and its
+    checked parameters) or the stream's; `cache` keeps the specs already built."""
+    if getattr(frame, "stack_id", None) is None:
+        return stream
+    key = (frame.stack_id, frame.stack_params)
+    if key not in cache:
+        cache[key] = stack_from_header(*key)
+    return cache[key]
+
+
 def encode_frame(model: ByteModel, stack: PredictorStack, raw: bytes, plan: FramePlan,
                  progress: Progress = None) -> list[bytes]:
     """Code a frame of `raw` bytes cut as `plan`; returns each lane's coded bytes.
@@ -138,6 +157,12 @@ def encode_frame(model: ByteModel, stack: PredictorStack, raw: bytes, plan: Fram
     enc = Encoder(plan.lanes, capacity=min(T, 1 << 16) // 2 + 16)
     state = model.initial_state(plan.lanes)
     use_model = stack.use_model  # False: a stack that ignores the model (it is not run)
+    if getattr(stack, "compiled_steps", False):  # no model, nothing per byte outside compiled code
+        for t0 in range(0, T, STEP_RUN):
+            stack.encode_steps(M, lens, min(T, t0 + STEP_RUN), enc)
+            if progress:
+                progress(int(np.minimum(lens, t0 + STEP_RUN).sum() - np.minimum(lens, t0).sum()))
+        return enc.finish()
     # a stack that takes the model's raw scores turns them into frequencies itself (same integers)
     raw_scores = use_model and getattr(stack, "takes_scores", False)
     done = 0
@@ -174,6 +199,12 @@ def decode_frame(model: ByteModel, stack: PredictorStack, coded: list[bytes], pl
     out = np.zeros((lanes, T), dtype=np.uint8)
     x = np.zeros((lanes, 1), dtype=np.int64)
     use_model = stack.use_model
+    if getattr(stack, "compiled_steps", False):
+        for t0 in range(0, T, STEP_RUN):
+            stack.decode_steps(out, lens, min(T, t0 + STEP_RUN), dec)
+            if progress:
+                progress(int(np.minimum(lens, t0 + STEP_RUN).sum() - np.minimum(lens, t0).sum()))
+        return [out[i, : lens[i]].tobytes() for i in range(lanes)]
     raw_scores = use_model and getattr(stack, "takes_scores", False)
     done = 0
     for t in range(T):

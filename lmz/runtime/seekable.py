@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from . import container as ct
 from .container import Header, Reader
 from .errors import CorruptError, FormatError, UsageError
+from .loop import frame_stack
 
 
 @dataclass
@@ -126,6 +127,7 @@ class LmzReader(io.BufferedIOBase):
         self.size = self._frames[-1].start + self._frames[-1].raw_len if self._frames else 0
         self._dec = Decompressor(model, provider, memory_limit=memory_limit or DEFAULT_MEMORY_LIMIT)
         self._models: dict = {}
+        self._own_stacks: dict = {}  # the stacks of frames that name their own (type 03)
         self._pos = 0
         self._cached = (-1, b"")  # the last decoded frame: (frame number, bytes)
 
@@ -199,6 +201,7 @@ class LmzReader(io.BufferedIOBase):
             data = f.raw
         else:
             model, spec = self._model(fr.stream)
+            spec = frame_stack(spec, f, self._own_stacks)
             self._dec._check_memory(spec, sum(1 for s in f.lane_stored if not s), f.raw_len)
             data = self._dec._decode_frame(model, spec, f, fr.stream_offset)
         self._cached = (i, data)

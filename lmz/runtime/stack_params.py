@@ -21,15 +21,24 @@ _MIX_TEXT_V1 = {
     "hist_bits": 16, "img_act": 0, "img_h": 0, "img_lms": [], "img_w": 0, "img_xpatch": 0, "limit": 1023,
     "match_bits": 20, "match_min": 8, "max_lanes": 512, "min_lane": 1024, "mixer2": 1, "mixer_ctx": 2,
     "mixer_lr": 3, "mixer_norm": 1, "orders": [0, 1, 2, 3, 4, 6], "share": 1, "sm_limit": 1023,
-    "sse_w": [0, 4, 12], "table_bits": 20, "use_model": True, "words": 2}
+    "sparse": [], "sse_w": [0, 4, 12], "table_bits": 20, "use_model": True, "words": 2}
 _MIX_IMAGE_V1 = dict(_MIX_TEXT_V1, apm_ctx=2, apm_rate=7, bh_bits=15, ctx2d=[2, 3, 4, 5, 6, 7, 8, 9, 10, 11],
                      ctx2d_direct=1, img_h=32, img_lms=[4, 1], img_w=64, img_xpatch=1, mixer_ctx=0, mixer_lr=4,
                      orders=[0, 1], sse_w=[4, 4, 8], table_bits=23, words=0)
+# the general-purpose default's stacks for blocks the model does not help (docs/FORMAT.md, frame 03):
+# the mix without the model, one lane per frame (its contexts and match model see the whole block);
+# for binary blocks with sparse contexts too (the 2nd byte back; the 2nd and 3rd; the 3rd and 4th;
+# the 2nd and 4th), which pay on executables and archives but not on text-like data (docs/bench/blocks.md)
+_MIX_PLAIN_V1 = dict(_MIX_TEXT_V1, use_model=False, min_lane=1 << 30, max_lanes=1)
+_MIX_BINARY_V1 = dict(_MIX_PLAIN_V1, sparse=[2, 6, 12, 10])
 PRESETS: dict[int, dict[int, dict]] = {
     STACK_MODEL_ONLY: {0: {}},
     STACK_MIX: {1: _MIX_TEXT_V1,  # the default text stack of mix ALGO 1 (mixer2 on)
-                2: _MIX_IMAGE_V1},  # the `image` model's stack (32x64 patches)
+                2: _MIX_IMAGE_V1,  # the `image` model's stack (32x64 patches)
+                3: _MIX_PLAIN_V1,  # text-like blocks the model does not help (--mix auto)
+                4: _MIX_BINARY_V1},  # binary blocks (--mix auto)
 }
+PRESET_PLAIN, PRESET_BINARY = 3, 4
 BASE_PRESET = {STACK_MODEL_ONLY: 0, STACK_MIX: 1}  # overrides are written against this one
 
 # name -> (kind, lo, hi[, max length]): "int" (bools are ints 0/1 too), "bool", "ints" (a list)
@@ -41,7 +50,7 @@ MIX_SCHEMA = {
     "img_xpatch": (_INT, 0, 1), "limit": (_INT, 1, 65535), "match_bits": (_INT, 8, 30), "match_min": (_INT, 1, 8),
     "max_lanes": (_INT, 1, 65535), "min_lane": (_INT, 1, 1 << 30), "mixer2": (_INT, 0, 1), "mixer_ctx": (_INT, 0, 3),
     "mixer_lr": (_INT, 0, 16), "mixer_norm": (_INT, 0, 2), "orders": (_INTS, 0, 8, 9), "share": (_INT, 0, 1),
-    "sm_limit": (_INT, 1, 65535), "sse_w": (_INTS, 0, 16, 3), "table_bits": (_INT, 15, 30), "use_model": (_BOOL,),
+    "sm_limit": (_INT, 1, 65535), "sparse": (_INTS, 1, 255, 8), "sse_w": (_INTS, 0, 16, 3), "table_bits": (_INT, 15, 30), "use_model": (_BOOL,),
     "words": (_INT, 0, 2)}
 SCHEMAS = {STACK_MODEL_ONLY: {}, STACK_MIX: MIX_SCHEMA}
 MAX_PARAMS_BYTES = 4096

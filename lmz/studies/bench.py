@@ -33,6 +33,10 @@ Data: the project's evaluation sets, found only through ``--data DIR`` or the en
 variable ``LMZ_DATA``: ``text/eval/*``, ``image/eval.bin``, ``audio/eval8.bin``. Build them with
 ``bash tools/fetch_corpora.sh DIR`` (it says what it could not build and why).
 
+General-purpose set (issue 17, ``--kind general``): lmz's default against zpaq -m5 and these baselines on
+the files users keep (an executable, JSON, CSV, a tarball, prose, PGM/PPM, WAV, JPEG), built by
+``bash tools/fetch_general.sh DIR``; see lmz/studies/general.py and docs/bench/general.md.
+
 In-context study (paper §3.7, ``--plots DIR``): bits/byte as a function of the position within a
 lane (buckets 0-16, 16-64, ..., 16K-64K), on the text inputs, for each text model with the mix off
 and on (the ideal code length -log2 p of every coded byte, from the same integer frequencies the
@@ -61,6 +65,7 @@ import typer
 from lmz.runtime.errors import LmzError, UsageError
 
 KINDS = ("text", "image", "audio")
+GENERAL = "general"  # the general-purpose set (lmz/studies/general.py): not a model kind
 from lmz.studies import CHUNK  # noqa: E402
 from lmz.studies import PATCH_COLS as PATCH_W  # noqa: E402
 
@@ -595,7 +600,7 @@ def markdown(results: list[Result], study: Optional[dict] = None) -> str:
 # -- command ------------------------------------------------------------------------------------
 def load_inputs(files: list[str], kind: Optional[str], data: Optional[str], quick_bytes: Optional[int]) -> list[Input]:
     if kind is not None and kind not in KINDS:
-        raise UsageError(f"--kind must be one of {', '.join(KINDS)}")
+        raise UsageError(f"--kind must be one of {', '.join(KINDS + (GENERAL,))}")
     if files:
         pairs = [(Path(f), kind or "text") for f in files]
     else:
@@ -632,10 +637,21 @@ class BenchOptions:
     provider: str = "cpu"  # onnxruntime provider
     lane_kb: int = 64  # lane length (KiB) of the in-context study
     show_progress: bool = True
+    # --kind general only (lmz/studies/general.py)
+    select: Optional[str] = None  # only these files of the set ("a,b")
+    variants: List[str] = field(default_factory=list)  # lmz rows: lmz.compress options "k=v,..." (empty: default)
+    out: Optional[str] = None  # write PREFIX.md and PREFIX.json after every file
+    resume: bool = False  # reuse the results in PREFIX.json of unchanged files
 
 
 def main(o: BenchOptions, info=print) -> int:
     """The bench command; returns the exit code (2 if any round trip failed)."""
+    if o.kind == GENERAL:
+        from lmz.studies import general
+
+        return general.main(o, info)
+    if o.select or o.variants or o.out or o.resume:
+        raise UsageError("--files, --lmz-opts, --out and --resume belong to --kind general")
     files, kind, json_out, plots, models, data = o.files, o.kind, o.json_out, o.plots, o.models, o.data
     mix, protocols, only, provider, lane_kb = o.mix, o.protocols, o.only, o.provider, o.lane_kb
     quick = o.quick_kb is not None
@@ -725,7 +741,8 @@ class _progress:
 def _command(files: Optional[List[str]] = typer.Argument(None, help="Inputs (default: the evaluation sets).",
                                                      show_default=False),
              kind: Optional[str] = typer.Option(None, "--kind", help="text|image|audio (default: all; "
-                                                "with FILEs: text)."),
+                                                "with FILEs: text), or general: the general-purpose set "
+                                                "(tools/fetch_general.sh) against zpaq -m5."),
              json_out: Optional[str] = typer.Option(None, "--json", help="Write all results as JSON to this file."),
              plots: Optional[str] = typer.Option(None, "--plots", help="Directory for incontext.png/.json."),
              models: Optional[str] = typer.Option(None, "--models", help="lmz models a,b (NAMEs or PATHs), or "
@@ -740,14 +757,26 @@ def _command(files: Optional[List[str]] = typer.Argument(None, help="Inputs (def
                                                 "prefixes, e.g. gzip,xz)."),
              lane_kb: int = typer.Option(64, "--lane-kib", help="Lane length (KiB) of the in-context study."),
              provider: str = typer.Option("cpu", "--provider", help="onnxruntime provider: auto|cpu|cuda."),
+             select: Optional[str] = typer.Option(None, "--files", help="--kind general: only these files "
+                                                  "of the set (names, comma-separated)."),
+             variants: Optional[List[str]] = typer.Option(None, "--lmz-opts", help="--kind general: an lmz row "
+                                                          "with these lmz.compress options, e.g. 'mix=alone' or "
+                                                          "'frame_size=1MiB,mix=off' (repeatable; default: "
+                                                          "the defaults)."),
+             out: Optional[str] = typer.Option(None, "--out", help="--kind general: write PREFIX.md and "
+                                               "PREFIX.json after every file."),
+             resume: bool = typer.Option(False, "--resume", help="--kind general: reuse the results in "
+                                         "PREFIX.json of files that did not change."),
              quiet: bool = typer.Option(False, "-q", "--quiet", help="Only errors and the table."),
              no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar.")):
-    """Compare lmz with gzip, bzip2, xz, zstd, brotli, PPMd, PNG and FLAC (paper Table 1)."""
+    """Compare lmz with gzip, bzip2, xz, zstd, brotli, PPMd, PNG and FLAC (paper Table 1); --kind general:
+    with zpaq -m5 on the general-purpose set."""
     from lmz.runtime.cli import Ctx, run_command
 
     ctx = Ctx(quiet, False, no_progress)
     opts = BenchOptions(list(files or []), kind, json_out, plots, models, quick_kb if quick else None, data, mix,
-                        protocols, only, provider, lane_kb, not no_progress and not quiet)
+                        protocols, only, provider, lane_kb, not no_progress and not quiet,
+                        select=select, variants=list(variants or []), out=out, resume=resume)
     run_command(ctx, lambda: main(opts, ctx.info))
 
 

@@ -2,6 +2,8 @@
 
     python tests/golden/make_golden.py v1       # -> tests/golden/v1/*.lmz, *.raw, manifest.json
 
+v1: format version 1; v2: format version 2; v3: format version 2 with frames of type 03 (--mix auto).
+
 Each case is a small input (committed beside its stream as NAME.raw) and the Compressor options
 that made NAME.lmz. tests/test_golden.py decodes every stream of every version folder forever, and
 re-encodes the newest version's inputs to check that the same options still give the same bytes.
@@ -37,8 +39,11 @@ def inputs() -> dict[str, bytes]:
     pcm = 128 + 40 * np.sin(t * 0.07) + 20 * np.sin(t * 0.31) + rng.normal(0, 3, t.size)
     audio = pcm.round().clip(0, 255).astype(np.uint8).tobytes()
     noise = rng.integers(0, 256, 700, dtype=np.uint8).tobytes()
+    # v3: blocks of three kinds for --mix auto (frame type 03): prose, a binary table, random bytes
+    table = b"".join(np.array([i, i * 7 % 1000, 3], dtype="<u4").tobytes() for i in range(170))
+    random = rng.integers(0, 256, 2000, dtype=np.uint8).tobytes()
     return {"text": text, "image": image, "audio": audio, "mixed": text[:1200] + noise + text[1200:2000],
-            "empty": b""}
+            "empty": b"", "blocks": text[:2000] + table + random}
 
 
 # name -> (input, Compressor keyword arguments)
@@ -52,6 +57,9 @@ CASES = {
     "audio": ("audio", dict(model="audio", mix="off")),
     "audio-mix": ("audio", dict(model="audio", mix="on")),
     "empty": ("empty", dict(model="text", mix="on")),
+    # v3: per-block stacks (frame type 03) and stored blocks, the general-purpose default
+    "auto": ("blocks", dict(model="text", mix="auto", frame_size=2000)),
+    "auto-text": ("text", dict(model="text", mix="auto")),
 }
 
 

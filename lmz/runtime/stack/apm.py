@@ -22,7 +22,7 @@ def new_table() -> np.ndarray:
     return np.tile(knots, 65536 + 256).astype(np.int32)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def predict(A, dot, c0, ctx2, ai, out):
     """out[0] / out[1]: APM 1 / APM 2 as p16; ai[r, la] = the knot each one will update."""
     L = dot.shape[0]
@@ -38,7 +38,7 @@ def predict(A, dot, c0, ctx2, ai, out):
         ai[1, la] = i2 + (wt >> 6)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def update(A, ai, act, y, rate, cnt, d):
     """``cnt`` (int32, A.size, zero between calls) and ``d`` ([2, L]) are scratch."""
     L = ai.shape[1]

@@ -16,7 +16,7 @@ def new_table(bits: int) -> np.ndarray:
     return np.zeros(1 << bits, dtype=np.uint16)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def read(BH, hbase, hchk, node, c0, hidx, state, idx, nd, smcol):
     """Slot of each lane's node ``hbase ^ node[c0]``, its state (0 unless the check matches), and
     the state-map counter slot ``smcol[j] + state`` into column nd + j of idx."""
@@ -32,7 +32,7 @@ def read(BH, hbase, hchk, node, c0, hidx, state, idx, nd, smcol):
             idx[la, nd + j] = smcol[j] + st
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def update(BH, hidx, state, hchk, act, y, nxt):
     """Each slot takes the transition of its first (lowest (lane, column)) member: the members
     write in reverse order, so the first one's write is the last."""

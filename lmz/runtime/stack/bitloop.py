@@ -20,7 +20,7 @@ from .tables import ST_MAX
 __all__ = ["predict_bit", "update_bit", "code_byte", "encode_byte", "decode_byte", "scores_cum"]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def predict_bit(k, c0, act, cfg, base, chk, node, T, hbase, hchk, hnode, BH, smcol, mbyte, mlb, cum,
                 actb, W, W2, c1, c1a, A, sse_w, tabs, sc, p):
     """Predict decision k (0..7) of the byte for every lane into p (inactive lanes: 1).
@@ -91,7 +91,7 @@ def predict_bit(k, c0, act, cfg, base, chk, node, T, hbase, hchk, hnode, BH, smc
         p[la] = q if act[la] else 1
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def update_bit(y, c0, act, cfg, chk, T, lim, hchk, BH, bh_next, W, W2, c1, A, rates, gdiv, sc, scr):
     """Update every component with the coded bits y[L] (inactive lanes: never), then c0.
 

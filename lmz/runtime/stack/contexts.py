@@ -17,7 +17,7 @@ __all__ = ["update", "hash_text", "split"]
 _WORD_MUL = np.uint64(0x2F0F3A5B3C4D5E6F)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def update(syms, act, h8, wh, wp, c1):
     """After a byte (syms: 0 where inactive): shift it into h8 and c1 (active lanes), advance the
     word hashes (all lanes: an inactive lane sees byte 0, a non-letter)."""
@@ -35,7 +35,7 @@ def update(syms, act, h8, wh, wp, c1):
             wh[la] = np.uint64(0)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def hash_text(h8, wh, wp, omask, osalt, lsalt, words, hb):
     """hb[:, j] for the orders (j < len(omask)) and the word columns after them."""
     no = omask.shape[0]
@@ -49,7 +49,7 @@ def hash_text(h8, wh, wp, omask, osalt, lsalt, words, hb):
             hb[la, no + 1] = mix64_1(wh[la] + mix64_1(wp[la] + np.uint64(0x5555) + ls))
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def split(hb, perm, nd, table_bits, bh_bits, base, chk, hbase, hchk):
     """Column perm[j] of hb becomes column j: the first nd direct counters, the rest bit histories."""
     L, K = hb.shape

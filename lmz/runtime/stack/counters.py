@@ -32,7 +32,7 @@ def new_table(direct_slots: int, extra: np.ndarray) -> np.ndarray:
     return T
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def read(T, idx, chk, pe, ne, x, stretch):
     """pe/ne[la, j] = the (p, n) of slot idx[la, j] as seen by its context chk[la, j]; x[la, j] = stretch(p)."""
     L, NC = idx.shape
@@ -50,7 +50,7 @@ def read(T, idx, chk, pe, ne, x, stretch):
             x[la, j] = stretch[p >> (P_BITS - 16)]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def update(T, idx, chk, pe, ne, lim, act, y, first, cnt, ones):
     """Batch update of the slots the active lanes read (see the module docstring).
 

@@ -21,7 +21,7 @@ __all__ = ["lookup", "update"]
 _VERIFY = 32
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def lookup(t, mm, match_bits, h8, lsalt, MT, mlen, mptr, hist, mh, mbyte, mlb):
     """Returns whether mh (each lane's index slot, indexed after the byte) was computed (t >= mm)."""
     L, H = hist.shape
@@ -60,7 +60,7 @@ def lookup(t, mm, match_bits, h8, lsalt, MT, mlen, mptr, hist, mh, mbyte, mlb):
     return have
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def update(t, syms, act, have_mh, mh, MT, mlen, mptr, mbyte, hist):
     """After byte t (syms: 0 where inactive): extend or drop each match, index the context (largest
     position wins a slot; only active lanes) and write the byte into the ring."""

@@ -28,7 +28,7 @@ def gdiv_table(lanes: int, norm: int) -> np.ndarray:
     return np.array([max(1, (c, math.isqrt(c), 1)[norm]) for c in range(lanes + 1)], dtype=np.int64)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def dot(W, ctx, x, out_dot, out_pr, squash):
     L, N = x.shape
     for la in range(L):
@@ -41,7 +41,7 @@ def dot(W, ctx, x, out_dot, out_pr, squash):
         out_pr[la] = squash[d + ST_MAX]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def train(W, ctx, pr, y, x, act, lr, gdiv, cnt):
     """``cnt`` (int64, one per weight set, zero between calls) is scratch."""
     L, N = x.shape

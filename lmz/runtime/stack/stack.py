@@ -51,7 +51,7 @@ import numpy as np
 
 from ..coder import Decoder, Encoder
 from ..freqs import PROB_ONE
-from . import apm, bitloop, contexts, image, lms, match, mixer
+from . import apm, bitloop, contexts, frameloop, image, lms, match, mixer
 from .counters import P_BITS as _P_BITS
 from .counters import P_HALF as _P_HALF
 from .counters import P_SHIFT as _P_SHIFT
@@ -125,6 +125,9 @@ class MixStack:
                    normalised LMS with step 2**-k predicting the pixel from W and N, NW, NE, WW,
                    NN, NNE minus W; 2-D context 10 (11) is the first (second) one's prediction
                    with its recent error, apm_ctx=2 uses the first one's prediction
+      sparse       sparse contexts: byte selectors (bit i set: the byte i + 1 back is in the context),
+                   e.g. 2 = the byte before the last, 12 = the 3rd and 4th bytes back; bit-history
+                   columns right after the orders (they count as orders for mixer_ctx)
       min_lane     shortest lane and most lanes the loop cuts a frame into (how lanes are cut
       max_lanes    does not change the arithmetic, and the container records the cut); images
                    want long lanes, so that the patch above is in reach of img_xpatch
@@ -144,7 +147,7 @@ class MixStack:
     DEFAULTS = dict(table_bits=20, bh_bits=24, bh_from=3, sm_limit=1023, hist_bits=16, match_bits=20, match_min=8, limit=1023,
                     mixer_lr=3, apm_rate=6, use_model=True, mixer_ctx=2, words=2, orders=(0, 1, 2, 3, 4, 6),
                     sse_w=(0, 4, 12), mixer_norm=1, share=1, img_w=0, img_h=0, ctx2d=(), img_act=0, apm_ctx=0, mixer2=0, ctx2d_direct=0,
-                    img_xpatch=0, img_lms=(), min_lane=1024, max_lanes=512, algo=ALGO)
+                    img_xpatch=0, img_lms=(), min_lane=1024, max_lanes=512, sparse=(), algo=ALGO)
     # What new streams use on top of DEFAULTS. DEFAULTS only ever gain keys whose default is the
     # old behaviour (a stream's params fall back to them when decoding); better settings for new
     # streams go here, and the container records them.
@@ -190,7 +193,11 @@ class MixStack:
         self.orders = tuple(int(o) for o in p["orders"])  # byte-context orders (+ one word context)
         if not self.orders or self.orders[0] != 0 or any(not 0 <= o <= 8 for o in self.orders):
             raise ValueError("orders must start with 0 and lie in 0..8")
-        self.n_orders = len(self.orders)
+        # sparse contexts: byte selectors (bit i: the byte i + 1 back), bit-history columns after the orders
+        self.sparse = tuple(int(m) for m in p["sparse"])
+        if len(self.sparse) > 8 or any(not 1 <= m <= 255 for m in self.sparse):
+            raise ValueError("sparse: at most 8 byte selectors in 1..255")
+        self.n_orders = len(self.orders) + len(self.sparse)
         self.bh_from = int(p["bh_from"])  # orders >= bh_from and the word contexts: bit histories
         self.bh_bits = int(p["bh_bits"])
         self.nd_orders = sum(1 for o in self.orders if o < self.bh_from)  # direct-counter columns first
@@ -243,6 +250,7 @@ class MixStack:
         lim[: self.nd] = self.limit
         self.lim_cols = lim
         om = [(1 << (8 * o)) - 1 if o < 8 else (1 << 64) - 1 for o in self.orders]
+        om += [sum(0xFF << (8 * i) for i in range(8) if m >> i & 1) for m in self.sparse]
         self.omask = np.array(om, dtype=_U64)
         self.osalt = (np.arange(self.n_orders, dtype=_U64) + _U64(1)) * _U64(0x9E3779B97F4A7C15)
 
@@ -471,6 +479,39 @@ class MixStack:
         syms = self.c0 - 256
         self._end_byte(syms)
         return syms
+
+    # -- many steps in one compiled call (frameloop.py) ----------------------------------------
+    @property
+    def compiled_steps(self) -> bool:
+        """True when a run of steps needs nothing outside numba (no model, no 2-D contexts)."""
+        return not self.use_model and not self.img_w
+
+    def _step_args(self):
+        ints = (self.match_min, self.match_bits, self.words, self.nd, self.table_bits, self.bh_bits)
+        return ((ints, self.act, self.c0, self.h8, self.lsalt, self.MT, self.mlen, self.mptr, self.hist, self.mh,
+                 self.mbyte, self.mlb, self.wh, self.wp, self.omask, self.osalt, self.hb, self.permk, self.base,
+                 self.chk, self.hbase, self.hchk, self.cfg, self.c0h, self.T, self.lim_cols, self.c0hh, self.BH,
+                 BH_NEXT, self.smcol, self.cum, self.actb, self.W, self.W2k, self.c1, self.A, self.sse_arr,
+                 self.rates, self.gdiv, self.tabs, self.sc, self.scr, self.P))
+
+    def encode_steps(self, M: np.ndarray, lens: np.ndarray, t1: int, enc: Encoder) -> None:
+        """Code steps self.t..t1-1 of the lane matrix M [L, T] (lane i ends at lens[i]): the same
+        bits as that many encode_step calls, in one compiled call (``compiled_steps`` only)."""
+        t0 = self.t
+        self.act = np.empty(self.lanes, dtype=bool)
+        need = int(enc.pos.max()) + 16 * (t1 - t0) + 16
+        enc._grow(need)
+        frameloop.encode_steps(M, lens, t0, t1, *self._step_args(), self.B, enc.low, enc.rng, enc.buf, enc.pos)
+        enc.bound = int(enc.pos.max())
+        enc.events += 8 * (t1 - t0)
+        self.t = t1
+
+    def decode_steps(self, out: np.ndarray, lens: np.ndarray, t1: int, dec: Decoder) -> None:
+        """Decode steps self.t..t1-1 into out [L, T] (uint8), as decode_step would."""
+        t0 = self.t
+        self.act = np.empty(self.lanes, dtype=bool)
+        frameloop.decode_steps(out, lens, t0, t1, *self._step_args(), dec.code, dec.rng, dec.buf, dec.pos, dec.last)
+        self.t = t1
 
     def encode_scores(self, scores, syms, active, enc) -> None:
         self.encode_step(None, syms, active, enc, scores)

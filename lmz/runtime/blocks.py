@@ -1,0 +1,81 @@
+"""Per-block stack decisions: what ``--mix auto`` (the default) does with each frame of the input.
+
+A language model helps on the kind of data it was trained on and costs time everywhere; the mix
+without the model, run as one long lane over the block, learns any data's own statistics (measured
+on executables, JSON, source code and tarballs: smaller and about 4x faster than the model with
+the mix over 1 KiB lanes; on prose the model wins, docs/bench/blocks.md). So per frame:
+
+1. **Already compressed?** If the block's order-0 entropy is above ``STORE_H0`` bits per byte, a
+   ``SAMPLE``-byte sample is coded without the model; if that does not shrink it below
+   ``STORE_RATIO``, the block is stored at once (no modeling cost for JPEG, zip, xz ...).
+2. **Text at all?** Blocks with control bytes (other than tab, CR, LF) above ``CTRL_MAX`` or
+   letters below ``LETTERS_MIN`` are binary: coded without the model, with sparse contexts too
+   (frame type 03, mix preset 4).
+3. **Does the model pay?** Otherwise the sample is coded with the stream's own stack (the model
+   with the mix) and without the model (mix preset 3); the model is kept only if it codes the
+   sample smaller by ``TEXT_MARGIN`` (the model-free lane learns more on the whole block than on
+   the sample). A block no longer than the sample is coded both ways and the smaller result kept.
+   If the model's stack ends up storing the whole block (with the mix, one lane that would expand,
+   say a binary member in a text archive, stores the frame: docs/FORMAT.md), the block is coded
+   without the model too and the smaller kept.
+
+The decision uses only the block's bytes and fixed rules, so encoding is deterministic and the
+same with any number of worker processes; the decoder reads the decision from the frame type.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from . import container as ct
+
+SAMPLE = 32 << 10  # bytes coded both ways to decide a block
+STORE_H0 = 7.9  # order-0 bits per byte above which a block may be already compressed
+STORE_RATIO = 0.985  # ... and is stored if its sample does not code below this fraction
+CTRL_MAX = 0.01  # more control bytes than this: not text, the model is not tried
+LETTERS_MIN = 0.15  # fewer ASCII letters than this: not text
+TEXT_MARGIN = 0.97  # the model's stack must code the sample to at most this fraction of the other
+
+Coder = Callable[[bytes, int], bytes]  # (block, input offset) -> its packed frame
+
+
+def byte_stats(raw: bytes) -> tuple[float, float, float]:
+    """(order-0 entropy in bits per byte, control-byte fraction, ASCII-letter fraction)."""
+    counts = np.bincount(np.frombuffer(raw, dtype=np.uint8), minlength=256).astype(np.float64)
+    n = counts.sum()
+    p = counts[counts > 0] / n
+    h0 = float(-(p * np.log2(p)).sum())
+    ctrl = float(counts[:32].sum() - counts[[9, 10, 13]].sum()) / n
+    letters = float(counts[65:91].sum() + counts[97:123].sum()) / n
+    return h0, ctrl, letters
+
+
+def choose_frame(raw: bytes, offset: int, with_model: Coder, without_model: Coder, binary: Coder | None = None) -> bytes:
+    """The packed frame of one block (see the module docstring): stored, coded without the model
+    (frame type 03: `without_model` for text-like blocks, `binary` for binary ones), or coded with
+    the stream's stack."""
+    binary = binary or without_model
+    stored = ct.pack_frame(raw, None, None)
+    if not raw:
+        return stored
+    h0, ctrl, letters = byte_stats(raw)
+    sample = raw[:SAMPLE]
+    whole = len(raw) <= SAMPLE
+    if h0 > STORE_H0:
+        plain = binary(sample, offset)
+        if len(plain) > STORE_RATIO * len(sample):
+            return stored
+        return plain if whole else binary(raw, offset)
+    if ctrl > CTRL_MAX or letters < LETTERS_MIN:
+        return binary(raw, offset)
+    a, b = with_model(sample, offset), without_model(sample, offset)
+    if whole:
+        return a if len(a) <= len(b) else b
+    if len(a) > TEXT_MARGIN * len(b):
+        return without_model(raw, offset)
+    out = with_model(raw, offset)
+    if out[0] == ct.FRAME_STORED:  # a lane of the shared-state stack expanded (binary in a text block)
+        alt = without_model(raw, offset)
+        return alt if len(alt) < len(out) else out
+    return out

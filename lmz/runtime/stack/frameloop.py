@@ -1,0 +1,83 @@
+"""Many steps of a model-free stack in one compiled call.
+
+When the stack does not read the ONNX model (``use_model`` False) and has no 2-D image contexts
+(computed in numpy), nothing outside numba is needed between two bytes, so a run of steps
+``[t0, t1)`` of every lane (the byte's begin: match lookup; its 8 decisions and coder events:
+``bitloop.encode_byte`` / ``decode_byte``; its end: match and context updates, context hashes)
+runs here in one call instead of one Python round trip per byte. The kernels call the very
+component functions the per-step path calls, in the same order, so the bits are the same
+(tests/test_stack_fast.py compares the two paths). This is what makes one long lane (the whole
+frame, where the stack learns most) affordable: per-step Python overhead no longer multiplies
+with the lane count.
+
+``st`` bundles the step state: ``t`` (bytes coded so far) lives in ``st[0]``.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from . import bitloop, contexts, match
+
+__all__ = ["encode_steps", "decode_steps"]
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _begin(t, lens, act, mm, match_bits, h8, lsalt, MT, mlen, mptr, hist, mh, mbyte, mlb, c0):
+    for la in range(lens.shape[0]):
+        act[la] = lens[la] > t
+        c0[la] = 1
+    return match.lookup(t, mm, match_bits, h8, lsalt, MT, mlen, mptr, hist, mh, mbyte, mlb)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _end(t, syms, act, have, mh, MT, mlen, mptr, mbyte, hist, h8, wh, wp, c1, omask, osalt, lsalt, words, hb,
+         permk, nd, table_bits, bh_bits, base, chk, hbase, hchk):
+    for la in range(syms.shape[0]):
+        if not act[la]:
+            syms[la] = 0
+    match.update(t, syms, act, have, mh, MT, mlen, mptr, mbyte, hist)
+    contexts.update(syms, act, h8, wh, wp, c1)
+    contexts.hash_text(h8, wh, wp, omask, osalt, lsalt, words, hb)
+    contexts.split(hb, permk, nd, table_bits, bh_bits, base, chk, hbase, hchk)
+
+
+@njit(cache=True, nogil=True)
+def encode_steps(M, lens, t0, t1, ints, act, c0, h8, lsalt, MT, mlen, mptr, hist, mh, mbyte, mlb, wh, wp, omask,
+                 osalt, hb, permk, base, chk, hbase, hchk, cfg, node, T, lim, hnode, BH, bh_next, smcol, cum, actb,
+                 W, W2, c1, A, sse_w, rates, gdiv, tabs, sc, scr, P, B, low, rng, buf, pos):
+    """Code steps t0..t1-1 of M [L, >= t1] (lane bytes, lanes end at lens) into the encoder arrays
+    (which need room for 16 bytes per step and lane). ints = (match_min, match_bits, words, nd,
+    table_bits, bh_bits)."""
+    mm, match_bits, words, nd, table_bits, bh_bits = ints
+    L = lens.shape[0]
+    syms = np.zeros(L, dtype=np.int64)
+    for t in range(t0, t1):
+        have = _begin(t, lens, act, mm, match_bits, h8, lsalt, MT, mlen, mptr, hist, mh, mbyte, mlb, c0)
+        for la in range(L):
+            syms[la] = M[la, t] if act[la] else 0
+        bitloop.encode_byte(syms, c0, act, cfg, base, chk, node, T, lim, hbase, hchk, hnode, BH, bh_next, smcol,
+                            mbyte, mlb, cum, actb, W, W2, c1, c1, A, sse_w, rates, gdiv, tabs, sc, scr, P, B,
+                            low, rng, buf, pos)
+        _end(t, syms, act, have, mh, MT, mlen, mptr, mbyte, hist, h8, wh, wp, c1, omask, osalt, lsalt, words, hb,
+             permk, nd, table_bits, bh_bits, base, chk, hbase, hchk)
+
+
+@njit(cache=True, nogil=True)
+def decode_steps(out, lens, t0, t1, ints, act, c0, h8, lsalt, MT, mlen, mptr, hist, mh, mbyte, mlb, wh, wp, omask,
+                 osalt, hb, permk, base, chk, hbase, hchk, cfg, node, T, lim, hnode, BH, bh_next, smcol, cum, actb,
+                 W, W2, c1, A, sse_w, rates, gdiv, tabs, sc, scr, P, code, rng, buf, pos, last):
+    """Decode steps t0..t1-1 of every lane into out [L, >= t1] (uint8; inactive lanes get 0)."""
+    mm, match_bits, words, nd, table_bits, bh_bits = ints
+    L = lens.shape[0]
+    syms = np.zeros(L, dtype=np.int64)
+    for t in range(t0, t1):
+        have = _begin(t, lens, act, mm, match_bits, h8, lsalt, MT, mlen, mptr, hist, mh, mbyte, mlb, c0)
+        bitloop.decode_byte(c0, act, cfg, base, chk, node, T, lim, hbase, hchk, hnode, BH, bh_next, smcol, mbyte,
+                            mlb, cum, actb, W, W2, c1, c1, A, sse_w, rates, gdiv, tabs, sc, scr, P, code, rng, buf,
+                            pos, last)
+        for la in range(L):
+            syms[la] = c0[la] - 256
+            out[la, t] = syms[la]
+        _end(t, syms, act, have, mh, MT, mlen, mptr, mbyte, hist, h8, wh, wp, c1, omask, osalt, lsalt, words, hb,
+             permk, nd, table_bits, bh_bits, base, chk, hbase, hchk)
