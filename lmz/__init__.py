@@ -41,13 +41,14 @@ from .runtime.errors import (
                           TruncatedError,
                           UsageError,
 )
+from .runtime.recordfile import RecordsReader, RecordsWriter
 from .runtime.records import compress_records, decompress_record, decompress_records, iter_decompress_records
 from .runtime.seekable import LmzReader, LmzWriter, open  # noqa: A004  (lmz.open, like gzip.open)
 
 __version__ = "0.1.0"
 
 __all__ = ["compress", "decompress", "open", "LmzReader", "LmzWriter", "compress_records", "decompress_record",
-           "decompress_records", "iter_decompress_records", "Compressor", "Decompressor", "read_header", "Header", "scan",
+           "decompress_records", "iter_decompress_records", "RecordsWriter", "RecordsReader", "Compressor", "Decompressor", "read_header", "Header", "scan",
            "available_models", "DEFAULT_MODEL", "LmzError", "FormatError", "TruncatedError", "CorruptError",
            "ChecksumError", "MemoryLimitError", "ModelError", "ModelMismatchError", "ModelNotFoundError", "UsageError", "LmzIOError",
            "__version__"]

@@ -91,3 +91,33 @@ def test_device_option_cpu_and_cuda_refusal(tmp_path):
     if not torch.cuda.is_available():
         with pytest.raises(SystemExit, match="no CUDA device"):
             main(common + ["--device", "cuda", "--max-steps", "1"])
+
+
+def test_time_budget_is_one_command(tmp_path, capsys):
+    """--time-budget: picks a width, trains, exports a bit-exact ONNX model and reports record rates
+    against zstd + dictionary on held-out records; the model then works with the records API."""
+    from conftest import TEXT
+
+    import lmz
+
+    data = tmp_path / "events.jsonl"
+    rng = np.random.default_rng(0)
+    data.write_bytes(b"".join(b'{"id": %d, "level": "%s", "msg": "%s"}\n'
+                              % (i, [b"info", b"warn"][i % 2], TEXT[o: o + 30])
+                              for i, o in enumerate(rng.integers(0, 800, 900))))
+    out = tmp_path / "m.pt"
+    assert main(["--data", str(data), "-o", str(out), "--time-budget", "0.1", "--records", "lines",
+                 "--threads", "1", "--val-windows", "2", "--val-len", "256", "--progress-seconds", "1"]) == 0
+    err = capsys.readouterr().err
+    assert "width   16" in err and "step 1 " in err and "bit-exact" in err and "x zstd+dictionary" in err
+    ck = torch.load(out, weights_only=True)
+    rep = ck["train"]["records_report"]
+    assert rep["records"] > 0 and 0 < rep["lmz"] < 2 and rep["zstd19_dict"] > 0 and rep["record_spec"] == "lines"
+    onnx_path = tmp_path / "m.onnx"
+    recs = data.read_bytes().splitlines(keepends=True)[:5]
+    blobs = lmz.compress_records(recs, model=str(onnx_path))
+    assert lmz.decompress_records(blobs, model=str(onnx_path)) == recs
+    with pytest.raises(SystemExit, match="at least"):
+        small = tmp_path / "small.txt"
+        small.write_bytes(b"x" * 1000)
+        main(["--data", str(small), "-o", str(tmp_path / "s.pt"), "--time-budget", "0.1"])

@@ -23,6 +23,7 @@ def require_torch(command: str) -> None:
 
 def train_main(argv=None):
     """The ``lmz-train`` console script."""
+    print("lmz-train: loading torch ...", file=sys.stderr, flush=True)  # a few seconds, more on a busy machine
     require_torch("lmz-train")
     from .train import main
 

@@ -33,6 +33,12 @@ from lmz.spec.fixedpoint import ACC_BITS, LUT_SHIFT
 from .registry import build, load_checkpoint, save_checkpoint
 
 BLOCK = 1 << 20
+MIN_BLOCK = 16 << 10
+
+
+def _reserve(budget_s: float) -> float:
+    """Seconds of a --time-budget kept for the final evaluation, the export and the record report."""
+    return min(300.0, 8.0 + 0.1 * budget_s)
 
 
 def file_fingerprint(path) -> str:
@@ -48,12 +54,13 @@ class Corpus:
     (its last block if it has fewer) is validation. A training window is drawn from a file
     chosen by weight (default: its share of the training blocks), then from a block of it."""
 
-    def __init__(self, parts, val_every=50, seed=0):
+    def __init__(self, parts, val_every=50, seed=0, block=BLOCK):
         datas, self.files, self.val_blocks, self.train_blocks = [], [], [], []
+        self.block = block
         start = 0
         for path, weight in parts:
             d = np.fromfile(path, dtype=np.uint8)
-            nb = max(1, len(d) // BLOCK)
+            nb = max(1, len(d) // block)
             val = [b for b in range(nb) if b % val_every == val_every // 2] or [nb - 1]
             train = [b for b in range(nb) if b not in val] or [0]
             self.files.append({"data": os.path.basename(path), "data_sha256": file_fingerprint(path),
@@ -82,8 +89,23 @@ class Corpus:
 
     def _block(self, f, b, length):
         """(first offset, last start offset) of a window of `length` inside block b of file f."""
-        s, e = self.files[f]["start"] + b * BLOCK, self.files[f]["end"]
-        return s, max(s, min(s + BLOCK, e) - length)
+        s, e = self.files[f]["start"] + b * self.block, self.files[f]["end"]
+        return s, max(s, min(s + self.block, e) - length)
+
+    def block_bytes(self, held_out: bool) -> list[bytes]:
+        """The bytes of every validation block (held_out) or every training block, in file order."""
+        out = []
+        for f, blocks in (self.val_blocks_by_file() if held_out else enumerate(self.train_blocks)):
+            for b in blocks:
+                s = self.files[f]["start"] + b * self.block
+                out.append(self.data[s: min(s + self.block, self.files[f]["end"])].tobytes())
+        return out
+
+    def val_blocks_by_file(self):
+        by = {}
+        for f, b in self.val_blocks:
+            by.setdefault(f, []).append(b)
+        return sorted(by.items())
 
     def random_train_offset(self, length):
         f = int(self.rng.choice(len(self.files), p=self.p)) if len(self.files) > 1 else 0
@@ -194,6 +216,14 @@ def parse(argv=None):
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
                    help="where to train: cuda when torch sees a GPU (auto), or force one")
+    p.add_argument("--time-budget", type=float, metavar="MINUTES",
+                   help="one command on your data: the whole run (choosing a model size that fits, training, "
+                        "exporting, checking) takes about MINUTES, and ends with a bit-exact ONNX model (--export) "
+                        "and its per-record rate on held-out data against zstd -19 with a dictionary")
+    p.add_argument("--records", default="2048", metavar="lines|N",
+                   help="with --time-budget: how the report cuts held-out data into records: 'lines' or N bytes")
+    p.add_argument("--export", metavar="ONNX", help="with --time-budget: the model file (default: --out with .onnx)")
+    p.add_argument("--progress-seconds", type=float, default=10.0, help="a progress line at least this often")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--resume", action="store_true", help="continue from --out if it exists")
     p.add_argument("--init", metavar="CKPT", help="start from this checkpoint's weights (fine-tuning: "
@@ -201,15 +231,55 @@ def parse(argv=None):
     return p.parse_args(argv)
 
 
+def _block_for(parts, budget: bool) -> int:
+    """Validation block size: 1 MiB, or with --time-budget about 1/20 of small data (>= 16 KiB)."""
+    if not budget:
+        return BLOCK
+    total = sum(os.path.getsize(p) for p, _ in parts)
+    if total < 2 * MIN_BLOCK:
+        raise SystemExit(f"lmz-train: {total} bytes of training data; --time-budget needs at least {2 * MIN_BLOCK}")
+    return int(min(BLOCK, max(MIN_BLOCK, total // 20)))
+
+
 def main(argv=None):
     a = parse(argv)
+    t_cmd = time.time()
+
+    def log(msg: str) -> None:
+        print(f"[{time.time() - t_cmd:6.1f}s] {msg}", file=sys.stderr, flush=True)
+
     if a.threads:
         torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
     cfg = {"family": a.family, **json.loads(a.config)}
     if a.hidden:
         cfg["hidden"] = a.hidden
-    corpus = Corpus(a.data, seed=a.seed)
+    budget_s = a.time_budget * 60 if a.time_budget else None
+    if budget_s is not None:
+        from .recordeval import parse_spec
+
+        try:
+            rec_spec = parse_spec(a.records)
+        except ValueError as e:
+            raise SystemExit(f"lmz-train: {e}") from None
+        if not budget_s > 0:
+            raise SystemExit("lmz-train: --time-budget must be positive")
+    log(f"reading {', '.join(p for p, _ in a.data)}")
+    corpus = Corpus(a.data, seed=a.seed, block=_block_for(a.data, budget_s is not None))
+    log(f"{len(corpus.data):,} bytes: {sum(len(t) for t in corpus.train_blocks)} training blocks, "
+        f"{len(corpus.val_blocks)} held out (blocks of {corpus.block:,} bytes)")
+    if budget_s is not None and not (a.hidden or a.config != "{}" or a.init or (a.resume and os.path.exists(a.out))):
+        from .autosize import pick_threads, pick_width
+
+        reserve = _reserve(budget_s)
+        log(f"choosing a model size for {budget_s / 60:g} min (timing a few training steps per width)")
+        if not a.threads:
+            pick_threads(corpus.data[:corpus.block], a.batch, a.seq, log, base=cfg)
+        cfg["hidden"], info_size = pick_width(corpus.data[:corpus.block], budget_s - reserve - (time.time() - t_cmd),
+                                              a.batch, a.seq, log, base=cfg, calib_limit=max(3.0, 0.08 * budget_s))
+        log(f"chosen: hidden {cfg['hidden']} ({info_size['rule']})")
+    if budget_s is not None:
+        a.minutes = max(0.05, (budget_s - _reserve(budget_s) - (time.time() - t_cmd)) / 60)
     command = "lmz-train " + " ".join(sys.argv[1:] if argv is None else argv)
     info = {**corpus.info(), "command": command, "steps": 0, "wall_seconds": 0.0, "bytes_seen": 0, "history": []}
     if a.resume and os.path.exists(a.out):
@@ -270,6 +340,8 @@ def main(argv=None):
     state = torch.zeros(B, model.state_size(), device=dev)
     t0, last_save, step0 = time.time(), time.time(), info["steps"]
     budget = a.minutes * 60
+    last_print = 0.0
+    log(f"training for {budget / 60:.1f} min (batch {B} x {T} bytes per step; a line every {a.progress_seconds:g} s)")
     while True:
         el = time.time() - t0
         if el > budget or (a.max_steps and info["steps"] - step0 >= a.max_steps):
@@ -298,10 +370,12 @@ def main(argv=None):
             state[torch.from_numpy(done).to(dev)] = 0
         info["steps"] += 1
         info["bytes_seen"] += B * T
-        if info["steps"] % 20 == 0:
-            rate = (info["steps"] - step0) * B * T / (time.time() - t0) / 1e3
-            print(f"step {info['steps']} {'qat' if quant else 'float'} loss {loss.item() / math.log(2):.3f} bits/byte, {rate:.1f} kB/s,"
-                  f" {el / 60:.1f} min", file=sys.stderr, flush=True)
+        now = time.time()
+        if info["steps"] - step0 <= 3 or now - last_print >= a.progress_seconds:
+            last_print = now
+            rate = (info["steps"] - step0) * B * T / (now - t0) / 1e3
+            log(f"step {info['steps']} {'qat' if quant else 'float'} loss {loss.item() / math.log(2):.3f} bits/byte, "
+                f"{rate:.1f} kB/s, {(now - t0) / 60:.1f} of {budget / 60:.1f} min")
         if info["steps"] % a.eval_every == 0:
             validate(f"step {info['steps']}")
             model.train()
@@ -314,6 +388,11 @@ def main(argv=None):
     info["wall_seconds"] += time.time() - last_save
     save_checkpoint(a.out, model, info, opt)
     print(json.dumps({"steps": info["steps"], **ev}), file=sys.stderr)
+    if budget_s is not None:
+        from .finish import export_and_report
+
+        info["records_report"] = export_and_report(model, info, corpus, a, rec_spec, budget_s, t_cmd, log)
+        save_checkpoint(a.out, model, info, opt)
     return 0
 
 

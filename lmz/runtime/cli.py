@@ -93,6 +93,7 @@ _HELP = """Lossless compression with small language models, with zstd's command 
   lmz-run -t FILE.lmz...        decompress and check, write nothing
   lmz-run -l FILE.lmz...        what the headers say
   lmz-run -d -h                 every option of this form (-c, -o, -k/--rm, -f, -m, -T, -r, -V, ...)
+  lmz-run records ...           records files: one record per line/file, record i by random access
   lmz-run COMMAND ...           the same as subcommands, and more (below)
 
 '-' or no FILE means stdin -> stdout (so `tar -I lmz-run` works). Models are found by name on the
@@ -717,6 +718,14 @@ def bench(ctx: typer.Context) -> None:
     from lmz.studies import bench as study
 
     _forward(study.app, ctx.args, "lmz-run bench")
+
+
+@app.command(context_settings=_FORWARD, add_help_option=False)
+def records(ctx: typer.Context) -> None:
+    """Records files: many small records, each compressed on its own, random access to record i (--help)."""
+    from . import records_cli
+
+    _forward(records_cli.app, ctx.args, "lmz-run records")
 
 
 @app.command(context_settings=_FORWARD, add_help_option=False)

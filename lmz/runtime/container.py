@@ -25,7 +25,8 @@ VERSIONS_READ = (1, 2)
 FLAG_CONTENT_SIZE = 0x01
 FLAG_OVERRIDES = 0x02  # version 2: stack parameters that differ from the preset follow
 FLAG_INDEX = 0x04  # version 2: a seek index follows the end marker
-FLAGS_KNOWN = {1: FLAG_CONTENT_SIZE, 2: FLAG_CONTENT_SIZE | FLAG_OVERRIDES | FLAG_INDEX}
+FLAG_RECORDS = 0x08  # version 2: a records file (lmz/runtime/recordfile.py), not frames
+FLAGS_KNOWN = {1: FLAG_CONTENT_SIZE, 2: FLAG_CONTENT_SIZE | FLAG_OVERRIDES | FLAG_INDEX | FLAG_RECORDS}
 INDEX_MAGIC = b"LMZX"  # the last 4 bytes of a stream with a seek index
 
 CODER_RANGE48 = 1  # lmz/runtime/coder.py: 48-bit range coder, range kept in [2**40, 2**48]
@@ -62,6 +63,7 @@ class Header:
     size: int = field(default=0, compare=False)  # bytes the header takes in the stream (set when read)
     preset: int | None = field(default=None, compare=False)  # version 2: the preset id it was written with
     index: bool = False  # version 2, flag bit 2: a seek index follows the end marker
+    records: bool = False  # version 2, flag bit 3: a records file (independent records, not frames)
 
     @property
     def stack_name(self) -> str:
@@ -85,7 +87,7 @@ class Header:
         if len(blob) > MAX_PARAMS:
             raise ValueError("stack params too long")
         flags = (FLAG_CONTENT_SIZE if self.content_size is not None else 0) | (FLAG_OVERRIDES if blob else 0)
-        flags |= FLAG_INDEX if self.index else 0
+        flags |= (FLAG_INDEX if self.index else 0) | (FLAG_RECORDS if self.records else 0)
         body = bytearray(fp)
         body += bytes([len(name)]) + name
         body += bytes([self.stack_id]) + varint(preset)
@@ -166,8 +168,9 @@ def varint(v: int) -> bytes:
             return bytes(out)
 
 
-def read_header(src) -> Header:
-    """Parse and validate the header at the start of `src` (bytes or a binary file object)."""
+def read_header(src, records: bool = False) -> Header:
+    """Parse and validate the header at the start of `src` (bytes or a binary file object).
+    A records file (flag bit 3) is refused unless `records` (its reader: lmz/runtime/recordfile.py)."""
     r = src if isinstance(src, Reader) else Reader(src)
     try:
         magic = r.read(4, "magic")
@@ -184,6 +187,9 @@ def read_header(src) -> Header:
     h = _read_header_v1(r, magic, version, flags) if version == 1 else _read_header_v2(r, flags)
     if h.model_name and not valid_name(h.model_name):
         raise FormatError("corrupt header (the model name is not a plain name)")
+    if h.records != records:
+        raise FormatError("a records file: read it with `lmz-run records` or lmz.RecordsReader" if h.records
+                          else "not a records file (a plain lmz stream: use `lmz-run -d`)")
     return h
 
 
@@ -268,7 +274,7 @@ def _read_header_v2(r: Reader, flags: int) -> Header:
     full = sp.from_preset(stack_id, preset, sp.check_params(stack_id, over))
     blob = sp.dump_params(full) if full else b""
     return Header(fp, name, stack_id, blob, max_frame, size, coder_id, 16, FREQS_V1, 2, r.offset - start, preset,
-                  index=bool(flags & FLAG_INDEX))
+                  index=bool(flags & FLAG_INDEX), records=bool(flags & FLAG_RECORDS))
 
 
 def _check_max_frame(max_frame: int) -> None:
@@ -430,8 +436,9 @@ def pack_index(frames: list[tuple[int, int]]) -> bytes:
     return bytes(body) + struct.pack("<I", len(body)) + INDEX_MAGIC
 
 
-def parse_index(body: bytes, max_frame: int) -> list[tuple[int, int]]:
-    """The (coded, raw) sizes of an index's fields (without its u32 length and LMZX), checked."""
+def parse_index(body: bytes, max_frame: int, min_raw: int = 1) -> list[tuple[int, int]]:
+    """The (coded, raw) sizes of an index's fields (without its u32 length and LMZX), checked
+    (`min_raw` 0: a records file's index, where a record may be empty)."""
     r = Reader(body)
     try:
         count = r.varint("index frame count")
@@ -440,7 +447,7 @@ def parse_index(body: bytes, max_frame: int) -> list[tuple[int, int]]:
         out = []
         for _ in range(count):
             c, n = r.varint("index entry"), r.varint("index entry")
-            if not 1 <= n <= max_frame or c < 3:
+            if not min_raw <= n <= max_frame or c < 3:
                 raise CorruptError(f"corrupt seek index: a frame of {c} coded / {n} raw bytes")
             out.append((c, n))
     except TruncatedError:

@@ -1,0 +1,132 @@
+"""Records benchmark: independent records cut from each dataset's evaluation split, each compressed
+on its own, the paper's regime (docs/bench/records.md).
+
+    python tools/records_bench.py --data /tmp/recdata/records --models /tmp/recmodels --json docs/bench/records.json
+
+Per dataset (tools/fetch_records.sh) and record size (2048 and 256 bytes): lmz with the model
+trained on the dataset's train split (MODELS/NAME.onnx; the 3-byte record header included;
+every blob decoded back and compared), zstd -19 with a dictionary trained on the same train split
+(the same record size; zstd's frame without dictionary id and checksum), zstd -19 alone, brotli -11,
+PPMd order 6 (a varint length prepended, as in lmz-run bench); optionally a shipped model
+(--also). Then, per dataset, the trained model's throughput: records compressed / decompressed in
+batches vs the same model on the same bytes as one file (``lmz.compress(mix="off")``), and the
+latency of one record alone. Evaluation splits are only measured, never trained or tuned on.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import lmz
+from lmz.models import recordeval as rv
+from lmz.studies.bench import _brotli, _ppmd
+
+DATASETS = {"json": "jsonl", "changelog": "txt", "csv": "csv"}
+SIZES = (2048, 256)
+
+
+def _timed(fn, *a, **k):
+    t0 = time.perf_counter()
+    out = fn(*a, **k)
+    return out, time.perf_counter() - t0
+
+
+def classical(recs: list[bytes], train_recs: list[bytes]) -> dict:
+    raw = sum(map(len, recs))
+    d = rv.zstd_dict(train_recs)
+    out = {"zstd19_dict": sum(rv.zstd_sizes(recs, d)) / raw if d is not None else None,
+           "dict_bytes": len(d.as_bytes()) if d is not None else 0,
+           "zstd19": sum(rv.zstd_sizes(recs, None)) / raw}
+    for name, (comp, decomp) in (("brotli11", _brotli()), ("ppmd6", _ppmd())):
+        total = 0
+        for r in recs:
+            c = comp(r)
+            assert decomp(c, len(r)) == r
+            total += len(c)
+        out[name] = total / raw
+    return out
+
+
+def lmz_rate(model, recs: list[bytes]) -> dict:
+    raw = sum(map(len, recs))
+    blobs, te = _timed(lmz.compress_records, recs, model=model)
+    back, td = _timed(lmz.decompress_records, blobs, model=model)
+    if back != recs:
+        raise SystemExit("records did not round-trip")
+    return {"rate": sum(map(len, blobs)) / raw, "compress_kBps": raw / te / 1e3, "decompress_kBps": raw / td / 1e3}
+
+
+def throughput(model, data: bytes, rec_size: int) -> dict:
+    """Batched records vs the same model on the same bytes as one file (mix off), and the latency of
+    one record alone (median of 3)."""
+    recs = rv.cut(data, rec_size)
+    r = lmz_rate(model, recs)
+    blob, te = _timed(lmz.compress, data, model=model, mix="off")
+    back, td = _timed(lmz.decompress, blob, model=model)
+    assert back == data
+    lat_c, lat_d = [], []
+    for rec in recs[:3]:
+        (b,), t = _timed(lmz.compress_records, [rec], model=model)
+        lat_c.append(t)
+        lat_d.append(_timed(lmz.decompress_record, b, model=model)[1])
+    n = len(data)
+    return {"bytes": n, "records_compress_kBps": r["compress_kBps"], "records_decompress_kBps": r["decompress_kBps"],
+            "file_compress_kBps": n / te / 1e3, "file_decompress_kBps": n / td / 1e3,
+            "compress_ratio": r["compress_kBps"] / (n / te / 1e3), "decompress_ratio": r["decompress_kBps"] / (n / td / 1e3),
+            "latency_compress_ms": 1e3 * statistics.median(lat_c), "latency_decompress_ms": 1e3 * statistics.median(lat_d),
+            "record_size": rec_size}
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--data", type=Path, required=True, help="OUTDIR/records of tools/fetch_records.sh")
+    p.add_argument("--models", type=Path, required=True, help="a folder with NAME.onnx per dataset")
+    p.add_argument("--eval-bytes", type=int, default=64 << 10, help="evaluation bytes per dataset and size")
+    p.add_argument("--train-bytes", type=int, default=4 << 20, help="training bytes the dictionary sees")
+    p.add_argument("--throughput-bytes", type=int, default=64 << 10)
+    p.add_argument("--also", action="append", default=[], help="another model to rate (e.g. text-s)")
+    p.add_argument("--only", action="append", help="datasets to run (default: all)")
+    p.add_argument("--json", type=Path, help="write the results here")
+    a = p.parse_args(argv)
+    from lmz.runtime.api import load_model
+
+    res = {"load_before": os.getloadavg(), "datasets": {}}
+    for name in a.only or DATASETS:
+        ext = DATASETS[name]
+        ev = (a.data / name / f"eval.{ext}").read_bytes()
+        tr = (a.data / name / f"train.{ext}").read_bytes()
+        model = load_model(str(a.models / f"{name}.onnx"), "cpu")
+        others = {m: load_model(m, "cpu") for m in a.also}
+        ds = res["datasets"][name] = {"eval_bytes_total": len(ev), "train_bytes_total": len(tr), "sizes": {}}
+        for size in SIZES:
+            recs = rv.sample(rv.cut(ev, size), a.eval_bytes)
+            train_recs = rv.sample(rv.cut(tr, size), a.train_bytes)
+            row = {"records": len(recs), "raw": sum(map(len, recs)), **classical(recs, train_recs)}
+            row["lmz"] = lmz_rate(model, recs)
+            for m, mo in others.items():
+                row[f"lmz_{m}"] = lmz_rate(mo, recs)["rate"]
+            row["lmz_vs_zstd_dict"] = row["lmz"]["rate"] / row["zstd19_dict"] if row["zstd19_dict"] else None
+            ds["sizes"][size] = row
+            print(f"{name} {size}: lmz {100 * row['lmz']['rate']:.2f}%  zstd+dict {100 * (row['zstd19_dict'] or 0):.2f}%  "
+                  f"zstd {100 * row['zstd19']:.2f}%  brotli {100 * row['brotli11']:.2f}%  ppmd {100 * row['ppmd6']:.2f}%"
+                  + "".join(f"  {m} {100 * row[f'lmz_{m}']:.2f}%" for m in others)
+                  + (f"  -> {row['lmz_vs_zstd_dict']:.3f} x zstd+dict" if row["lmz_vs_zstd_dict"] else ""), flush=True)
+        ds["throughput"] = throughput(model, b"".join(rv.sample(rv.cut(ev, 2048), a.throughput_bytes)), 2048)
+        t = ds["throughput"]
+        print(f"{name} throughput on {t['bytes']:,} bytes: records {t['records_compress_kBps']:.1f} / "
+              f"{t['records_decompress_kBps']:.1f} kB/s, whole file (mix off) {t['file_compress_kBps']:.1f} / "
+              f"{t['file_decompress_kBps']:.1f} kB/s -> {t['compress_ratio']:.2f} / {t['decompress_ratio']:.2f} x; "
+              f"one 2048-byte record: {t['latency_compress_ms']:.0f} / {t['latency_decompress_ms']:.0f} ms", flush=True)
+    res["load_after"] = os.getloadavg()
+    if a.json:
+        a.json.write_text(json.dumps(res, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
