@@ -21,7 +21,7 @@ from ..runtime import api
 class Lmz(Codec):
     codec_id = "lmz"
 
-    def __init__(self, model: str = api.DEFAULT_MODEL, mix: str = "on", lanes: int | None = None):
+    def __init__(self, model: str = api.DEFAULT_MODEL, mix: str = "auto", lanes: int | None = None):
         self.model, self.mix, self.lanes = str(model), mix, lanes
         self._compressor = None
 

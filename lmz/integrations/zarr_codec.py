@@ -37,19 +37,19 @@ _COMPRESSORS: dict = {}
 @dataclass(frozen=True)
 class LmzCodec(BytesBytesCodec):
     """lmz as a Zarr v3 bytes-to-bytes codec. `model`: a NAME (portable: the reader finds it on its
-    search path) or a PATH; `mix`: the predictor stack ("on" or "off"); `lanes`: None (chosen)."""
+    search path) or a PATH; `mix`: the predictor stack ("auto", "on" or "off"); `lanes`: None (chosen)."""
 
     is_fixed_size = False
 
     model: str = api.DEFAULT_MODEL
-    mix: str = "on"
+    mix: str = "auto"
     lanes: int | None = None
 
-    def __init__(self, *, model: str = api.DEFAULT_MODEL, mix: str = "on", lanes: int | None = None) -> None:
+    def __init__(self, *, model: str = api.DEFAULT_MODEL, mix: str = "auto", lanes: int | None = None) -> None:
         if not isinstance(model, str) or not model:
             raise UsageError(f"lmz codec: model must be a name or path, got {model!r}")
-        if mix not in ("on", "off"):
-            raise UsageError(f"lmz codec: mix must be 'on' or 'off', got {mix!r}")
+        if mix not in ("auto", "on", "off"):
+            raise UsageError(f"lmz codec: mix must be 'auto', 'on' or 'off', got {mix!r}")
         if lanes is not None and (isinstance(lanes, bool) or not isinstance(lanes, int) or lanes < 1):
             raise UsageError(f"lmz codec: lanes must be a positive integer or null, got {lanes!r}")
         object.__setattr__(self, "model", model)
