@@ -120,3 +120,11 @@ def test_a_text_block_the_model_stores_is_coded_without_it():
 
     assert blocks.choose_frame(big, 0, with_model, without_model).startswith(b"o")
     assert calls == ["with", "without", "with", "without"]
+
+
+def test_other_models_are_tried_on_binary_blocks():
+    """An image, audio or user model is not skipped on binary-looking blocks: the sample decides."""
+    c = Coders(0.1, 0.5, 0.5)
+    assert blocks.choose_frame(BINARY, 0, c.make("with"), c.make("without"), c.make("binary"),
+                               text_model=False).startswith(b"with")
+    assert c.calls == [("with", blocks.SAMPLE), ("binary", blocks.SAMPLE), ("with", len(BINARY))]

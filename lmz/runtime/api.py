@@ -161,6 +161,9 @@ class Compressor(_Workers):
             self.plain = preset_stack(sp.STACK_MIX, sp.PRESET_PLAIN)
             self.binary = preset_stack(sp.STACK_MIX, sp.PRESET_BINARY)
             self.x86 = preset_stack(sp.STACK_MIX, sp.PRESET_X86)
+            # a text model is not tried on binary blocks (image, audio and users' models are)
+            meta = getattr(getattr(self.model, "info", None), "meta", None) or {}
+            self.text_model = meta.get("lmz.kind", _model_name(self.model).split("-")[0]) == "text"
         # mix parameters: the model's own (lmz-export --mix-params), then the caller's
         info = getattr(self.model, "info", None)
         model_mix = info.mix_params if info is not None and mix in ("on", "mix", True) else {}
@@ -209,7 +212,7 @@ class Compressor(_Workers):
         return blocks.choose_frame(
             raw, offset,
             lambda b, o: self._code(b, choose_lanes(len(b), self.lanes, self.min_lane, self.max_lanes), o, self.stack),
-            own(self.plain), own(self.binary), own(self.x86))
+            own(self.plain), own(self.binary), own(self.x86), text_model=self.text_model)
 
     def _code(self, raw: bytes, lanes: int, offset: int, spec, own: bool = False) -> bytes:
         """One frame coded with `spec` (`own`: recorded in the frame, type 03), or stored if smaller."""

@@ -8,10 +8,11 @@ the mix over 1 KiB lanes; on prose the model wins, docs/bench/blocks.md). So per
 1. **Already compressed?** If the block's order-0 entropy is above ``STORE_H0`` bits per byte, a
    ``SAMPLE``-byte sample is coded without the model; if that does not shrink it below
    ``STORE_RATIO``, the block is stored at once (no modeling cost for JPEG, zip, xz ...).
-2. **Text at all?** Blocks with control bytes (other than tab, CR, LF) above ``CTRL_MAX`` or
-   letters below ``LETTERS_MIN`` are binary: coded without the model, with sparse contexts too
+2. **Text at all?** With a text model, blocks with control bytes (other than tab, CR, LF) above
+   ``CTRL_MAX`` or letters below ``LETTERS_MIN`` are binary: coded without the model, with sparse contexts too
    (frame type 03, mix preset 4); if they look like x86 code (near calls ``E8`` more often than
-   once in 256 bytes), after the call-address transform of ``x86.py`` (mix preset 5).
+   once in 256 bytes), after the call-address transform of ``x86.py`` (mix preset 5). With another
+   model (image, audio, one trained by the user) binary blocks go to step 3, against preset 4 or 5.
 3. **Does the model pay?** Otherwise the sample is coded with the stream's own stack (the model
    with the mix) and without the model (mix preset 3); the model is kept only if it codes the
    sample smaller by ``TEXT_MARGIN`` (the model-free lane learns more on the whole block than on
@@ -54,10 +55,11 @@ def byte_stats(raw: bytes) -> tuple[float, float, float]:
 
 
 def choose_frame(raw: bytes, offset: int, with_model: Coder, without_model: Coder, binary: Coder | None = None,
-                 x86code: Coder | None = None) -> bytes:
+                 x86code: Coder | None = None, text_model: bool = True) -> bytes:
     """The packed frame of one block (see the module docstring): stored, coded without the model
     (frame type 03: `without_model` for text-like blocks, `binary` for binary ones, `x86code` for
-    binary ones that look like x86 code), or coded with the stream's stack."""
+    binary ones that look like x86 code), or coded with the stream's stack. `text_model` False (an
+    image, audio or user model): binary blocks are decided on the sample too, never skipped."""
     binary = binary or without_model
     stored = ct.pack_frame(raw, None, None)
     if not raw:
@@ -70,15 +72,18 @@ def choose_frame(raw: bytes, offset: int, with_model: Coder, without_model: Code
         if len(plain) > STORE_RATIO * len(sample):
             return stored
         return plain if whole else binary(raw, offset)
+    other = without_model
     if ctrl > CTRL_MAX or letters < LETTERS_MIN:
-        return (x86code if x86code is not None and x86.looks_like_x86(raw) else binary)(raw, offset)
-    a, b = with_model(sample, offset), without_model(sample, offset)
+        other = x86code if x86code is not None and x86.looks_like_x86(raw) else binary
+        if text_model:
+            return other(raw, offset)
+    a, b = with_model(sample, offset), other(sample, offset)
     if whole:
         return a if len(a) <= len(b) else b
     if len(a) > TEXT_MARGIN * len(b):
-        return without_model(raw, offset)
+        return other(raw, offset)
     out = with_model(raw, offset)
     if out[0] == ct.FRAME_STORED:  # a lane of the shared-state stack expanded (binary in a text block)
-        alt = without_model(raw, offset)
+        alt = other(raw, offset)
         return alt if len(alt) < len(out) else out
     return out
