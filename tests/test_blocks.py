@@ -128,3 +128,13 @@ def test_other_models_are_tried_on_binary_blocks():
     assert blocks.choose_frame(BINARY, 0, c.make("with"), c.make("without"), c.make("binary"),
                                text_model=False).startswith(b"with")
     assert c.calls == [("with", blocks.SAMPLE), ("binary", blocks.SAMPLE), ("with", len(BINARY))]
+
+
+def test_progress_counts_each_byte_once(fake_model):
+    """Samples and small blocks coded several ways are not counted twice by the progress callback."""
+    data = PROSE[:40000] + BINARY[:8000] + NOISE[:40000]
+    seen = []
+    c = api.Compressor(fake_model, frame_size=40000, progress=seen.append,
+                       mix_params={"table_bits": 16, "bh_bits": 16})
+    assert api.decompress(c.compress(data), model=fake_model) == data
+    assert sum(seen) == len(data)

@@ -125,6 +125,9 @@ class _Workers:
         self.close()
 
 
+_OWN = object()  # Compressor._code: report progress to the Compressor's own callback
+
+
 class Compressor(_Workers):
     """Compresses streams frame by frame. `model` is a NAME, a PATH or a loaded model object."""
 
@@ -206,19 +209,38 @@ class Compressor(_Workers):
     def _frame(self, raw: bytes, lanes: int, offset: int) -> bytes:
         if not self.auto:
             return self._code(raw, lanes, offset, self.stack)
+        # progress: only a coding of the whole block reports as it goes (a block larger than the
+        # sample is coded whole once, but for the rare fallback); samples and small blocks, coded
+        # several ways, report once at the end
+        done = 0
+
+        def report(n: int) -> None:
+            nonlocal done
+            done += n
+            self.progress(n)
+
+        def prog(b: bytes):
+            return report if self.progress and len(b) == len(raw) > blocks.SAMPLE else None
+
         def own(spec):  # a coder with a stack recorded in its frames (type 03), lanes from its preset
-            return lambda b, o: self._code(b, choose_lanes(len(b), None, spec.min_lane, spec.max_lanes), o, spec, True)
+            return lambda b, o: self._code(b, choose_lanes(len(b), None, spec.min_lane, spec.max_lanes), o, spec,
+                                           True, prog(b))
 
-        return blocks.choose_frame(
+        out = blocks.choose_frame(
             raw, offset,
-            lambda b, o: self._code(b, choose_lanes(len(b), self.lanes, self.min_lane, self.max_lanes), o, self.stack),
+            lambda b, o: self._code(b, choose_lanes(len(b), self.lanes, self.min_lane, self.max_lanes), o, self.stack,
+                                    False, prog(b)),
             own(self.plain), own(self.binary), own(self.x86), text_model=self.text_model)
+        if self.progress and done < len(raw):
+            self.progress(len(raw) - done)
+        return out
 
-    def _code(self, raw: bytes, lanes: int, offset: int, spec, own: bool = False) -> bytes:
-        """One frame coded with `spec` (`own`: recorded in the frame, type 03), or stored if smaller."""
+    def _code(self, raw: bytes, lanes: int, offset: int, spec, own: bool = False, progress=_OWN) -> bytes:
+        """One frame coded with `spec` (`own`: recorded in the frame, type 03), or stored if smaller.
+        `progress`: the Compressor's unless given (a block decision passes its own, or None)."""
         plan = FramePlan.cut(offset, len(raw), lanes)
         data = x86.encode(raw) if spec.params.get("x86") else raw  # the stack codes the transformed bytes
-        coded = encode_frame(self.model, spec.make(plan), data, plan, self.progress)
+        coded = encode_frame(self.model, spec.make(plan), data, plan, self.progress if progress is _OWN else progress)
         frame = ct.pack_frame(data, plan, coded, store_lanes=spec.independent_lanes,
                               stack=(spec.stack_id, spec.params) if own else None)
         return ct.pack_frame(raw, None, None) if data is not raw and frame[0] == ct.FRAME_STORED else frame
