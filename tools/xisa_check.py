@@ -93,9 +93,15 @@ def prepare(d: Path, extra: list[str]):
         files[f"sample.mix-{mix}.lmz"] = {"mix": mix, "sha256": hashlib.sha256(blob).hexdigest(), "input": "sample.txt"}
     (d / "sample.txt").write_bytes(text)
     # --mix auto: a text block, a binary table (frame type 03, mix preset 4 with sparse contexts and the
-    # model-free compiled step loop) and random bytes (stored)
+    # model-free compiled step loop), x86-like calls (preset 5, the call-address transform) and
+    # random bytes (stored)
     table = b"".join(np.array([i, i * 7 % 1000, 3], dtype="<u4").tobytes() for i in range(100))
-    blocks = text[:1200] + table + np.random.default_rng(3).integers(0, 256, 600, dtype=np.uint8).tobytes()
+    code = bytearray()
+    for i in range(120):
+        code += bytes([0x48, 0x89, 0xC7, 0x31, 0xF6]) + b"\xe8"
+        code += ((0x1000 * (1 + i % 3) - len(code) - 4) & 0xFFFFFFFF).to_bytes(4, "little")
+    rand = np.random.default_rng(3).integers(0, 256, 600, dtype=np.uint8).tobytes()
+    blocks = text[:1200] + table + bytes(code) + rand
     (d / "blocks.bin").write_bytes(blocks)
     blob = api.compress(blocks, model=tiny, mix="auto", lanes=3, frame_size=1200)
     files["blocks.mix-auto.lmz"] = {"mix": "auto", "frame_size": 1200, "sha256": hashlib.sha256(blob).hexdigest(),
