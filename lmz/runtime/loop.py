@@ -153,16 +153,16 @@ def encode_frame(model: ByteModel, stack: PredictorStack, raw: bytes, plan: Fram
     `progress(n)` is called with the bytes coded since its last call (about every 64 steps)."""
     lens, T, C = plan.lens, plan.steps, int(model.chunk)
     M = plan.lane_matrix(raw)  # [L, T]; the input at step t is the byte t-1 (virtual 0 first)
-    X = model_inputs(M, -(-T // C) * C)
     enc = Encoder(plan.lanes, capacity=min(T, 1 << 16) // 2 + 16)
-    state = model.initial_state(plan.lanes)
-    use_model = stack.use_model  # False: a stack that ignores the model (it is not run)
     if getattr(stack, "compiled_steps", False):  # no model, nothing per byte outside compiled code
         for t0 in range(0, T, STEP_RUN):
             stack.encode_steps(M, lens, min(T, t0 + STEP_RUN), enc)
             if progress:
                 progress(int(np.minimum(lens, t0 + STEP_RUN).sum() - np.minimum(lens, t0).sum()))
         return enc.finish()
+    X = model_inputs(M, -(-T // C) * C)
+    state = model.initial_state(plan.lanes)
+    use_model = stack.use_model  # False: a stack that ignores the model (it is not run)
     # a stack that takes the model's raw scores turns them into frequencies itself (same integers)
     raw_scores = use_model and getattr(stack, "takes_scores", False)
     done = 0
