@@ -69,14 +69,7 @@ def test_text_blocks_are_decided_on_a_sample():
 
 
 def _frame_types(blob: bytes) -> list[int]:
-    r = ct.Reader(blob)
-    h = ct.read_header(r)
-    out = []
-    while True:
-        f = ct.read_frame(r, h)
-        if f.kind == ct.FRAME_END:
-            return out
-        out.append(f.kind)
+    return [kind for kind, _ in api.scan(blob)["frame_kinds"]]
 
 
 def test_auto_round_trips_every_kind_of_block(fake_model):
@@ -138,3 +131,15 @@ def test_progress_counts_each_byte_once(fake_model):
                        mix_params={"table_bits": 16, "bh_bits": 16})
     assert api.decompress(c.compress(data), model=fake_model) == data
     assert sum(seen) == len(data)
+
+
+def test_scan_lists_frames_and_leaves_the_callers_file_open(fake_model):
+    import io
+
+    data = PROSE[:4000] + BINARY[:4000] + NOISE[:4000]
+    blob = api.compress(data, model=fake_model, frame_size=4000, mix_params={"table_bits": 16, "bh_bits": 16})
+    f = io.BytesIO(blob)
+    info = api.scan(f)
+    assert not f.closed  # a file object passed in is the caller's to close
+    assert [k for k, _ in info["frame_kinds"]][1:] == [ct.FRAME_OWN_STACK, ct.FRAME_STORED]
+    assert info["frames"] == 3 and info["stored_frames"] == 1 and sum(info["own_stack_frames"].values()) >= 1

@@ -12,19 +12,12 @@ import tempfile
 import time
 
 import lmz
-from lmz.runtime import container as ct
+from lmz.runtime import api
 
 
 def frame_kinds(blob: bytes) -> list[str]:
     """`02`, `03/p<preset>` or `01` per frame."""
-    r = ct.Reader(blob)
-    h = ct.read_header(r)
-    out = []
-    while True:
-        f = ct.read_frame(r, h)
-        if f.kind == ct.FRAME_END:
-            return out
-        out.append(f"{f.kind:02d}" + (f"/p{f.preset}" if f.preset else ""))
+    return [f"{kind:02d}" + (f"/p{preset}" if preset else "") for kind, preset in api.scan(blob)["frame_kinds"]]
 
 
 def zpaq_size(path: str) -> tuple[int, float]:

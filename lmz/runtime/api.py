@@ -504,28 +504,29 @@ def decompress(data: bytes, model=None, provider: str = "auto") -> bytes:
 
 # -- inspection -------------------------------------------------------------------------------
 def scan(src) -> dict:
-    """Walk the frames of a stream without decoding: header, sizes, frame and lane counts."""
-    own = isinstance(src, (str, os.PathLike))
-    f = open(src, "rb") if own else (io.BytesIO(src) if isinstance(src, (bytes, bytearray)) else src)
+    """Walk the frames of a stream without decoding: header, sizes, frame and lane counts, and each
+    frame's (type, preset of its own stack or None) in ``frame_kinds``."""
+    opened = isinstance(src, (str, os.PathLike))
+    f = open(src, "rb") if opened else (io.BytesIO(src) if isinstance(src, (bytes, bytearray)) else src)
     try:
         r = Reader(f)
         h = ct.read_header(r)
-        frames = stored = lanes = 0
+        lanes = 0
+        kinds: list[tuple[int, int | None]] = []
         own: dict[str, int] = {}  # frames with their own stack (type 03): "stack preset N" -> count
         while True:
             fr = ct.read_frame(r, h, payload=False)
             if fr.kind == ct.FRAME_END:
                 break
-            frames += 1
-            if fr.kind == ct.FRAME_STORED:
-                stored += 1
-            else:
+            kinds.append((fr.kind, fr.preset))
+            if fr.kind != ct.FRAME_STORED:
                 lanes += len(fr.lane_stored)
             if fr.stack_id is not None:
                 key = f"{ct.STACK_NAMES[fr.stack_id]} preset {fr.preset}"
                 own[key] = own.get(key, 0) + 1
-        return {"header": h, "compressed": r.offset, "size": fr.total, "crc32": fr.crc, "frames": frames,
-                "stored_frames": stored, "lanes": lanes, "own_stack_frames": own}
+        return {"header": h, "compressed": r.offset, "size": fr.total, "crc32": fr.crc, "frames": len(kinds),
+                "stored_frames": sum(k == ct.FRAME_STORED for k, _ in kinds), "lanes": lanes,
+                "frame_kinds": kinds, "own_stack_frames": own}
     finally:
-        if own:
+        if opened:
             f.close()
