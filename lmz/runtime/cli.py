@@ -31,7 +31,6 @@ from enum import Enum
 from pathlib import Path
 from typing import List, Optional
 
-import click
 import typer
 import typer.core
 
@@ -39,12 +38,21 @@ from . import api
 from .errors import EXIT_INTERRUPTED, EXIT_USAGE, LmzError, LmzIOError, UsageError
 
 SUFFIX = ".lmz"
-try:  # recent typer vendors its own copy of click
+# typer raises click's UsageError: its vendored copy (typer >= 0.17, which no longer installs
+# click) or click itself (older typer); catch whichever exist
+_CLICK_USAGE: tuple = ()
+try:
     from typer._click.exceptions import UsageError as _TyperClickUsageError
 
-    _CLICK_USAGE = (click.UsageError, _TyperClickUsageError)
-except ImportError:  # pragma: no cover - older typer uses click itself
-    _CLICK_USAGE = (click.UsageError,)
+    _CLICK_USAGE += (_TyperClickUsageError,)
+except ImportError:  # pragma: no cover - older typer
+    pass
+try:
+    import click
+
+    _CLICK_USAGE += (click.UsageError,)
+except ImportError:  # recent typer without click installed
+    pass
 _DEFAULT = "\0"  # the zstd-style command (no subcommand); NUL cannot appear in a command-line argument
 
 
