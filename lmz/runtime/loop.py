@@ -160,29 +160,87 @@ def encode_frame(model: ByteModel, stack: PredictorStack, raw: bytes, plan: Fram
             if progress:
                 progress(int(np.minimum(lens, t0 + STEP_RUN).sum() - np.minimum(lens, t0).sum()))
         return enc.finish()
-    X = model_inputs(M, -(-T // C) * C)
-    state = model.initial_state(plan.lanes)
     use_model = stack.use_model  # False: a stack that ignores the model (it is not run)
     # a stack that takes the model's raw scores turns them into frequencies itself (same integers)
     raw_scores = use_model and getattr(stack, "takes_scores", False)
-    done = 0
-    for t0 in range(0, T, C):
-        if use_model:
-            scores, state = model.step(X[:, t0: t0 + C], state)
-        for j in range(min(C, T - t0)):
-            t = t0 + j
-            active = lens > t
-            if raw_scores:
-                stack.encode_scores(scores[:, j], M[:, t], active, enc)
-            else:
-                stack.encode_step(scores_to_freqs(scores[:, j]) if use_model else None, M[:, t], active, enc)
-        if progress and (t0 // C) % max(1, 64 // C) == 0:
-            now = int(np.minimum(lens, t0 + C).sum())
-            progress(now - done)
-            done = now
-    if progress:
-        progress(plan.size - done)
+    steps = _model_ahead(model, M, T, C, plan.lanes) if use_model else None
+    try:
+        done = 0
+        for t0 in range(0, T, C):
+            if use_model:
+                scores = next(steps)
+            for j in range(min(C, T - t0)):
+                t = t0 + j
+                active = lens > t
+                if raw_scores:
+                    stack.encode_scores(scores[:, j], M[:, t], active, enc)
+                else:
+                    stack.encode_step(scores_to_freqs(scores[:, j]) if use_model else None, M[:, t], active, enc)
+            if progress and (t0 // C) % max(1, 64 // C) == 0:
+                now = int(np.minimum(lens, t0 + C).sum())
+                progress(now - done)
+                done = now
+        if progress:
+            progress(plan.size - done)
+    finally:
+        if steps is not None:
+            steps.close()  # stops the model thread at once on an error or interrupt
     return enc.finish()
+
+
+PIPELINE = True  # encode: run the model ahead in a thread while the stack codes (parallel workers: off)
+AHEAD = 4  # model steps computed ahead at most (memory: AHEAD x lanes x chunk x 256 int32)
+
+
+def _model_ahead(model: ByteModel, M: np.ndarray, T: int, C: int, lanes: int):
+    """The model's scores for steps 0, C, 2C, ... of the lane matrix M, in order. The encoder knows
+    every input byte in advance, so with ``PIPELINE`` a thread runs the model up to ``AHEAD`` steps
+    ahead of the stack (onnxruntime and the stack's compiled kernels release the GIL: on two cores
+    the model and the stack overlap). The scores are the same either way: the stack sees the same
+    inputs in the same order."""
+    X = model_inputs(M, -(-T // C) * C)
+    if not PIPELINE or T <= C:
+        state = model.initial_state(lanes)
+        for t0 in range(0, T, C):
+            scores, state = model.step(X[:, t0: t0 + C], state)
+            yield scores
+        return
+    import queue
+    import threading
+
+    q: queue.Queue = queue.Queue(maxsize=AHEAD)
+    stop = threading.Event()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def run() -> None:
+        try:
+            state = model.initial_state(lanes)
+            for t0 in range(0, T, C):
+                scores, state = model.step(X[:, t0: t0 + C], state)
+                if not put((scores, None)):
+                    return
+        except BaseException as e:  # handed to the consumer, raised there
+            put((None, e))
+
+    th = threading.Thread(target=run, name="lmz-model-ahead", daemon=True)
+    th.start()
+    try:
+        for _ in range(0, T, C):
+            scores, err = q.get()
+            if err is not None:
+                raise err
+            yield scores
+    finally:  # the consumer finished, failed or was interrupted: release the thread
+        stop.set()
+        th.join()
 
 
 def decode_frame(model: ByteModel, stack: PredictorStack, coded: list[bytes], plan: FramePlan,

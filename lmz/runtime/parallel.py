@@ -133,7 +133,10 @@ def _result(f):
 
 # -- in the workers ----------------------------------------------------------------------------
 def init_compressor(recipe: dict) -> None:
+    from . import loop
     from .api import Compressor
+
+    loop.PIPELINE = False  # one thread per worker: the workers already fill the cores
 
     r = dict(recipe)
     model = open_ref(r.pop("model"), r.pop("ort_threads"))

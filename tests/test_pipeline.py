@@ -1,0 +1,74 @@
+"""The encoder's model-ahead thread (loop.PIPELINE): same bits as running the model inline,
+errors from the model's thread reach the caller, and the thread never outlives the frame."""
+from __future__ import annotations
+
+import threading
+
+import pytest
+from conftest import TEXT
+from fakes import FakeModel
+
+from lmz.runtime import api, loop
+
+
+class Boom(RuntimeError):
+    pass
+
+
+class FailingModel(FakeModel):
+    """Raises at its `fail_at`-th step (in the model thread when the pipeline is on)."""
+
+    def __init__(self, fail_at: int, **kw):
+        super().__init__(**kw)
+        self.fail_at, self.calls = fail_at, 0
+
+    def step(self, data, state):
+        self.calls += 1
+        if self.calls == self.fail_at:
+            raise Boom("model step failed")
+        return super().step(data, state)
+
+
+def _threads() -> int:
+    return sum(t.name == "lmz-model-ahead" for t in threading.enumerate())
+
+
+@pytest.mark.parametrize("mix", ["off", "on"])
+@pytest.mark.parametrize("chunk", [1, 4])
+def test_pipeline_gives_the_same_stream(monkeypatch, mix, chunk):
+    model = FakeModel(chunk=chunk)
+    data = TEXT * 3
+    monkeypatch.setattr(loop, "PIPELINE", False)
+    serial = api.compress(data, model=model, mix=mix, lanes=7)
+    monkeypatch.setattr(loop, "PIPELINE", True)
+    piped = api.compress(data, model=model, mix=mix, lanes=7)
+    assert piped == serial
+    assert api.decompress(piped, model=FakeModel()) == data  # the one-step graph decodes
+    assert _threads() == 0
+
+
+def test_model_error_in_the_thread_reaches_the_caller(monkeypatch):
+    monkeypatch.setattr(loop, "PIPELINE", True)
+    with pytest.raises(Boom):
+        api.compress(TEXT * 2, model=FailingModel(fail_at=5), mix="on", lanes=3)
+    assert _threads() == 0
+
+
+def test_stack_error_stops_the_model_thread(monkeypatch):
+    monkeypatch.setattr(loop, "PIPELINE", True)
+    from lmz.runtime.stack import MixStack
+
+    calls = {"n": 0}
+    real = MixStack.encode_scores
+
+    def failing(self, *a, **k):
+        calls["n"] += 1
+        if calls["n"] == 10:
+            raise Boom("stack failed")
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(MixStack, "encode_scores", failing)
+    model = FakeModel()
+    with pytest.raises(Boom):
+        api.compress(TEXT * 4, model=model, mix="on", lanes=2)
+    assert _threads() == 0
