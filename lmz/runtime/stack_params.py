@@ -34,13 +34,18 @@ _MIX_PLAIN_V1 = dict(_MIX_TEXT_V1, use_model=False, min_lane=1 << 30, max_lanes=
 _MIX_BINARY_V1 = dict(_MIX_PLAIN_V1, sparse=[2, 6, 12, 10])
 # ... and x86 code: call/jump targets made absolute before coding (lmz/runtime/x86.py)
 _MIX_X86_V1 = dict(_MIX_BINARY_V1, x86=1)
+# the text stack with at most 128 lanes per frame (longer lanes: the mix and the model's state
+# learn over 8-32 KiB instead of 2-8 KiB; 2.9% smaller for 6% more CPU on 0.9 MB of development
+# text, docs/bench/lanes.md); the default of new streams since preset 6 (MixStack.CURRENT)
+_MIX_TEXT_V2 = dict(_MIX_TEXT_V1, max_lanes=128)
 PRESETS: dict[int, dict[int, dict]] = {
     STACK_MODEL_ONLY: {0: {}},
     STACK_MIX: {1: _MIX_TEXT_V1,  # the default text stack of mix ALGO 1 (mixer2 on)
                 2: _MIX_IMAGE_V1,  # the `image` model's stack (32x64 patches)
                 3: _MIX_PLAIN_V1,  # text-like blocks the model does not help (--mix auto)
                 4: _MIX_BINARY_V1,  # binary blocks (--mix auto)
-                5: _MIX_X86_V1},  # x86 code (--mix auto)
+                5: _MIX_X86_V1,  # x86 code (--mix auto)
+                6: _MIX_TEXT_V2},  # the default text stack since 128-lane frames
 }
 PRESET_PLAIN, PRESET_BINARY, PRESET_X86 = 3, 4, 5
 BASE_PRESET = {STACK_MODEL_ONLY: 0, STACK_MIX: 1}  # overrides are written against this one

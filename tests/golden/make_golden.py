@@ -64,6 +64,7 @@ CASES = {
     # v3: per-block stacks (frame type 03) and stored blocks, the general-purpose default
     "auto": ("blocks", dict(model="text", mix="auto", frame_size=2000)),
     "auto-text": ("text", dict(model="text", mix="auto")),
+    # v4: the same cases; every text-mix header now names mix preset 6 (128-lane frames)
 }
 
 

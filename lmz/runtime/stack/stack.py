@@ -153,14 +153,15 @@ class MixStack:
     # What new streams use on top of DEFAULTS. DEFAULTS only ever gain keys whose default is the
     # old behaviour (a stream's params fall back to them when decoding); better settings for new
     # streams go here, and the container records them.
-    CURRENT = dict(mixer2=1)
-    # Shared tables make extra lanes cheap in bits, and numpy's per-call overhead makes them
-    # cheap in time, so the loop cuts lanes as short as this when the mix is on (a model's preset
-    # may ask for other values, see min_lane / max_lanes above).
+    # max_lanes: the numpy stack needed 512 lanes per frame to amortise its per-call overhead; the
+    # compiled stack does not, and fewer, longer lanes code smaller (128 lanes: 2.9% smaller than
+    # 512 for 6% more CPU on 0.9 MB of development text, docs/bench/lanes.md; mix preset 6). The
+    # image model keeps 512 (its metadata says so: 128 gained 0.4% for 31% more CPU).
+    CURRENT = dict(mixer2=1, max_lanes=128)
+    # The loop cuts lanes as short as this when the mix is on (a model's preset may ask for other
+    # values, see min_lane / max_lanes above) ...
     min_lane = DEFAULTS["min_lane"]
-    # ... and as many as this per frame: the per-decision numpy work grows slower than the lane
-    # count, so 512 lanes code a 1 MiB text ~1.3x faster than 256 for ~0.9% more bytes (measured
-    # on 1 MiB of training text: 24.69% -> 24.91%, see docs/MIX.md), which mixer2 wins back.
+    # ... and as many as this per frame (the class default: streams record their own).
     # Memory: all arrays of a 512-lane stack with the defaults total 137 MiB (measured).
     max_lanes = DEFAULTS["max_lanes"]
 
