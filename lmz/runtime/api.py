@@ -17,7 +17,7 @@ import zlib
 from pathlib import Path
 from typing import BinaryIO, Callable
 
-from . import blocks, model_store, parallel, x86
+from . import blocks, model_store, parallel, pcm, x86
 from . import container as ct
 from . import stack_params as sp
 from .container import Header, Reader
@@ -31,7 +31,7 @@ from .errors import (
     UsageError,
 )
 from .lanes import FRAME_SIZE, MAX_LANES, FramePlan, choose_lanes
-from .loop import decode_frame, encode_frame, frame_stack, make_stack, preset_stack, stack_from_header
+from .loop import StackSpec, decode_frame, encode_frame, frame_stack, make_stack, preset_stack, stack_from_header
 from .protocols import ByteModel
 
 __all__ = ["compress", "decompress", "Compressor", "Decompressor", "read_header", "Header", "resolve_model",
@@ -128,6 +128,32 @@ class _Workers:
 _OWN = object()  # Compressor._code: report progress to the Compressor's own callback
 
 
+def _transform(raw: bytes, params: dict) -> bytes:
+    """The bytes a frame's stack codes: `raw` after the stack's transform (x86 or pcm), if any."""
+    if params.get("x86"):
+        return x86.encode(raw)
+    if params.get("pcm"):
+        return pcm.encode(raw, params["pcm"])
+    return raw
+
+
+def _untransform(data: bytes, params: dict) -> bytes:
+    """The inverse of :func:`_transform` on a decoded frame (CorruptError if its range does not fit)."""
+    if params.get("x86"):
+        return x86.decode(data)
+    if params.get("pcm"):
+        _check_pcm(params["pcm"], len(data))
+        return pcm.decode(data, params["pcm"])
+    return data
+
+
+def _check_pcm(rng, size: int) -> None:
+    try:
+        pcm.check(rng, size)
+    except ValueError as e:
+        raise CorruptError(f"corrupt stream: {e}") from None
+
+
 class Compressor(_Workers):
     """Compresses streams frame by frame. `model` is a NAME, a PATH or a loaded model object."""
 
@@ -164,6 +190,7 @@ class Compressor(_Workers):
             self.plain = preset_stack(sp.STACK_MIX, sp.PRESET_PLAIN)
             self.binary = preset_stack(sp.STACK_MIX, sp.PRESET_BINARY)
             self.x86 = preset_stack(sp.STACK_MIX, sp.PRESET_X86)
+            self.pcm = preset_stack(sp.STACK_MIX, sp.PRESET_PCM)
             # a text model is not tried on binary blocks (image, audio and users' models are)
             meta = getattr(getattr(self.model, "info", None), "meta", None) or {}
             self.text_model = meta.get("lmz.kind", _model_name(self.model).split("-")[0]) == "text"
@@ -226,11 +253,15 @@ class Compressor(_Workers):
             return lambda b, o: self._code(b, choose_lanes(len(b), None, spec.min_lane, spec.max_lanes), o, spec,
                                            True, prog(b))
 
+        def audio(b, o, rng):  # 16-bit PCM: preset 7 with the block's sample range
+            spec = StackSpec(self.pcm.name, self.pcm.stack_id, self.pcm.cls, dict(self.pcm.params, pcm=rng))
+            return own(spec)(b, o)
+
         out = blocks.choose_frame(
             raw, offset,
             lambda b, o: self._code(b, choose_lanes(len(b), self.lanes, self.min_lane, self.max_lanes), o, self.stack,
                                     False, prog(b)),
-            own(self.plain), own(self.binary), own(self.x86), text_model=self.text_model)
+            own(self.plain), own(self.binary), own(self.x86), text_model=self.text_model, pcm16=audio)
         if self.progress and done < len(raw):
             self.progress(len(raw) - done)
         return out
@@ -239,7 +270,7 @@ class Compressor(_Workers):
         """One frame coded with `spec` (`own`: recorded in the frame, type 03), or stored if smaller.
         `progress`: the Compressor's unless given (a block decision passes its own, or None)."""
         plan = FramePlan.cut(offset, len(raw), lanes)
-        data = x86.encode(raw) if spec.params.get("x86") else raw  # the stack codes the transformed bytes
+        data = _transform(raw, spec.params)  # the stack codes the transformed bytes
         coded = encode_frame(self.model, spec.make(plan), data, plan, self.progress if progress is _OWN else progress)
         frame = ct.pack_frame(data, plan, coded, store_lanes=spec.independent_lanes,
                               stack=(spec.stack_id, spec.params) if own else None)
@@ -406,13 +437,14 @@ class Decompressor(_Workers):
             stack = spec.make(plan)
         except (TypeError, ValueError) as e:
             raise FormatError(f"corrupt predictor stack parameters ({e})") from None
+        if spec.params.get("pcm"):  # the sample range must lie in the frame (checked before decoding)
+            _check_pcm(spec.params["pcm"], int(sum(f.lane_lens)))
         dec = decode_frame(model, stack, [f.lane_payload[i] for i in sel], plan, self.progress)
         for i, d in zip(sel, dec):
             if ct.lane_check(d) != f.lane_checks[i]:
                 raise ChecksumError(f"checksum mismatch in lane {i}: corrupt data or a different model/runtime")
             lanes[i] = d
-        out = b"".join(lanes)
-        return x86.decode(out) if spec.params.get("x86") else out
+        return _untransform(b"".join(lanes), spec.params)
 
     def copy_stream(self, ifh: BinaryIO, ofh: BinaryIO) -> tuple[int, int]:
         """Decompress `ifh` into `ofh`; returns (compressed bytes read, bytes written).

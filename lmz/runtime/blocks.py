@@ -5,6 +5,12 @@ without the model, run as one long lane over the block, learns any data's own st
 on executables, JSON, source code and tarballs: smaller and about 4x faster than the model with
 the mix over 1 KiB lanes; on prose the model wins, docs/bench/blocks.md). So per frame:
 
+0. **16-bit PCM audio?** A block that starts with a RIFF/WAVE header of 16-bit PCM (1..8
+   channels), or a block that is not text and whose first ``SAMPLE`` bytes ``pcm.detect`` finds
+   PCM-like (a later frame of a WAV larger than a frame, raw PCM) and codes at most ``PCM_MARGIN``
+   of the binary stack's size that way, is coded as prediction residuals (``pcm.py``, frame type 03,
+   mix preset 7 with the frame's sample range). With a text model that is final; with another model
+   the audio coding takes the place of preset 3 in step 3.
 1. **Already compressed?** If the block's order-0 entropy is above ``STORE_H0`` bits per byte, a
    ``SAMPLE``-byte sample is coded without the model; if that does not shrink it below
    ``STORE_RATIO``, the block is stored at once (no modeling cost for JPEG, zip, xz ...).
@@ -31,7 +37,7 @@ from typing import Callable
 import numpy as np
 
 from . import container as ct
-from . import x86
+from . import pcm, x86
 
 SAMPLE = 32 << 10  # bytes coded both ways to decide a block
 STORE_H0 = 7.9  # order-0 bits per byte above which a block may be already compressed
@@ -39,8 +45,42 @@ STORE_RATIO = 0.985  # ... and is stored if its sample does not code below this 
 CTRL_MAX = 0.01  # more control bytes than this: not text, the model is not tried
 LETTERS_MIN = 0.15  # fewer ASCII letters than this: not text
 TEXT_MARGIN = 0.97  # the model's stack must code the sample to at most this fraction of the other
+PCM_MARGIN = 0.97  # headerless 16-bit PCM: the residual coding must code the sample to this fraction
 
 Coder = Callable[[bytes, int], bytes]  # (block, input offset) -> its packed frame
+PcmCoder = Callable[[bytes, int, list], bytes]  # (block, offset, pcm range [channels, start, end]) -> frame
+
+
+def audio_coder(raw: bytes, offset: int, binary: Coder, pcm16: PcmCoder, header_only: bool = False) -> Coder | None:
+    """A coder of `raw` (or a prefix of it) as 16-bit PCM residuals (mix preset 7), or None.
+
+    A RIFF/WAVE header of 16-bit PCM at the block's start gives the channels and the sample range
+    (cut to the block; what follows the data chunk is coded as it is). Without a header
+    (`header_only` False), a block whose first SAMPLE bytes pcm.detect finds PCM-like (a later frame
+    of a large WAV, raw PCM) is PCM if the residual coding codes that sample to at most PCM_MARGIN
+    of the binary stack's coding."""
+    w = pcm.parse_wav(raw)
+    if w is not None:
+        ch, start, end = w
+    elif header_only:
+        return None
+    else:
+        d = pcm.detect(raw, SAMPLE)
+        if d is None:
+            return None
+        (ch, start), end = d, None
+    if pcm.region(len(raw), ch, start, end) is None:
+        return None
+
+    def code(b: bytes, offset: int) -> bytes:
+        rng = pcm.region(len(b), ch, start, end)
+        return pcm16(b, offset, rng) if rng is not None else binary(b, offset)
+
+    if w is None:
+        sample = raw[:SAMPLE]
+        if len(code(sample, offset)) > PCM_MARGIN * len(binary(sample, offset)):
+            return None
+    return code
 
 
 def byte_stats(raw: bytes) -> tuple[float, float, float]:
@@ -55,11 +95,12 @@ def byte_stats(raw: bytes) -> tuple[float, float, float]:
 
 
 def choose_frame(raw: bytes, offset: int, with_model: Coder, without_model: Coder, binary: Coder | None = None,
-                 x86code: Coder | None = None, text_model: bool = True) -> bytes:
+                 x86code: Coder | None = None, text_model: bool = True, pcm16: PcmCoder | None = None) -> bytes:
     """The packed frame of one block (see the module docstring): stored, coded without the model
     (frame type 03: `without_model` for text-like blocks, `binary` for binary ones, `x86code` for
-    binary ones that look like x86 code), or coded with the stream's stack. `text_model` False (an
-    image, audio or user model): binary blocks are decided on the sample too, never skipped."""
+    binary ones that look like x86 code, `pcm16` for 16-bit PCM audio), or coded with the stream's
+    stack. `text_model` False (an image, audio or user model): binary blocks are decided on the
+    sample too, never skipped."""
     binary = binary or without_model
     stored = ct.pack_frame(raw, None, None)
     if not raw:
@@ -67,13 +108,22 @@ def choose_frame(raw: bytes, offset: int, with_model: Coder, without_model: Code
     h0, ctrl, letters = byte_stats(raw)
     sample = raw[:SAMPLE]
     whole = len(raw) <= SAMPLE
-    if h0 > STORE_H0:
+    binary_like = ctrl > CTRL_MAX or letters < LETTERS_MIN
+    # 16-bit PCM audio: a WAV header at the start, or (in blocks that are not text) samples
+    audio = None
+    if pcm16 is not None:
+        audio = audio_coder(raw, offset, binary, pcm16, header_only=not (binary_like or h0 > STORE_H0))
+        if audio is not None and text_model:
+            return audio(raw, offset)
+    if h0 > STORE_H0 and audio is None:
         plain = binary(sample, offset)
         if len(plain) > STORE_RATIO * len(sample):
             return stored
         return plain if whole else binary(raw, offset)
     other = without_model
-    if ctrl > CTRL_MAX or letters < LETTERS_MIN:
+    if audio is not None:
+        other = audio
+    elif binary_like:
         other = x86code if x86code is not None and x86.looks_like_x86(raw) else binary
         if text_model:
             return other(raw, offset)

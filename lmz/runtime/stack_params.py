@@ -21,7 +21,7 @@ _MIX_TEXT_V1 = {
     "hist_bits": 16, "img_act": 0, "img_h": 0, "img_lms": [], "img_w": 0, "img_xpatch": 0, "limit": 1023,
     "match_bits": 20, "match_min": 8, "max_lanes": 512, "min_lane": 1024, "mixer2": 1, "mixer_ctx": 2,
     "mixer_lr": 3, "mixer_norm": 1, "orders": [0, 1, 2, 3, 4, 6], "share": 1, "sm_limit": 1023,
-    "sparse": [], "sse_w": [0, 4, 12], "table_bits": 20, "use_model": True, "words": 2, "x86": 0}
+    "pcm": [], "sparse": [], "sse_w": [0, 4, 12], "table_bits": 20, "use_model": True, "words": 2, "x86": 0}
 _MIX_IMAGE_V1 = dict(_MIX_TEXT_V1, apm_ctx=2, apm_rate=7, bh_bits=15, ctx2d=[2, 3, 4, 5, 6, 7, 8, 9, 10, 11],
                      ctx2d_direct=1, img_h=32, img_lms=[4, 1], img_w=64, img_xpatch=1, mixer_ctx=0, mixer_lr=4,
                      orders=[0, 1], sse_w=[4, 4, 8], table_bits=23, words=0)
@@ -38,6 +38,10 @@ _MIX_X86_V1 = dict(_MIX_BINARY_V1, x86=1)
 # learn over 8-32 KiB instead of 2-8 KiB; 2.9% smaller for 6% more CPU on 0.9 MB of development
 # text, docs/bench/lanes.md); the default of new streams since preset 6 (MixStack.CURRENT)
 _MIX_TEXT_V2 = dict(_MIX_TEXT_V1, max_lanes=128)
+# ... and 16-bit PCM audio: the samples replaced by prediction residuals before coding
+# (lmz/runtime/pcm.py); each frame overrides ``pcm`` with its sample range, [channels, start, end].
+# Counters adapt faster (the residuals' scale follows the signal's loudness).
+_MIX_PCM_V1 = dict(_MIX_PLAIN_V1, limit=127, sm_limit=255)
 PRESETS: dict[int, dict[int, dict]] = {
     STACK_MODEL_ONLY: {0: {}},
     STACK_MIX: {1: _MIX_TEXT_V1,  # the default text stack of mix ALGO 1 (mixer2 on)
@@ -45,9 +49,10 @@ PRESETS: dict[int, dict[int, dict]] = {
                 3: _MIX_PLAIN_V1,  # text-like blocks the model does not help (--mix auto)
                 4: _MIX_BINARY_V1,  # binary blocks (--mix auto)
                 5: _MIX_X86_V1,  # x86 code (--mix auto)
-                6: _MIX_TEXT_V2},  # the default text stack since 128-lane frames
+                6: _MIX_TEXT_V2,  # the default text stack since 128-lane frames
+                7: _MIX_PCM_V1},  # 16-bit PCM audio (--mix auto)
 }
-PRESET_PLAIN, PRESET_BINARY, PRESET_X86 = 3, 4, 5
+PRESET_PLAIN, PRESET_BINARY, PRESET_X86, PRESET_PCM = 3, 4, 5, 7
 BASE_PRESET = {STACK_MODEL_ONLY: 0, STACK_MIX: 1}  # overrides are written against this one
 
 # name -> (kind, lo, hi[, max length]): "int" (bools are ints 0/1 too), "bool", "ints" (a list)
@@ -58,7 +63,7 @@ MIX_SCHEMA = {
     "img_act": (_INT, 0, 1), "img_h": (_INT, 0, 65535), "img_lms": (_INTS, 0, 16, 2), "img_w": (_INT, 0, 4096),
     "img_xpatch": (_INT, 0, 1), "limit": (_INT, 1, 65535), "match_bits": (_INT, 8, 30), "match_min": (_INT, 1, 8),
     "max_lanes": (_INT, 1, 65535), "min_lane": (_INT, 1, 1 << 30), "mixer2": (_INT, 0, 1), "mixer_ctx": (_INT, 0, 3),
-    "mixer_lr": (_INT, 0, 16), "mixer_norm": (_INT, 0, 2), "orders": (_INTS, 0, 8, 9), "share": (_INT, 0, 1),
+    "mixer_lr": (_INT, 0, 16), "mixer_norm": (_INT, 0, 2), "orders": (_INTS, 0, 8, 9), "pcm": (_INTS, 0, 1 << 30, 3), "share": (_INT, 0, 1),
     "sm_limit": (_INT, 1, 65535), "sparse": (_INTS, 1, 255, 8), "sse_w": (_INTS, 0, 16, 3), "table_bits": (_INT, 15, 30), "use_model": (_BOOL,), "x86": (_INT, 0, 1),
     "words": (_INT, 0, 2)}
 SCHEMAS = {STACK_MODEL_ONLY: {}, STACK_MIX: MIX_SCHEMA}
@@ -128,13 +133,15 @@ def _norm(v):
 
 def to_preset(stack_id: int, params: dict) -> tuple[int, dict]:
     """(preset id, overrides) describing `params`: an exact preset if one matches, else the keys
-    that differ from the stack's base preset (params that a newer DEFAULTS adds default to the
+    that differ from the stack's base preset (the PCM preset for params with a ``pcm`` range; params that a newer DEFAULTS adds default to the
     old behaviour, so a key absent from a preset is written as an override)."""
     full = {k: _norm(v) for k, v in params.items()}
     for pid, p in PRESETS[stack_id].items():
         if p == full:
             return pid, {}
     base = BASE_PRESET[stack_id]
+    if stack_id == STACK_MIX and full.get("pcm"):  # an audio frame: its sample range against preset 7
+        base = PRESET_PCM
     bp = PRESETS[stack_id][base]
     return base, {k: v for k, v in full.items() if bp.get(k, object()) != v}
 

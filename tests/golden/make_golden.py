@@ -2,7 +2,9 @@
 
     python tests/golden/make_golden.py v1       # -> tests/golden/v1/*.lmz, *.raw, manifest.json
 
-v1: format version 1; v2: format version 2; v3: format version 2 with frames of type 03 (--mix auto).
+v1: format version 1; v2: format version 2; v3: format version 2 with frames of type 03 (--mix auto);
+v4: the same, text-mix headers naming mix preset 6; v5: + 16-bit PCM WAV files (--mix auto, mix
+preset 7: the pcm residual transform, runtime/pcm.py).
 
 Each case is a small input (committed beside its stream as NAME.raw) and the Compressor options
 that made NAME.lmz. tests/test_golden.py decodes every stream of every version folder forever, and
@@ -12,6 +14,7 @@ Never regenerate an existing version folder: its files are what users have on di
 from __future__ import annotations
 
 import json
+import struct
 import sys
 from pathlib import Path
 
@@ -46,8 +49,29 @@ def inputs() -> dict[str, bytes]:
     for i in range(200):
         code += bytes(rng.integers(0x40, 0x90, 5, dtype=np.uint8))
         code += b"\xe8" + ((0x1000 * (1 + i % 3) - len(code) - 5) & 0xFFFFFFFF).to_bytes(4, "little")
+    # v5: 16-bit PCM WAV files: stereo with a LIST chunk before the samples and one after them; mono
+    # (coded in frames of 2000 bytes: the later frames have no header)
+    t = np.arange(1000)[:, None]
+    st = (3000 * np.sin(t * 0.05 + np.arange(2)) + 900 * np.sin(t * 0.29) + rng.normal(0, 30, (1000, 2)))
+    wav_stereo = _wav(st.round().astype("<i2"), before=_chunk(b"LIST", b"INFOISFT\x04\x00\x00\x00lmz\x00"),
+                      after=_chunk(b"LIST", b"INFOICMT\x03\x00\x00\x00ok\x00"))
+    t = np.arange(2500)[:, None]
+    mono = (5000 * np.sin(t * 0.031) * np.sin(t * 0.002) + rng.normal(0, 20, (2500, 1))).round().astype("<i2")
     return {"text": text, "image": image, "audio": audio, "mixed": text[:1200] + noise + text[1200:2000],
-            "empty": b"", "blocks": text[:2000] + table + bytes(code) + random}
+            "empty": b"", "blocks": text[:2000] + table + bytes(code) + random, "wav16": wav_stereo,
+            "wav16-mono": _wav(mono)}
+
+
+def _chunk(cid: bytes, body: bytes) -> bytes:
+    return cid + struct.pack("<I", len(body)) + body + (b"\0" if len(body) % 2 else b"")
+
+
+def _wav(samples: np.ndarray, before: bytes = b"", after: bytes = b"") -> bytes:
+    """A RIFF/WAVE file of int16 `samples` [n, channels] at 16 kHz."""
+    ch = samples.shape[1]
+    fmt = _chunk(b"fmt ", struct.pack("<HHIIHH", 1, ch, 16000, 32000 * ch, 2 * ch, 16))
+    body = b"WAVE" + fmt + before + _chunk(b"data", samples.tobytes()) + after
+    return b"RIFF" + struct.pack("<I", len(body)) + body
 
 
 # name -> (input, Compressor keyword arguments)
@@ -65,6 +89,9 @@ CASES = {
     "auto": ("blocks", dict(model="text", mix="auto", frame_size=2000)),
     "auto-text": ("text", dict(model="text", mix="auto")),
     # v4: the same cases; every text-mix header now names mix preset 6 (128-lane frames)
+    # v5: 16-bit PCM audio (frame type 03, mix preset 7)
+    "pcm16": ("wav16", dict(model="text", mix="auto")),
+    "pcm16-frames": ("wav16-mono", dict(model="text", mix="auto", frame_size=2000)),
 }
 
 

@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import pcm
 from ..coder import Decoder, Encoder
 from ..freqs import PROB_ONE
 from . import apm, bitloop, contexts, frameloop, image, lms, match, mixer
@@ -130,6 +131,8 @@ class MixStack:
                    columns right after the orders (they count as orders for mixer_ctx)
       x86          1: the frame's bytes are coded after lmz/runtime/x86.py's call-address transform
                    (applied around the stack by the frame coder, api.py; the stack ignores it)
+      pcm          [channels, start, end]: the frame's bytes start..end are 16-bit PCM samples, coded
+                   as prediction residuals (lmz/runtime/pcm.py; applied around the stack like x86)
       min_lane     shortest lane and most lanes the loop cuts a frame into (how lanes are cut
       max_lanes    does not change the arithmetic, and the container records the cut); images
                    want long lanes, so that the patch above is in reach of img_xpatch
@@ -149,7 +152,7 @@ class MixStack:
     DEFAULTS = dict(table_bits=20, bh_bits=24, bh_from=3, sm_limit=1023, hist_bits=16, match_bits=20, match_min=8, limit=1023,
                     mixer_lr=3, apm_rate=6, use_model=True, mixer_ctx=2, words=2, orders=(0, 1, 2, 3, 4, 6),
                     sse_w=(0, 4, 12), mixer_norm=1, share=1, img_w=0, img_h=0, ctx2d=(), img_act=0, apm_ctx=0, mixer2=0, ctx2d_direct=0,
-                    img_xpatch=0, img_lms=(), min_lane=1024, max_lanes=512, sparse=(), x86=0, algo=ALGO)
+                    img_xpatch=0, img_lms=(), min_lane=1024, max_lanes=512, sparse=(), x86=0, pcm=(), algo=ALGO)
     # What new streams use on top of DEFAULTS. DEFAULTS only ever gain keys whose default is the
     # old behaviour (a stream's params fall back to them when decoding); better settings for new
     # streams go here, and the container records them.
@@ -175,6 +178,12 @@ class MixStack:
             raise ValueError("min_lane must be in 1..2**30 and max_lanes in 1..65535")
         if int(p["algo"]) != ALGO:
             raise ValueError(f"mix algorithm version {p['algo']} is not supported (this lmz codes version {ALGO})")
+        if len(p["pcm"]) not in (0, 3):
+            raise ValueError("pcm must be [] or [channels, start, end]")
+        if p["pcm"]:
+            pcm.check(p["pcm"], 1 << 30)
+            if int(p["x86"]):
+                raise ValueError("x86 and pcm are two transforms of a frame: at most one")
         self.params = p
         L = self.lanes = int(lanes)
         if not 1 <= L <= 65535:
