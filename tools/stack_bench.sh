@@ -5,9 +5,12 @@
 # commit before the compiled stack) with --mix on, then xz -9e, PPMd order 6 (pyppmd) and zpaq -m5.
 # Prints size, wall s and peak RSS (MiB, /usr/bin/time) per compress and decompress.
 set -euo pipefail
-f=$1; old=${2:-}
+f=$(realpath "$1"); old=${2:+$(realpath "$2")}
 here=$(cd "$(dirname "$0")/.." && pwd)
 tmp=$(mktemp -d)
+# `python -m` puts the working directory first on sys.path: run from the scratch directory, so
+# that each row imports the lmz of its PYTHONPATH tree and not a checkout it was started from
+cd "$tmp"
 run() {  # label tree args...
   local label=$1 tree=$2; shift 2
   /usr/bin/time -f "%e %M %U %S" -o "$tmp/t" env PYTHONPATH="$tree" python -m lmz.runtime.cli compress -q -f --no-progress "$@" -o "$tmp/x.lmz" "$f"
@@ -26,6 +29,7 @@ other() {  # label compress-cmd decompress-cmd (use $IN $OUT $BACK)
   cmp -s "$f" "$BACK" || { echo "$label: ROUND TRIP FAILED"; exit 1; }
   printf '%-28s %9d B  compress %7.2f s wall %7.2f s cpu %5d MiB  decompress %7.2f s wall %7.2f s cpu %5d MiB\n' "$label" "$(stat -c %s "$OUT")" "$cw" "$(echo "$cu + $cs" | bc)" $((cm / 1024)) "$dw" "$(echo "$du + $ds" | bc)" $((dm / 1024))
 }
+run "lmz default (mix auto)" "$here"
 run "lmz text, compiled stack" "$here" --mix on
 run "lmz text, model alone" "$here" --mix off
 [ -n "$old" ] && run "lmz text, numpy stack" "$old" --mix on
