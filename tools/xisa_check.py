@@ -107,6 +107,25 @@ def prepare(d: Path, extra: list[str]):
     files["blocks.mix-auto.lmz"] = {"mix": "auto", "frame_size": 1200, "sha256": hashlib.sha256(blob).hexdigest(),
                                     "input": "blocks.bin"}
     (d / "blocks.mix-auto.lmz").write_bytes(blob)
+    # --mix auto on a 16-bit stereo WAV in 2000-byte frames: the PCM residual transform (mix
+    # preset 7; the first frame from its header, the later ones found without one)
+    import io
+    import wave
+
+    n = np.arange(1500)
+    left = (3000 * np.sin(n / 9.0) + 800 * np.sin(n / 2.3)).astype(np.int64)
+    right = (left // 2 + (n * 37 % 101) - 50).astype(np.int64)
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(2)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(np.stack([left, right], axis=1).astype("<i2").tobytes())
+    (d / "stereo.wav").write_bytes(buf.getvalue())
+    blob = api.compress(buf.getvalue(), model=tiny, mix="auto", lanes=3, frame_size=2000)
+    files["stereo.mix-auto.lmz"] = {"mix": "auto", "frame_size": 2000, "sha256": hashlib.sha256(blob).hexdigest(),
+                                    "input": "stereo.wav"}
+    (d / "stereo.mix-auto.lmz").write_bytes(blob)
     # a records file: the sample's lines as independent records (model only, one lane each)
     from lmz.runtime.recordfile import RecordsWriter
 
