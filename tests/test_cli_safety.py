@@ -207,6 +207,40 @@ def test_sigterm_and_sighup_remove_the_temp_file(mp, tmp_path, sig):
     assert not _tmps(tmp_path) and not out.exists()
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="tgkill and /proc/PID/task are Linux's")
+def test_a_signal_delivered_to_another_thread_still_stops_a_read_from_a_pipe(mp, tmp_path):
+    """The kernel may deliver SIGHUP to any thread (onnxruntime's, numba's); the main thread, blocked
+    reading a silent pipe, must still wake up, run the handler and clean up (CI hung here once)."""
+    import ctypes
+
+    out = tmp_path / "out.lmz"
+    p = subprocess.Popen(EXE + ["compress", "--mix", "off", "-m", mp, "-o", str(out)], stdin=subprocess.PIPE,
+                         stderr=subprocess.PIPE, env=_env())
+    p.stdin.write(b"partial input, the pipe stays open")
+    p.stdin.flush()
+    deadline = time.time() + 60
+    while not _tmps(tmp_path) and time.time() < deadline:
+        time.sleep(0.05)
+    assert _tmps(tmp_path), "the temp file never appeared"
+    others = [int(t) for t in os.listdir(f"/proc/{p.pid}/task") if int(t) != p.pid]
+    if not others:
+        p.kill()
+        pytest.skip("no thread besides the main one in this process")
+    nr = {"x86_64": 234, "aarch64": 131}.get(os.uname().machine)  # the tgkill syscall's number
+    if nr is None:
+        p.kill()
+        pytest.skip("tgkill's syscall number is not known here")
+    assert ctypes.CDLL(None, use_errno=True).syscall(nr, p.pid, others[-1], int(signal.SIGHUP)) == 0
+    try:
+        rc = p.wait(30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+        p.stdin.close()
+    assert rc == 128 + signal.SIGHUP
+    assert not _tmps(tmp_path) and not out.exists()
+
+
 def test_a_file_in_the_working_directory_is_not_a_model(store, files, tmp_path, monkeypatch, tiny_paths):
     a, _ = files
     monkeypatch.chdir(tmp_path)

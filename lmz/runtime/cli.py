@@ -21,7 +21,9 @@ Exit codes: 0 ok; 1 usage or I/O error; 2 corrupt, truncated or not an lmz strea
 from __future__ import annotations
 
 import contextlib
+import io
 import os
+import select
 import signal
 import stat
 import sys
@@ -314,10 +316,41 @@ def _stdout_binary(force: bool):
     return sys.stdout.buffer
 
 
+class _WakingPipe(io.RawIOBase):
+    """A pipe's fd, read only once select() finds it readable, waking every 0.25 s. A read blocked on
+    a pipe is interrupted only by a signal delivered to the blocked thread; with native threads in
+    the process (onnxruntime's, numba's) the kernel may deliver SIGTERM/SIGHUP to one of them, and
+    Python runs its handler only when the main thread returns to bytecode: without the wake-ups
+    `lmz-run` could sleep forever on an open, silent pipe after being told to stop."""
+
+    def __init__(self, fd: int):
+        super().__init__()
+        self._fd = fd
+
+    def readable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return self._fd
+
+    def readinto(self, b) -> int:
+        while not select.select([self._fd], [], [], 0.25)[0]:
+            pass  # back in Python: a pending signal's handler runs here
+        return os.readv(self._fd, [b])
+
+
 def _stdin(what: str):
     if sys.stdin is None or sys.stdin.isatty():
         raise UsageError(f"stdin is a console, aborting (no {what} read from a terminal; name a file or redirect)")
-    return sys.stdin.buffer
+    buf = sys.stdin.buffer
+    try:
+        fd = buf.fileno()
+        regular = stat.S_ISREG(os.fstat(fd).st_mode)
+    except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+        return buf  # not a real fd (a test's stand-in): as it is
+    if regular or os.name != "posix" or not hasattr(os, "readv"):
+        return buf  # a file never blocks; select() does not take pipes on Windows
+    return io.BufferedReader(_WakingPipe(fd), buffer_size=1 << 16)
 
 
 def _rate(n: int, dt: float) -> str:
