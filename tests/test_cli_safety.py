@@ -71,6 +71,13 @@ def _env(**extra):
 EXE = [sys.executable, "-m", "lmz.runtime.cli"]
 
 
+def _default_signals():
+    """In the child: SIGTERM/SIGHUP back to their defaults. An ignored signal is inherited across
+    exec (`nohup` ignores SIGHUP), and lmz-run rightly keeps an inherited SIG_IGN."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
+
+
 def _tmps(d):
     return [p.name for p in Path(d).iterdir() if p.name.endswith(".tmp")]
 
@@ -193,7 +200,7 @@ def test_device_and_fifo_outputs_are_written_in_place(mp, files, tmp_path):
 def test_sigterm_and_sighup_remove_the_temp_file(mp, tmp_path, sig):
     out = tmp_path / "out.lmz"
     p = subprocess.Popen(EXE + ["compress", "--mix", "off", "-m", mp, "-o", str(out)], stdin=subprocess.PIPE,
-                         stderr=subprocess.PIPE, env=_env())
+                         stderr=subprocess.PIPE, env=_env(), preexec_fn=_default_signals)
     p.stdin.write(b"partial input, the pipe stays open")
     p.stdin.flush()
     deadline = time.time() + 60
@@ -215,7 +222,7 @@ def test_a_signal_delivered_to_another_thread_still_stops_a_read_from_a_pipe(mp,
 
     out = tmp_path / "out.lmz"
     p = subprocess.Popen(EXE + ["compress", "--mix", "off", "-m", mp, "-o", str(out)], stdin=subprocess.PIPE,
-                         stderr=subprocess.PIPE, env=_env())
+                         stderr=subprocess.PIPE, env=_env(), preexec_fn=_default_signals)
     p.stdin.write(b"partial input, the pipe stays open")
     p.stdin.flush()
     deadline = time.time() + 60
