@@ -78,6 +78,20 @@ def _default_signals():
     signal.signal(signal.SIGHUP, signal.SIG_DFL)
 
 
+def _compress_from_open_pipe(mp, tmp_path):
+    """`lmz-run compress -o out.lmz` reading a pipe that stays open, once its temp file exists."""
+    out = tmp_path / "out.lmz"
+    p = subprocess.Popen(EXE + ["compress", "--mix", "off", "-m", mp, "-o", str(out)], stdin=subprocess.PIPE,
+                         stderr=subprocess.PIPE, env=_env(), preexec_fn=_default_signals)
+    p.stdin.write(b"partial input, the pipe stays open")
+    p.stdin.flush()
+    deadline = time.time() + 60
+    while not _tmps(tmp_path) and time.time() < deadline:
+        time.sleep(0.05)
+    assert _tmps(tmp_path), "the temp file never appeared"
+    return p, out
+
+
 def _tmps(d):
     return [p.name for p in Path(d).iterdir() if p.name.endswith(".tmp")]
 
@@ -198,15 +212,7 @@ def test_device_and_fifo_outputs_are_written_in_place(mp, files, tmp_path):
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
 def test_sigterm_and_sighup_remove_the_temp_file(mp, tmp_path, sig):
-    out = tmp_path / "out.lmz"
-    p = subprocess.Popen(EXE + ["compress", "--mix", "off", "-m", mp, "-o", str(out)], stdin=subprocess.PIPE,
-                         stderr=subprocess.PIPE, env=_env(), preexec_fn=_default_signals)
-    p.stdin.write(b"partial input, the pipe stays open")
-    p.stdin.flush()
-    deadline = time.time() + 60
-    while not _tmps(tmp_path) and time.time() < deadline:
-        time.sleep(0.05)
-    assert _tmps(tmp_path), "the temp file never appeared"
+    p, out = _compress_from_open_pipe(mp, tmp_path)
     p.send_signal(sig)
     rc = p.wait(30)
     p.stdin.close()
@@ -220,15 +226,7 @@ def test_a_signal_delivered_to_another_thread_still_stops_a_read_from_a_pipe(mp,
     reading a silent pipe, must still wake up, run the handler and clean up (CI hung here once)."""
     import ctypes
 
-    out = tmp_path / "out.lmz"
-    p = subprocess.Popen(EXE + ["compress", "--mix", "off", "-m", mp, "-o", str(out)], stdin=subprocess.PIPE,
-                         stderr=subprocess.PIPE, env=_env(), preexec_fn=_default_signals)
-    p.stdin.write(b"partial input, the pipe stays open")
-    p.stdin.flush()
-    deadline = time.time() + 60
-    while not _tmps(tmp_path) and time.time() < deadline:
-        time.sleep(0.05)
-    assert _tmps(tmp_path), "the temp file never appeared"
+    p, out = _compress_from_open_pipe(mp, tmp_path)
     others = [int(t) for t in os.listdir(f"/proc/{p.pid}/task") if int(t) != p.pid]
     if not others:
         p.kill()

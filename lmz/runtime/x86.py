@@ -16,11 +16,13 @@ bytes (tests/test_x86.py). Integer-only, so the same on every CPU.
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 __all__ = ["encode", "decode", "looks_like_x86"]
 
 
-def _transform_py(a, sign):
+@njit(cache=True, nogil=True)
+def _transform(a, sign):
     b = a.copy()
     n = a.shape[0]
     i = 0
@@ -38,17 +40,6 @@ def _transform_py(a, sign):
         else:
             i += 1
     return b
-
-
-_KERNEL = []  # the compiled _transform_py, made on first use: importing this module needs no numba
-
-
-def _transform(a, sign):
-    if not _KERNEL:
-        from numba import njit
-
-        _KERNEL.append(njit(cache=True, nogil=True)(_transform_py))
-    return _KERNEL[0](a, sign)
 
 
 def encode(raw: bytes) -> bytes:
