@@ -188,7 +188,8 @@ def encode_frame(model: ByteModel, stack: PredictorStack, raw: bytes, plan: Fram
     return enc.finish()
 
 
-PIPELINE = True  # encode: run the model ahead in a thread while the stack codes (parallel workers: off)
+PIPELINE = True  # run the model in a thread while the stack codes: the encoder always (model ahead), the
+# decoder with lane groups (_decode_groups); parallel workers: off
 AHEAD = 4  # model steps computed ahead at most (memory: AHEAD x lanes x chunk x 256 int32)
 
 
@@ -264,6 +265,10 @@ def decode_frame(model: ByteModel, stack: PredictorStack, coded: list[bytes], pl
                 progress(int(np.minimum(lens, t0 + STEP_RUN).sum() - np.minimum(lens, t0).sum()))
         return [out[i, : lens[i]].tobytes() for i in range(lanes)]
     raw_scores = use_model and getattr(stack, "takes_scores", False)
+    groups = getattr(stack, "lane_groups", None)
+    if raw_scores and PIPELINE and groups is not None and len(groups) > 1 and T > 1:
+        _decode_groups(model, stack, dec, plan, out, groups, progress, report_every)
+        return [out[i, : lens[i]].tobytes() for i in range(lanes)]
     done = 0
     for t in range(T):
         if use_model:
@@ -282,3 +287,70 @@ def decode_frame(model: ByteModel, stack: PredictorStack, coded: list[bytes], pl
     if progress:
         progress(int(lens.sum()) - done)
     return [out[i, : lens[i]].tobytes() for i in range(lanes)]
+
+
+def _decode_groups(model: ByteModel, stack, dec: Decoder, plan: FramePlan, out: np.ndarray, groups,
+                   progress: Progress, report_every: int) -> None:
+    """decode_frame for a stack that decodes in lane groups (MixStack ``groups``): a thread runs the
+    model per group, one step ahead. Group g's bytes of step t are known once the stack has decoded
+    that group, so the model's step t + 1 for group g runs while the stack decodes the other groups
+    (onnxruntime and the stack's kernels release the GIL: on two cores they overlap). The model is
+    exact per lane (a lane's scores do not depend on the other lanes of the batch), so the scores
+    are those of the whole-frame step: the same bits as decoding without the thread."""
+    import queue
+    import threading
+
+    lens, T = plan.lens, plan.steps
+    jobs: queue.Queue = queue.Queue()  # (group, step inputs [n, 1]) in coding order; None: stop
+    results: queue.Queue = queue.Queue()  # (scores [n, 256], error): at most one step per group waits
+    stop = threading.Event()
+
+    def run() -> None:
+        try:
+            states = [model.initial_state(hi - lo) for lo, hi in groups]
+            while not stop.is_set():
+                job = jobs.get()
+                if job is None:
+                    return
+                g, x = job
+                scores, states[g] = model.step(x, states[g])
+                results.put((scores[:, 0], None))
+        except BaseException as e:  # handed to the decoder, raised there
+            results.put((None, e))
+
+    def get():
+        while True:
+            try:
+                scores, err = results.get(timeout=0.1)
+            except queue.Empty:
+                if not th.is_alive():  # pragma: no cover - the thread always reports before it ends
+                    raise RuntimeError("the model thread ended without a result") from None
+                continue
+            if err is not None:
+                raise err
+            return scores
+
+    th = threading.Thread(target=run, name="lmz-model-groups", daemon=True)
+    th.start()
+    try:
+        for g, (lo, hi) in enumerate(groups):  # step 0: the virtual 0 byte
+            jobs.put((g, np.zeros((hi - lo, 1), dtype=np.int64)))
+        done = 0
+        for t in range(T):
+            stack.decode_begin(lens > t)
+            for g, (lo, hi) in enumerate(groups):
+                syms = stack.decode_group(g, dec, get())
+                out[lo:hi, t] = syms
+                if t + 1 < T:  # the model's next step for this group, while the stack decodes the others
+                    jobs.put((g, np.asarray(syms, dtype=np.int64).reshape(hi - lo, 1)))
+            stack.decode_end()
+            if progress and (t + 1) % report_every == 0:
+                now = int(np.minimum(lens, t + 1).sum())
+                progress(now - done)
+                done = now
+        if progress:
+            progress(int(lens.sum()) - done)
+    finally:  # done, failed or interrupted: release the thread
+        stop.set()
+        jobs.put(None)
+        th.join()

@@ -15,10 +15,12 @@ from .errors import FormatError
 STACK_MODEL_ONLY = 0
 STACK_MIX = 1
 
-# stack id -> preset id -> the complete parameter set (frozen: never edit a published entry)
+# stack id -> preset id -> the complete parameter set (frozen: never edit a published entry; a
+# parameter added later enters every entry with the value that means the old behaviour, as pcm and
+# groups did: the presets code exactly as before, and new streams with those settings still name them)
 _MIX_TEXT_V1 = {
     "algo": 1, "apm_ctx": 0, "apm_rate": 6, "bh_bits": 24, "bh_from": 3, "ctx2d": [], "ctx2d_direct": 0,
-    "hist_bits": 16, "img_act": 0, "img_h": 0, "img_lms": [], "img_w": 0, "img_xpatch": 0, "limit": 1023,
+    "groups": 1, "hist_bits": 16, "img_act": 0, "img_h": 0, "img_lms": [], "img_w": 0, "img_xpatch": 0, "limit": 1023,
     "match_bits": 20, "match_min": 8, "max_lanes": 512, "min_lane": 1024, "mixer2": 1, "mixer_ctx": 2,
     "mixer_lr": 3, "mixer_norm": 1, "orders": [0, 1, 2, 3, 4, 6], "share": 1, "sm_limit": 1023,
     "pcm": [], "sparse": [], "sse_w": [0, 4, 12], "table_bits": 20, "use_model": True, "words": 2, "x86": 0}
@@ -42,6 +44,10 @@ _MIX_TEXT_V2 = dict(_MIX_TEXT_V1, max_lanes=128)
 # (lmz/runtime/pcm.py); each frame overrides ``pcm`` with its sample range, [channels, start, end].
 # Counters adapt faster (the residuals' scale follows the signal's loudness).
 _MIX_PCM_V1 = dict(_MIX_PLAIN_V1, limit=127, sm_limit=255)
+# the 128-lane text stack with its lanes in 2 groups: each byte's decisions run group by group, so
+# the decoder runs the model's next step for one group while the stack decodes the other
+# (MixStack ``groups``, loop.decode_frame); a different arithmetic from preset 6 (docs/MIX.md)
+_MIX_TEXT_V3 = dict(_MIX_TEXT_V2, groups=2)
 PRESETS: dict[int, dict[int, dict]] = {
     STACK_MODEL_ONLY: {0: {}},
     STACK_MIX: {1: _MIX_TEXT_V1,  # the default text stack of mix ALGO 1 (mixer2 on)
@@ -50,7 +56,8 @@ PRESETS: dict[int, dict[int, dict]] = {
                 4: _MIX_BINARY_V1,  # binary blocks (--mix auto)
                 5: _MIX_X86_V1,  # x86 code (--mix auto)
                 6: _MIX_TEXT_V2,  # the default text stack since 128-lane frames
-                7: _MIX_PCM_V1},  # 16-bit PCM audio (--mix auto)
+                7: _MIX_PCM_V1,  # 16-bit PCM audio (--mix auto)
+                8: _MIX_TEXT_V3},  # preset 6 with 2 lane groups (decoder pipeline)
 }
 PRESET_PLAIN, PRESET_BINARY, PRESET_X86, PRESET_PCM = 3, 4, 5, 7
 BASE_PRESET = {STACK_MODEL_ONLY: 0, STACK_MIX: 1}  # overrides are written against this one
@@ -62,7 +69,7 @@ MIX_SCHEMA = {
     "bh_from": (_INT, 0, 9), "ctx2d": (_INTS, 0, 11, 12), "ctx2d_direct": (_INT, 0, 1), "hist_bits": (_INT, 8, 24),
     "img_act": (_INT, 0, 1), "img_h": (_INT, 0, 65535), "img_lms": (_INTS, 0, 16, 2), "img_w": (_INT, 0, 4096),
     "img_xpatch": (_INT, 0, 1), "limit": (_INT, 1, 65535), "match_bits": (_INT, 8, 30), "match_min": (_INT, 1, 8),
-    "max_lanes": (_INT, 1, 65535), "min_lane": (_INT, 1, 1 << 30), "mixer2": (_INT, 0, 1), "mixer_ctx": (_INT, 0, 3),
+    "groups": (_INT, 1, 16), "max_lanes": (_INT, 1, 65535), "min_lane": (_INT, 1, 1 << 30), "mixer2": (_INT, 0, 1), "mixer_ctx": (_INT, 0, 3),
     "mixer_lr": (_INT, 0, 16), "mixer_norm": (_INT, 0, 2), "orders": (_INTS, 0, 8, 9), "pcm": (_INTS, 0, 1 << 30, 3), "share": (_INT, 0, 1),
     "sm_limit": (_INT, 1, 65535), "sparse": (_INTS, 1, 255, 8), "sse_w": (_INTS, 0, 16, 3), "table_bits": (_INT, 15, 30), "use_model": (_BOOL,), "x86": (_INT, 0, 1),
     "words": (_INT, 0, 2)}

@@ -133,6 +133,12 @@ class MixStack:
                    (applied around the stack by the frame coder, api.py; the stack ignores it)
       pcm          [channels, start, end]: the frame's bytes start..end are 16-bit PCM samples, coded
                    as prediction residuals (lmz/runtime/pcm.py; applied around the stack like x86)
+      groups       G > 1: the frame's lanes are cut into min(G, lanes) contiguous groups (group g:
+                   lanes g * L // G' .. (g + 1) * L // G' - 1) and each byte's 8 decisions run group
+                   by group (group 0's 8 decisions, then group 1's, ...; the byte's begin and end
+                   stay over all lanes), so the decoder knows group g's bytes before it decodes the
+                   next group and can run the model's next step for them meanwhile (loop.py). Only
+                   stacks that use the model split (model-free stacks code as with 1)
       min_lane     shortest lane and most lanes the loop cuts a frame into (how lanes are cut
       max_lanes    does not change the arithmetic, and the container records the cut); images
                    want long lanes, so that the patch above is in reach of img_xpatch
@@ -152,7 +158,7 @@ class MixStack:
     DEFAULTS = dict(table_bits=20, bh_bits=24, bh_from=3, sm_limit=1023, hist_bits=16, match_bits=20, match_min=8, limit=1023,
                     mixer_lr=3, apm_rate=6, use_model=True, mixer_ctx=2, words=2, orders=(0, 1, 2, 3, 4, 6),
                     sse_w=(0, 4, 12), mixer_norm=1, share=1, img_w=0, img_h=0, ctx2d=(), img_act=0, apm_ctx=0, mixer2=0, ctx2d_direct=0,
-                    img_xpatch=0, img_lms=(), min_lane=1024, max_lanes=512, sparse=(), x86=0, pcm=(), algo=ALGO)
+                    img_xpatch=0, img_lms=(), min_lane=1024, max_lanes=512, sparse=(), x86=0, pcm=(), groups=1, algo=ALGO)
     # What new streams use on top of DEFAULTS. DEFAULTS only ever gain keys whose default is the
     # old behaviour (a stream's params fall back to them when decoding); better settings for new
     # streams go here, and the container records them.
@@ -364,15 +370,33 @@ class MixStack:
         self.scr = (self.first, self.cnt, self.ones, self.wcnt, self.acnt, z2.copy())
         self.P = np.zeros((8, L), dtype=np.int64)
         self.B = np.zeros((8, L), dtype=np.int64)
+        # lane groups: each byte's decisions run group by group (see groups above); a group's kernels
+        # get leading-dimension views [lo:hi] of the per-lane arrays (C-contiguous like the whole, so
+        # the same compiled code) and the shared tables whole; the scratch laid out [2, L] is per group
+        self.groups = int(p["groups"])
+        if not 1 <= self.groups <= 16:
+            raise ValueError("groups must be in 1..16")
+        G = min(self.groups, L) if self.use_model else 1
+        self.bounds = [g * L // G for g in range(G + 1)]
+        self._gsc, self._gscr, self._gP, self._gB = [], [], [], []
+        for g in range(G if G > 1 else 0):
+            s, n = slice(self.bounds[g], self.bounds[g + 1]), self.bounds[g + 1] - self.bounds[g]
+            self._gsc.append(tuple(a[s] for a in self.sc[:11]) + (np.zeros((2, n), dtype=np.int64),
+                                                                  np.zeros((2, n), dtype=np.int64)))
+            self._gscr.append(self.scr[:5] + (np.zeros((2, n), dtype=np.int64),))
+            self._gP.append(np.zeros((8, n), dtype=np.int64))
+            self._gB.append(np.zeros((8, n), dtype=np.int64))
 
     # -- per byte ------------------------------------------------------------------------------
-    def _begin_byte(self, model_freqs, active, scores=None) -> None:
+    def _begin_byte(self, model_freqs, active, scores=None, model=True) -> None:
+        """The byte's begin for all lanes; `model` False: the model's part (cum) is left to each
+        group (decode_group)."""
         L = self.lanes
         act = np.ones(L, dtype=bool) if active is None else np.ascontiguousarray(active, dtype=bool)
         self.act = act
         self.all_active = bool(act.all())
         self.act_rows = None if self.all_active else np.flatnonzero(act)
-        if self.use_model:
+        if self.use_model and model:
             if scores is not None:  # the model's scores: scores_to_freqs and the cumsum, compiled
                 if not bitloop.scores_cum(scores, self.cum):
                     raise IndexError("model scores out of range for scores_to_freqs")
@@ -437,10 +461,24 @@ class MixStack:
                            BH_NEXT, self.W, self.W2k, self.c1, self.A, self.rates, self.gdiv, self.sc, self.scr)
 
     def _code_byte(self, syms: np.ndarray) -> None:
+        if len(self.bounds) > 2:  # group by group, into the groups' P / B, then the whole P / B
+            for g in range(len(self.bounds) - 1):
+                s = slice(self.bounds[g], self.bounds[g + 1])
+                bitloop.code_byte(syms[s], *self._group_args(g, s), self._gB[g])
+                self.P[:, s] = self._gP[g]
+                self.B[:, s] = self._gB[g]
+            return
         bitloop.code_byte(syms, self.c0, self.act, self.cfg, self.base, self.chk, self.c0h, self.T, self.lim_cols,
                           self.hbase, self.hchk, self.c0hh, self.BH, BH_NEXT, self.smcol, self.mbyte, self.mlb,
                           self.cum, self.actb, self.W, self.W2k, self.c1, self.c1a, self.A, self.sse_arr, self.rates,
                           self.gdiv, self.tabs, self.sc, self.scr, self.P, self.B)
+
+    def _group_args(self, g: int, s: slice) -> tuple:
+        """The byte kernels' arguments from c0 to P for the lanes s of group g (views, shared tables)."""
+        return (self.c0[s], self.act[s], self.cfg, self.base[s], self.chk[s], self.c0h, self.T, self.lim_cols,
+                self.hbase[s], self.hchk[s], self.c0hh, self.BH, BH_NEXT, self.smcol, self.mbyte[s], self.mlb[s],
+                self.cum[s], self.actb[s], self.W, self.W2k, self.c1[s], self.c1a[s], self.A, self.sse_arr,
+                self.rates, self.gdiv, self.tabs, self._gsc[g], self._gscr[g], self._gP[g])
 
     # -- public API ----------------------------------------------------------------------------
     # fused=True: with the project's numpy Encoder/Decoder, the byte's 8 coder events run inside the
@@ -448,6 +486,11 @@ class MixStack:
     # False: 8 calls of the numpy put_bits / get_bits per byte (the reference path).
     fused = True
     takes_scores = True  # the lane loop may hand over the model's raw scores (encode_scores / decode_scores)
+
+    @property
+    def lane_groups(self) -> list[tuple[int, int]]:
+        """(lo, hi) of each lane group, in coding order (one group: the whole frame)."""
+        return [(self.bounds[g], self.bounds[g + 1]) for g in range(len(self.bounds) - 1)]
 
     def encode_step(self, model_freqs, syms, active, enc, scores=None) -> None:
         """Code byte t of every lane: 8 calls of enc.put_bits(bits, p1, active), or their compiled
@@ -459,14 +502,20 @@ class MixStack:
             if enc.bound + 16 > enc.buf.shape[1]:  # 8 events shift out at most 16 bytes per lane
                 enc.bound = int(enc.pos.max())
                 enc._grow(enc.bound + 16)
-            bitloop.encode_byte(syms, self.c0, self.act, self.cfg, self.base, self.chk, self.c0h, self.T,
-                                self.lim_cols, self.hbase, self.hchk, self.c0hh, self.BH, BH_NEXT, self.smcol,
-                                self.mbyte, self.mlb, self.cum, self.actb, self.W, self.W2k, self.c1, self.c1a,
-                                self.A, self.sse_arr, self.rates, self.gdiv, self.tabs, self.sc, self.scr, self.P,
-                                self.B, enc.low, enc.rng, enc.buf, enc.pos)
+            if len(self.bounds) > 2:
+                for g in range(len(self.bounds) - 1):
+                    s = slice(self.bounds[g], self.bounds[g + 1])
+                    bitloop.encode_byte(syms[s], *self._group_args(g, s), self._gB[g], enc.low[s], enc.rng[s],
+                                        enc.buf[s], enc.pos[s])
+            else:
+                bitloop.encode_byte(syms, self.c0, self.act, self.cfg, self.base, self.chk, self.c0h, self.T,
+                                    self.lim_cols, self.hbase, self.hchk, self.c0hh, self.BH, BH_NEXT, self.smcol,
+                                    self.mbyte, self.mlb, self.cum, self.actb, self.W, self.W2k, self.c1, self.c1a,
+                                    self.A, self.sse_arr, self.rates, self.gdiv, self.tabs, self.sc, self.scr, self.P,
+                                    self.B, enc.low, enc.rng, enc.buf, enc.pos)
             enc.bound += 16
             enc.events += 8
-        else:
+        else:  # the lanes' coders are independent: the byte's events of all lanes after all groups
             self._code_byte(syms)
             act = None if self.all_active else self.act
             for k in range(8):
@@ -475,6 +524,12 @@ class MixStack:
 
     def decode_step(self, model_freqs, active, dec, scores=None) -> np.ndarray:
         """Decode byte t of every lane (inactive lanes give 0)."""
+        if len(self.bounds) > 2:  # group by group: the same calls as the loop's group pipeline
+            self.decode_begin(active)
+            for g, (lo, hi) in enumerate(self.lane_groups):
+                self.decode_group(g, dec, None if scores is None else scores[lo:hi],
+                                  None if model_freqs is None else model_freqs[lo:hi])
+            return self.decode_end()
         self._begin_byte(model_freqs, active, scores)
         if self.fused and type(dec) is Decoder and "get_bits" not in vars(dec):
             bitloop.decode_byte(self.c0, self.act, self.cfg, self.base, self.chk, self.c0h, self.T, self.lim_cols,
@@ -488,6 +543,49 @@ class MixStack:
                 p1 = self._predict(k)
                 bits = np.ascontiguousarray(dec.get_bits(p1, act), dtype=np.int64)
                 self._update(bits)
+        return self.decode_end()
+
+    # decoding in lane groups (lane_groups): decode_begin(active); decode_group(g, dec, scores of group
+    # g) for g = 0, 1, ... in order; decode_end() -> syms. Group g's bytes, c0[lo:hi] - 256, are known
+    # once decode_group(g) returns, so the model's next step for group g can run meanwhile.
+    def decode_begin(self, active) -> None:
+        """The byte's begin for all lanes (match lookup), without the model's scores."""
+        self._begin_byte(None, active, model=False)
+
+    def decode_group(self, g: int, dec, scores=None, model_freqs=None) -> np.ndarray:
+        """Decode the byte of group g's lanes from the model's `scores` (int32 [hi - lo, 256]) or
+        `model_freqs` for them; returns their bytes (a view: copy it to keep it)."""
+        lo, hi = self.bounds[g], self.bounds[g + 1]
+        s = slice(lo, hi)
+        if self.use_model:
+            if scores is not None:
+                if not bitloop.scores_cum(scores, self.cum[s]):
+                    raise IndexError("model scores out of range for scores_to_freqs")
+            elif model_freqs is None:
+                raise ValueError("this MixStack was built with use_model=True: model_freqs needed")
+            else:
+                np.cumsum(np.asarray(model_freqs, dtype=np.int64), axis=1, out=self.cum[s, 1:])
+        args = self._group_args(g, s)
+        if self.fused and type(dec) is Decoder and "get_bits" not in vars(dec):
+            bitloop.decode_byte(*args, dec.code[s], dec.rng[s], dec.buf[s], dec.pos[s], dec.last)
+        else:  # the numpy coder: the other groups' lanes code the no-op (an exact no-op)
+            c0, act, p, sc, scr = args[0], args[1], self._gP[g], self._gsc[g], self._gscr[g]
+            amask = np.zeros(self.lanes, dtype=bool)
+            amask[s] = act
+            p1 = np.ones(self.lanes, dtype=np.int64)
+            for k in range(8):
+                bitloop.predict_bit(k, c0, act, self.cfg, self.base[s], self.chk[s], self.c0h, self.T, self.hbase[s],
+                                    self.hchk[s], self.c0hh, self.BH, self.smcol, self.mbyte[s], self.mlb[s],
+                                    self.cum[s], self.actb[s], self.W, self.W2k, self.c1[s], self.c1a[s], self.A,
+                                    self.sse_arr, self.tabs, sc, p[k])
+                p1[s] = p[k]
+                bits = np.ascontiguousarray(dec.get_bits(p1, amask)[s], dtype=np.int64)
+                bitloop.update_bit(bits, c0, act, self.cfg, self.chk[s], self.T, self.lim_cols, self.hchk[s], self.BH,
+                                   BH_NEXT, self.W, self.W2k, self.c1[s], self.A, self.rates, self.gdiv, sc, scr)
+        return self.c0[s] - 256
+
+    def decode_end(self) -> np.ndarray:
+        """The byte's end for all lanes; returns the bytes (inactive lanes: 0)."""
         syms = self.c0 - 256
         self._end_byte(syms)
         return syms
