@@ -155,9 +155,20 @@ def test_groups_round_trip_with_the_pipeline_on_and_off(monkeypatch, model, requ
     assert blobs[0] == blobs[1]
     assert all(o == data for o in outs)
     assert _threads() == 0
-    # preset 8 is named in the header; groups=1 is preset 6's stream, another arithmetic
+    # preset 8 is named in the header, and is the default (MixStack.CURRENT); groups=1 is preset 6's
+    # stream, another arithmetic
     assert api.read_header(blobs[0]).preset == 8
-    assert api.compress(data, model=m, mix="on", lanes=7) != blobs[0]
+    assert api.compress(data, model=m, mix="on", lanes=7) == blobs[0]
+    g1 = api.compress(data, model=m, mix="on", lanes=7, mix_params={"groups": 1})
+    assert g1 != blobs[0] and api.read_header(g1).preset == 6 and api.decompress(g1, model=m) == data
+
+
+def test_groups_only_where_they_apply():
+    """New streams get CURRENT's groups only with the model and without image contexts."""
+    assert MixStack.new_params({})["groups"] == 2
+    assert MixStack.new_params({"use_model": False})["groups"] == 1  # would code as 1 group anyway
+    assert MixStack.new_params({"img_w": 64})["groups"] == 1
+    assert MixStack.new_params({"img_w": 64, "groups": 2})["groups"] == 2  # asked for: kept
 
 
 def test_pipeline_used_by_the_decoder(monkeypatch):

@@ -104,17 +104,15 @@ class StackSpec:
 
 def make_stack(mix="off", **params) -> StackSpec:
     """`mix`: "off" -> ModelOnly, "on" -> lmz.runtime.stack.MixStack (params: its keyword arguments;
-    the class's DEFAULTS and CURRENT settings are recorded too, so later changes cannot break old files)."""
+    the class's DEFAULTS and CURRENT settings are recorded too, so later changes cannot break old files:
+    MixStack.new_params)."""
     if isinstance(mix, StackSpec):
         return mix
     if mix in ("off", "model", "none", False, None):
         return StackSpec("model", STACK_MODEL_ONLY, ModelOnly, params)
     if mix in ("on", "mix", True):
         cls = _mix_class()
-        full = dict(cls.DEFAULTS)
-        full.update(cls.CURRENT)
-        full.update(params)
-        return StackSpec("mix", STACK_MIX, cls, full)
+        return StackSpec("mix", STACK_MIX, cls, cls.new_params(params))
     raise UsageError(f"--mix must be auto, on or off, not {mix!r}")
 
 

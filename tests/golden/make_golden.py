@@ -4,7 +4,8 @@
 
 v1: format version 1; v2: format version 2; v3: format version 2 with frames of type 03 (--mix auto);
 v4: the same, text-mix headers naming mix preset 6; v5: + 16-bit PCM WAV files (--mix auto, mix
-preset 7: the pcm residual transform, runtime/pcm.py).
+preset 7: the pcm residual transform, runtime/pcm.py); v6: the same, text-mix headers naming mix
+preset 8 (2 lane groups), + one stream with 3 lane groups and one with 1 (preset 6).
 
 Each case is a small input (committed beside its stream as NAME.raw) and the Compressor options
 that made NAME.lmz. tests/test_golden.py decodes every stream of every version folder forever, and
@@ -92,6 +93,9 @@ CASES = {
     # v5: 16-bit PCM audio (frame type 03, mix preset 7)
     "pcm16": ("wav16", dict(model="text", mix="auto")),
     "pcm16-frames": ("wav16-mono", dict(model="text", mix="auto", frame_size=2000)),
+    # v6: text-mix streams name mix preset 8 (2 lane groups); 3 uneven groups, and 1 (preset 6)
+    "text-mix-groups3": ("text", dict(model="text", mix="on", lanes=7, mix_params={"groups": 3})),
+    "text-mix-groups1": ("text", dict(model="text", mix="on", mix_params={"groups": 1})),
 }
 
 

@@ -166,13 +166,28 @@ class MixStack:
     # compiled stack does not, and fewer, longer lanes code smaller (128 lanes: 2.9% smaller than
     # 512 for 6% more CPU on 0.9 MB of development text, docs/bench/lanes.md; mix preset 6). The
     # image model keeps 512 (its metadata says so: 128 gained 0.4% for 31% more CPU).
-    CURRENT = dict(mixer2=1, max_lanes=128)
+    # groups: the decoder runs the model's next step for one half of the lanes while the stack decodes
+    # the other (mix preset 8; 1 MiB of text: decode ~20% faster on two cores, 0.15% larger,
+    # docs/bench/stack.md); only where it applies (new_params).
+    CURRENT = dict(mixer2=1, max_lanes=128, groups=2)
     # The loop cuts lanes as short as this when the mix is on (a model's preset may ask for other
     # values, see min_lane / max_lanes above) ...
     min_lane = DEFAULTS["min_lane"]
     # ... and as many as this per frame (the class default: streams record their own).
     # Memory: all arrays of a 512-lane stack with the defaults total 137 MiB (measured).
     max_lanes = DEFAULTS["max_lanes"]
+
+    @classmethod
+    def new_params(cls, params: dict) -> dict:
+        """The complete parameters of a new stream: DEFAULTS, CURRENT, then `params`. CURRENT's
+        ``groups`` only where it applies: a stack without the model codes in one group anyway, and
+        image stacks (``img_w``) keep one group (not measured there)."""
+        full = dict(cls.DEFAULTS)
+        full.update(cls.CURRENT)
+        full.update(params)
+        if "groups" not in params and (not full["use_model"] or full["img_w"]):
+            full["groups"] = cls.DEFAULTS["groups"]
+        return full
 
     def __init__(self, lanes: int, starts=None, **params):
         unknown = set(params) - set(self.DEFAULTS)
