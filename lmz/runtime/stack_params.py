@@ -38,7 +38,7 @@ _MIX_BINARY_V1 = dict(_MIX_PLAIN_V1, sparse=[2, 6, 12, 10])
 _MIX_X86_V1 = dict(_MIX_BINARY_V1, x86=1)
 # the text stack with at most 128 lanes per frame (longer lanes: the mix and the model's state
 # learn over 8-32 KiB instead of 2-8 KiB; 2.9% smaller for 6% more CPU on 0.9 MB of development
-# text, docs/bench/lanes.md); the default of new streams since preset 6 (MixStack.CURRENT)
+# text, docs/bench/lanes.md); the default of new text streams from preset 6 to preset 8 (MixStack.CURRENT)
 _MIX_TEXT_V2 = dict(_MIX_TEXT_V1, max_lanes=128)
 # ... and 16-bit PCM audio: the samples replaced by prediction residuals before coding
 # (lmz/runtime/pcm.py); each frame overrides ``pcm`` with its sample range, [channels, start, end].
@@ -46,7 +46,8 @@ _MIX_TEXT_V2 = dict(_MIX_TEXT_V1, max_lanes=128)
 _MIX_PCM_V1 = dict(_MIX_PLAIN_V1, limit=127, sm_limit=255)
 # the 128-lane text stack with its lanes in 2 groups: each byte's decisions run group by group, so
 # the decoder runs the model's next step for one group while the stack decodes the other
-# (MixStack ``groups``, loop.decode_frame); a different arithmetic from preset 6 (docs/MIX.md)
+# (MixStack ``groups``, loop._decode_groups); a different arithmetic from preset 6 (docs/MIX.md);
+# the default of new text streams since lane groups (MixStack.CURRENT)
 _MIX_TEXT_V3 = dict(_MIX_TEXT_V2, groups=2)
 PRESETS: dict[int, dict[int, dict]] = {
     STACK_MODEL_ONLY: {0: {}},
@@ -55,9 +56,9 @@ PRESETS: dict[int, dict[int, dict]] = {
                 3: _MIX_PLAIN_V1,  # text-like blocks the model does not help (--mix auto)
                 4: _MIX_BINARY_V1,  # binary blocks (--mix auto)
                 5: _MIX_X86_V1,  # x86 code (--mix auto)
-                6: _MIX_TEXT_V2,  # the default text stack since 128-lane frames
+                6: _MIX_TEXT_V2,  # the default text stack of 128-lane frames (before preset 8)
                 7: _MIX_PCM_V1,  # 16-bit PCM audio (--mix auto)
-                8: _MIX_TEXT_V3},  # preset 6 with 2 lane groups (decoder pipeline)
+                8: _MIX_TEXT_V3},  # the default text stack: preset 6 with 2 lane groups (decoder pipeline)
 }
 PRESET_PLAIN, PRESET_BINARY, PRESET_X86, PRESET_PCM = 3, 4, 5, 7
 BASE_PRESET = {STACK_MODEL_ONLY: 0, STACK_MIX: 1}  # overrides are written against this one
