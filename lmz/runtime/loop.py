@@ -27,7 +27,11 @@ coding would expand is stored raw and the decoder skips it; otherwise (shared ta
 MixStack) every lane of a frame is coded and decoded in lockstep and only whole frames fall
 back to stored. A stack with ``compiled_steps`` True (no model to run between bytes) codes a run
 of steps in one call instead: ``encode_steps(M, lens, t1, enc)`` / ``decode_steps(out, lens, t1,
-dec)``, with the same bits as the step-by-step methods.
+dec)``, with the same bits as the step-by-step methods. A stack whose ``lane_groups`` (a list of
+(lo, hi)) has more than one group decodes a step as ``decode_begin(active)``, then
+``decode_group(g, dec, scores of lanes lo..hi-1)`` for each group in order (returning the group's
+bytes), then ``decode_end()``, exactly as ``decode_scores`` would; the loop then runs the model
+per group in a thread, one step ahead (``_decode_groups``).
 """
 from __future__ import annotations
 

@@ -35,6 +35,8 @@ overshoots), a bit-history slot takes the transition of its first member, each m
 mixer weight set adds its gradient / isqrt(members) (np.add.at: integer adds commute), an APM
 knot takes the members' mean delta.
 Inactive lanes (``active`` False) code a no-op, see byte 0, and never touch shared state.
+With ``groups`` > 1 the lanes of a frame form contiguous groups and each byte's 8 decisions run
+group by group ("one decision" above is then one group's); the byte's begin and end stay whole.
 Encoder and decoder therefore evolve identical state on any machine.
 
 Memory (defaults). Shared per stack: bit histories 2 B x 2**24 (32 MiB); direct counters and
@@ -150,7 +152,9 @@ class MixStack:
     of ``enc.put_bits(bits, p1, active)``; ``decode_step(model_freqs, active, dec) -> syms``
     mirrors it with ``dec.get_bits(p1, active)``; ``model_freqs`` is int64 [L, 256] (rows sum
     to 2**16) or None when ``use_model`` is False; ``predict_step`` codes without a coder and
-    returns the probabilities of the coded bits (for measuring).
+    returns the probabilities of the coded bits (for measuring). With lane groups (``lane_groups``:
+    more than one (lo, hi)), ``decode_begin(active)``, ``decode_group(g, dec, scores_g)`` per group
+    and ``decode_end()`` split ``decode_scores`` so that the loop can run the model per group.
     """
 
     stack_id = STACK_ID
