@@ -146,6 +146,7 @@ def test_groups_round_trip_with_the_pipeline_on_and_off(monkeypatch, model, requ
     m = FakeModel() if model == "fake" else request.getfixturevalue("tiny_model")
     data = TEXT * 3
     blobs, outs = [], []
+    monkeypatch.setattr(loop, "_cores", lambda: 2)  # the decoder's thread even on one core
     for pipe in (False, True):
         monkeypatch.setattr(loop, "PIPELINE", pipe)
         blobs.append(api.compress(data, model=m, mix="on", lanes=7, mix_params={"groups": 2}))
@@ -184,8 +185,13 @@ def test_pipeline_used_by_the_decoder(monkeypatch):
     blob = api.compress(TEXT * 2, model=m, mix="on", lanes=5, mix_params={"groups": 2})
     calls.clear()
     monkeypatch.setattr(loop, "PIPELINE", True)
+    monkeypatch.setattr(loop, "_cores", lambda: 2)
     assert api.decompress(blob, model=m) == TEXT * 2
     assert {n for n, _ in calls} == {"lmz-model-groups"} and {k for _, k in calls} == {2, 3}
+    calls.clear()
+    monkeypatch.setattr(loop, "_cores", lambda: 1)  # one core: the whole frame's step, no thread
+    assert api.decompress(blob, model=m) == TEXT * 2
+    assert {n for n, _ in calls} == {"MainThread"} and {k for _, k in calls} == {5}
 
 
 class Boom(RuntimeError):
@@ -205,6 +211,7 @@ def test_model_error_in_the_decoder_thread_reaches_the_caller(monkeypatch):
             return super().step(data, state)
 
     monkeypatch.setattr(loop, "PIPELINE", True)
+    monkeypatch.setattr(loop, "_cores", lambda: 2)  # the thread even on one core
     with pytest.raises(Boom):
         api.decompress(blob, model=Failing())
     assert _threads() == 0
@@ -222,6 +229,7 @@ def test_stack_error_stops_the_decoder_thread(monkeypatch):
         return real(self, *a, **k)
 
     monkeypatch.setattr(loop, "PIPELINE", True)
+    monkeypatch.setattr(loop, "_cores", lambda: 2)
     monkeypatch.setattr(MixStack, "decode_group", failing)
     with pytest.raises(Boom):
         api.decompress(blob, model=FakeModel())

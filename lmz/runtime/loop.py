@@ -191,7 +191,8 @@ def encode_frame(model: ByteModel, stack: PredictorStack, raw: bytes, plan: Fram
 
 
 PIPELINE = True  # run the model in a thread while the stack codes: the encoder always (model ahead), the
-# decoder with lane groups (_decode_groups); parallel workers: off
+# decoder with lane groups and more than one core (_decode_groups; on one core the thread only costs:
+# the model's whole-frame step gives the same scores); parallel workers: off
 AHEAD = 4  # model steps computed ahead at most (memory: AHEAD x lanes x chunk x 256 int32)
 
 
@@ -268,7 +269,7 @@ def decode_frame(model: ByteModel, stack: PredictorStack, coded: list[bytes], pl
         return [out[i, : lens[i]].tobytes() for i in range(lanes)]
     raw_scores = use_model and getattr(stack, "takes_scores", False)
     groups = getattr(stack, "lane_groups", None)
-    if raw_scores and PIPELINE and groups is not None and len(groups) > 1 and T > 1:
+    if raw_scores and PIPELINE and groups is not None and len(groups) > 1 and T > 1 and _cores() > 1:
         _decode_groups(model, stack, dec, plan, out, groups, progress, report_every)
         return [out[i, : lens[i]].tobytes() for i in range(lanes)]
     done = 0
@@ -289,6 +290,12 @@ def decode_frame(model: ByteModel, stack: PredictorStack, coded: list[bytes], pl
     if progress:
         progress(int(lens.sum()) - done)
     return [out[i, : lens[i]].tobytes() for i in range(lanes)]
+
+
+def _cores() -> int:
+    from .parallel import cores  # (parallel imports this module)
+
+    return cores()
 
 
 def _decode_groups(model: ByteModel, stack, dec: Decoder, plan: FramePlan, out: np.ndarray, groups,
