@@ -46,13 +46,14 @@ def test_file_round_trip_and_fingerprint(d, tmp_path):
     p.write_bytes(d.to_bytes())
     e = lmz.Dictionary.load(p)
     assert e.fingerprint == d.fingerprint and e.prime == PRIME and e.spec.params == d.spec.params
+    assert e.spec.params["columns"] == 1
     assert lmz.compress_records(RECS, dictionary=e) == lmz.compress_records(RECS, dictionary=d)
 
 
 def test_sampling_a_prime_from_large_samples():
     big = [bytes([i]) * 5000 for i in range(40)]  # 200,000 bytes
     d = lmz.train_dictionary(big, size=3 * dm.PIECE)
-    assert len(d.prime) == 3 * dm.PIECE and d.prime[0] == 0 and d.prime[-1] != 0
+    assert len(d.prime) == 3 * dm.PIECE and d.prime[0] == 0 and d.prime[-2] != 0 and d.prime[-1:] == b"\n"
     with pytest.raises(UsageError):
         lmz.train_dictionary([])
     with pytest.raises(UsageError):

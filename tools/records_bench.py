@@ -37,12 +37,19 @@ def _timed(fn, *a, **k):
     return out, time.perf_counter() - t0
 
 
-def classical(recs: list[bytes], train_recs: list[bytes]) -> dict:
+def classical(recs: list[bytes], train_recs: list[bytes], all_train: list[bytes], big: int) -> dict:
+    """zstd -19 with its default dictionary size (110 KB, from `train_recs`) and, when `big`, with a
+    dictionary of up to `big` bytes from all of the train split (the trainer takes at most a tenth of
+    its samples), zstd alone, brotli, PPMd."""
     raw = sum(map(len, recs))
     d = rv.zstd_dict(train_recs)
     out = {"zstd19_dict": sum(rv.zstd_sizes(recs, d)) / raw if d is not None else None,
            "dict_bytes": len(d.as_bytes()) if d is not None else 0,
            "zstd19": sum(rv.zstd_sizes(recs, None)) / raw}
+    if big:
+        d = rv.zstd_dict(all_train, big)
+        out["zstd19_bigdict"] = sum(rv.zstd_sizes(recs, d)) / raw if d is not None else None
+        out["bigdict_bytes"] = len(d.as_bytes()) if d is not None else 0
     for name, (comp, decomp) in (("brotli11", _brotli()), ("ppmd6", _ppmd())):
         total = 0
         for r in recs:
@@ -132,7 +139,8 @@ def main(argv=None) -> int:
         for size in SIZES:
             recs = rv.sample(rv.cut(ev, size), a.eval_bytes)
             train_recs = rv.sample(rv.cut(tr, size), a.train_bytes)
-            row = {"records": len(recs), "raw": sum(map(len, recs)), **classical(recs, train_recs)}
+            row = {"records": len(recs), "raw": sum(map(len, recs)),
+                   **classical(recs, train_recs, rv.cut(tr, size), a.dict_size)}
             for key, coder in coders.items():
                 row[key] = lmz_rate(coder, recs)
                 row[f"{key}_vs_zstd_dict"] = row[key]["rate"] / row["zstd19_dict"] if row["zstd19_dict"] else None
@@ -141,7 +149,9 @@ def main(argv=None) -> int:
             ds["sizes"][size] = row
             print(f"{name} {size}: " + "".join(f"{k} {100 * row[k]['rate']:.2f}% ({row[f'{k}_vs_zstd_dict']:.3f} x "
                                                "zstd+dict)  " for k in coders)
-                  + f"zstd+dict {100 * (row['zstd19_dict'] or 0):.2f}%  zstd {100 * row['zstd19']:.2f}%  "
+                  + f"zstd+dict {100 * (row['zstd19_dict'] or 0):.2f}%  "
+                  + (f"zstd+dict of {row['bigdict_bytes']:,} B {100 * (row['zstd19_bigdict'] or 0):.2f}%  "
+                     if a.dict_size else "") + f"zstd {100 * row['zstd19']:.2f}%  "
                   f"brotli {100 * row['brotli11']:.2f}%  ppmd {100 * row['ppmd6']:.2f}%"
                   + "".join(f"  {m} {100 * row[f'lmz_{m}']:.2f}%" for m in others), flush=True)
         sample = b"".join(rv.sample(rv.cut(ev, 2048), a.throughput_bytes))

@@ -248,7 +248,7 @@ def list_(inp: str = typer.Argument(..., metavar="FILE", help="Records file."),
 def train_dict(inputs: List[str] = typer.Argument(..., metavar="SAMPLE...", help="Files of your data (records, "
                                                  "logs, a directory: every file under it)."),
                output: str = typer.Option(..., "-o", "--output", help="The dictionary file to write."),
-               size: str = typer.Option("1MiB", "--size", help="Prime bytes (evenly spread 4 KiB pieces of the "
+               size: str = typer.Option("2MiB", "--size", help="Prime bytes (evenly spread 4 KiB pieces of the "
                                         "samples when they hold more); larger primes code records smaller "
                                         "and take longer to load."),
                force: bool = ForceOpt, quiet: bool = QuietOpt, verbose: bool = VerboseOpt):

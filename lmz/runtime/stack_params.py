@@ -65,6 +65,7 @@ MIX_SCHEMA = {
     "max_lanes": (_INT, 1, 65535), "min_lane": (_INT, 1, 1 << 30), "mixer2": (_INT, 0, 1), "mixer_ctx": (_INT, 0, 3),
     "mixer_lr": (_INT, 0, 16), "mixer_norm": (_INT, 0, 2), "orders": (_INTS, 0, 8, 9), "pcm": (_INTS, 0, 1 << 30, 3), "share": (_INT, 0, 1),
     "sm_limit": (_INT, 1, 65535), "sparse": (_INTS, 1, 255, 8), "sse_w": (_INTS, 0, 16, 3), "table_bits": (_INT, 15, 30), "use_model": (_BOOL,), "x86": (_INT, 0, 1),
+    "columns": (_INT, 0, 1),
     "words": (_INT, 0, 2)}
 SCHEMAS = {STACK_MODEL_ONLY: {}, STACK_MIX: MIX_SCHEMA}
 MAX_PARAMS_BYTES = 4096
