@@ -5,6 +5,7 @@
 v1: format version 1; v2: format version 2; v3: format version 2 with frames of type 03 (--mix auto);
 v4: the same, text-mix headers naming mix preset 6; v5: + 16-bit PCM WAV files (--mix auto, mix
 preset 7: the pcm residual transform, runtime/pcm.py).
+v6: the v5 cases with --mix auto's model-free text frames at mix preset 9 (column contexts).
 dict1: a dictionary file (format LMZD 1) and records coded with it (``make_golden.py dict1``).
 
 Each case is a small input (committed beside its stream as NAME.raw) and the Compressor options
