@@ -34,8 +34,10 @@ def test_round_trip_alone_and_in_any_order(d):
     assert list(lmz.iter_decompress_records(blobs, dictionary=d, batch=2)) == RECS
     for i in range(len(RECS)):  # each decodes without the others, whatever came before
         assert lmz.decompress_record(blobs[i], dictionary=d) == RECS[i]
-    # a record's bytes do not depend on the records coded before it
+    # a record's bytes do not depend on the records coded before it, nor on the threads
     assert lmz.compress_records(RECS[::-1], dictionary=d) == blobs[::-1]
+    assert lmz.compress_records(RECS * 2, dictionary=d, threads=2) == blobs * 2
+    assert lmz.decompress_records(blobs * 2, dictionary=d, threads=2) == RECS * 2
     # the prime is what the dictionary is for: a record like it codes far smaller than without it
     other = lmz.train_dictionary([bytes(range(256)) * 4])
     assert len(blobs[0]) * 2 < len(lmz.compress_records(RECS[:1], dictionary=other)[0])
@@ -144,7 +146,7 @@ def test_cli_train_dict_compress_get_extract(tmp_path):
     src = tmp_path / "ev.jsonl"
     data = b"".join(RECS[:1] + RECS[4:5]) * 3
     src.write_bytes(data)
-    r = run(app, ["records", "compress", "--dict", str(dpath), str(src)], catch_exceptions=False)
+    r = run(app, ["records", "compress", "--dict", str(dpath), "-T", "2", str(src)], catch_exceptions=False)
     assert r.exit_code == 0, r.output
     z = tmp_path / "ev.jsonl.lmzr"
     r = run(app, ["records", "get", "--dict", str(dpath), str(z), "1"], catch_exceptions=False)

@@ -124,7 +124,7 @@ class RecordsWriter:
 
     def __init__(self, file, model=None, framing: str = "lines", names: list[str] | None = None,
                  provider: str = "auto", index: bool = True, batch: int = WRITE_BATCH, max_record: int = MAX_RECORD,
-                 dictionary=None):
+                 dictionary=None, threads: int = 1):
         from .api import DEFAULT_MODEL, _model_name, load_model
 
         if framing not in FRAMINGS:
@@ -135,7 +135,7 @@ class RecordsWriter:
             raise UsageError(f"max_record must be in 1..{MAX_RECORD}")
         if dictionary is not None and model is not None:
             raise UsageError("records are coded with a model or with a dictionary, not both")
-        self.dictionary = dictionary
+        self.dictionary, self.threads = dictionary, threads
         self.model = None if dictionary is not None else load_model(model or DEFAULT_MODEL, provider)
         self.framing, self.names, self.batch, self.max_record = FRAMINGS[framing], names, batch, max_record
         self._own = isinstance(file, (str, bytes, os.PathLike))
@@ -173,7 +173,7 @@ class RecordsWriter:
     def _flush(self) -> None:
         if not self._buf:
             return
-        blobs = compress_records(self._buf, model=self.model, dictionary=self.dictionary)
+        blobs = compress_records(self._buf, model=self.model, dictionary=self.dictionary, threads=self.threads)
         out = bytearray()
         for rec, blob in zip(self._buf, blobs):
             entry = varint(len(blob)) + blob
@@ -275,7 +275,7 @@ def _coder_for(h: Header, model, provider: str, dictionary) -> dict:
     return {"dictionary": dictionary}
 
 
-def iter_file(f, model=None, provider: str = "auto", batch: int = WRITE_BATCH, dictionary=None):
+def iter_file(f, model=None, provider: str = "auto", batch: int = WRITE_BATCH, dictionary=None, threads: int = 1):
     """(header, framing, names, iterator of records) of a records file read in order from `f` (a pipe
     is fine): every record, the end marker's total and CRC-32 and the index are checked (the iterator
     raises at the first failure; no record is yielded before its batch decoded and checked)."""
@@ -284,6 +284,8 @@ def iter_file(f, model=None, provider: str = "auto", batch: int = WRITE_BATCH, d
     _check_header(h)
     framing, names = _read_preamble(r)
     coder = _coder_for(h, model, provider, dictionary)
+    if dictionary is not None:
+        coder["threads"] = threads
 
     def records():
         entries, total, crc, buf = [], 0, 0, []

@@ -31,6 +31,12 @@ BATCH = 1024  # records per batch (lanes of one frame)
 MAX_RECORD = 1 << 24  # a record blob may not claim more than 16 MiB
 
 
+def _threads(n: int) -> int:
+    from .parallel import resolve_threads
+
+    return resolve_threads(n)
+
+
 def _check(raw: bytes) -> int:
     return zlib.crc32(raw) & 0xFFFF
 
@@ -50,14 +56,15 @@ def _batches(lengths: list[int], batch: int) -> Iterator[list[int]]:
 
 
 def compress_records(records: Iterable[bytes], model=None, provider: str = "auto", batch: int = BATCH,
-                     dictionary=None) -> list[bytes]:
-    """One independent blob per record, in order (an empty record gives a 3-byte blob)."""
+                     dictionary=None, threads: int = 1) -> list[bytes]:
+    """One independent blob per record, in order (an empty record gives a 3-byte blob). `threads`:
+    with a dictionary, records are coded on that many threads (0: one per core)."""
     from .api import load_model
 
     recs = [bytes(r) for r in records]
     out: list[bytes] = [varint(len(r)) + struct.pack("<H", _check(r)) for r in recs]
     if dictionary is not None:
-        return [o + dictionary.encode(r) for o, r in zip(out, recs)]
+        return [o + c for o, c in zip(out, dictionary.encode_many(recs, _threads(threads)))]
     m = load_model(model, provider)
     for idx in _batches([len(r) for r in recs], batch):
         plan = FramePlan(0, np.array([len(recs[i]) for i in idx], dtype=np.int64))
@@ -85,12 +92,12 @@ def _parse(blob: bytes, stack_id: int = STACK_MODEL_ONLY) -> tuple[int, int, byt
 
 
 def decompress_records(blobs: Iterable[bytes], model=None, provider: str = "auto", batch: int = BATCH,
-                       dictionary=None) -> list[bytes]:
+                       dictionary=None, threads: int = 1) -> list[bytes]:
     """The records of `blobs` (made by :func:`compress_records` with the same model or dictionary),
     in order."""
     if dictionary is not None:
         parsed = [_parse(b, STACK_MIX) for b in blobs]
-        out = [dictionary.decode(c, n) for n, _, c in parsed]
+        out = dictionary.decode_many([(c, n) for n, _, c in parsed], _threads(threads))
     else:
         parsed = [_parse(b) for b in blobs]
         out = _decode_batched(parsed, model, provider, batch)
