@@ -89,6 +89,7 @@ def throughput(coder: dict, data: bytes, rec_size: int) -> dict:
     alone (median of 3)."""
     recs = rv.cut(data, rec_size)
     r = lmz_rate(coder, recs)
+    r2 = lmz_rate(dict(coder, threads=2), recs) if "dictionary" in coder else None
     te, td = _whole(coder, data)
     lat_c, lat_d = [], []
     for rec in recs[:3]:
@@ -100,7 +101,9 @@ def throughput(coder: dict, data: bytes, rec_size: int) -> dict:
             "file_compress_kBps": n / te / 1e3, "file_decompress_kBps": n / td / 1e3,
             "compress_ratio": r["compress_kBps"] / (n / te / 1e3), "decompress_ratio": r["decompress_kBps"] / (n / td / 1e3),
             "latency_compress_ms": 1e3 * statistics.median(lat_c), "latency_decompress_ms": 1e3 * statistics.median(lat_d),
-            "record_size": rec_size}
+            "record_size": rec_size,
+            **({"records_2threads_compress_kBps": r2["compress_kBps"], "records_2threads_decompress_kBps": r2["decompress_kBps"]}
+               if r2 else {})}
 
 
 def main(argv=None) -> int:
@@ -160,7 +163,10 @@ def main(argv=None) -> int:
             print(f"{name} {key} throughput on {t['bytes']:,} bytes: records {t['records_compress_kBps']:.1f} / "
                   f"{t['records_decompress_kBps']:.1f} kB/s, whole file {t['file_compress_kBps']:.1f} / "
                   f"{t['file_decompress_kBps']:.1f} kB/s -> {t['compress_ratio']:.2f} / {t['decompress_ratio']:.2f} x; "
-                  f"one 2048-byte record: {t['latency_compress_ms']:.0f} / {t['latency_decompress_ms']:.0f} ms", flush=True)
+                  f"one 2048-byte record: {t['latency_compress_ms']:.0f} / {t['latency_decompress_ms']:.0f} ms"
+                  + (f"; 2 threads: records {t['records_2threads_compress_kBps']:.1f} / "
+                     f"{t['records_2threads_decompress_kBps']:.1f} kB/s" if "records_2threads_compress_kBps" in t else ""),
+                  flush=True)
     res["load_after"] = os.getloadavg()
     if a.json:
         a.json.write_text(json.dumps(res, indent=1) + "\n")
