@@ -25,6 +25,7 @@ from pathlib import Path
 
 import lmz
 from lmz.models import recordeval as rv
+from lmz.runtime.dictionary import DEFAULT_SIZE
 from lmz.studies.bench import _brotli, _ppmd
 
 DATASETS = {"json": "jsonl", "changelog": "txt", "csv": "csv"}
@@ -110,8 +111,9 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--data", type=Path, required=True, help="OUTDIR/records of tools/fetch_records.sh")
     p.add_argument("--models", type=Path, help="a folder with NAME.onnx per dataset (trained by lmz-train)")
-    p.add_argument("--dict-size", type=int, default=1 << 20,
-                   help="also rate an lmz dictionary of this many bytes primed on the train split (0: no)")
+    p.add_argument("--dict-size", type=int, default=DEFAULT_SIZE,
+                   help="also rate an lmz dictionary of this many bytes (default: lmz's, 2 MiB) primed on the "
+                   "train split (0: no)")
     p.add_argument("--eval-bytes", type=int, default=64 << 10, help="evaluation bytes per dataset and size")
     p.add_argument("--train-bytes", type=int, default=4 << 20, help="training bytes the dictionary sees")
     p.add_argument("--throughput-bytes", type=int, default=64 << 10)
