@@ -160,3 +160,31 @@ def test_cli_train_dict_compress_get_extract(tmp_path):
     assert r.exit_code != 0 and "--dict" in r.output and not (tmp_path / "back2").exists()
     r = run(app, ["records", "compress", "--dict", str(tmp_path / "nope"), str(src), "-f"], catch_exceptions=False)
     assert r.exit_code != 0 and "no such dictionary" in r.output
+
+
+def test_primed_state_cache(tmp_path, monkeypatch):
+    """A second load reads the primed state from the cache; a damaged or foreign cache file is
+    ignored (primed again); with the cache off nothing is written. Always the same bytes."""
+    monkeypatch.setenv("LMZ_CACHE_DIR", str(tmp_path))
+    d = lmz.train_dictionary([PRIME + b"cache test\n"])
+    want = lmz.compress_records(RECS, dictionary=d)
+    (f,) = list(tmp_path.iterdir())
+    assert f.name == f"dict-{d.fingerprint[:32]}.npz"
+    e = lmz.Dictionary.from_bytes(d.to_bytes())
+    assert lmz.compress_records(RECS, dictionary=e) == want
+    raw = bytearray(f.read_bytes())
+    for damage in (raw[: len(raw) // 2], raw[:-300] + bytes(300), b"not a cache"):
+        f.write_bytes(bytes(damage))
+        e = lmz.Dictionary.from_bytes(d.to_bytes())
+        assert lmz.compress_records(RECS, dictionary=e) == want
+    # a cache file of another dictionary under this one's name: its arrays' shapes or digest differ
+    other = lmz.train_dictionary([TEXT])
+    other.primed()
+    (tmp_path / f"dict-{other.fingerprint[:32]}.npz").replace(f)
+    e = lmz.Dictionary.from_bytes(d.to_bytes())
+    assert lmz.compress_records(RECS, dictionary=e) == want
+    monkeypatch.setenv("LMZ_CACHE_DIR", "")
+    for p in tmp_path.iterdir():
+        p.unlink()
+    e = lmz.Dictionary.from_bytes(d.to_bytes())
+    assert lmz.compress_records(RECS, dictionary=e) == want and not list(tmp_path.iterdir())
