@@ -125,6 +125,10 @@ class Dictionary:
         return hashlib.sha256(self.to_bytes()).hexdigest()
 
     # -- priming and coding ----------------------------------------------------------------
+    def cache_file(self) -> Path | None:
+        """Where the primed state is cached (None: the cache is off)."""
+        return _cache_file(self.fingerprint)
+
     def primed(self):
         """The stack after coding the prime (one lane; built on first use, then kept)."""
         with self._lock:

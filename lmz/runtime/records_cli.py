@@ -59,17 +59,24 @@ DictOpt = typer.Option(None, "--dict", "-D", help="A dictionary file (made by 'l
                        "needs the same dictionary.")
 
 
-def _dictionary(path: Optional[str]):
+def _dictionary(path: Optional[str], ctx: Optional[Ctx] = None):
+    """The dictionary at `path` (None: none), primed now; says so first when that takes a while."""
     if path is None:
         return None
     from .dictionary import Dictionary
 
     try:
-        return Dictionary.load(path)
+        d = Dictionary.load(path)
     except FileNotFoundError:
         raise UsageError(f"{path}: no such dictionary file") from None
     except OSError as e:
         raise LmzIOError(f"{path}: {e.strerror or e}") from None
+    where = d.cache_file()
+    if ctx is not None and not (where and where.exists()):
+        ctx.info(f"{path}: priming the dictionary ({len(d.prime)} bytes, about 10-15 s per MiB; once"
+                 + (f", then cached in {where.parent})" if where else ")"))
+    d.primed()
+    return d
 
 
 def _files_of(root: Path) -> list[tuple[str, Path]]:
@@ -101,7 +108,7 @@ def compress(inp: str = typer.Argument(..., metavar="INPUT", help="File, '-' (st
     def body():
         if dict_file is not None and model is not None:
             raise UsageError("--dict and --model: records are coded with one or the other")
-        dictionary = _dictionary(dict_file)
+        dictionary = _dictionary(dict_file, ctx)
         src = None if inp == "-" else Path(inp)
         is_dir = src is not None and src.is_dir()
         mode = split.value if split else ("files" if is_dir else "lines")
@@ -170,7 +177,7 @@ def extract(inp: str = typer.Argument(..., metavar="FILE", help="Records file ('
             Path(output) if output else src.with_name(src.name[: -len(rf.SUFFIX)])
         t0 = time.time()
         with (open(src, "rb") if src is not None else contextlib.nullcontext(_stdin("a records file"))) as fin:
-            h, framing, names, recs = rf.iter_file(fin, model, provider.value, dictionary=_dictionary(dict_file),
+            h, framing, names, recs = rf.iter_file(fin, model, provider.value, dictionary=_dictionary(dict_file, ctx),
                                                    threads=threads)
             n = 0
             if framing == rf.FRAMINGS["files"]:
