@@ -28,6 +28,7 @@ from .runtime.api import (
                           read_header,
                           scan,
 )
+from .runtime.dictionary import Dictionary, train_dictionary
 from .runtime.errors import (
                           ChecksumError,
                           CorruptError,
@@ -48,7 +49,7 @@ from .runtime.seekable import LmzReader, LmzWriter, open  # noqa: A004  (lmz.ope
 __version__ = "0.1.0"
 
 __all__ = ["compress", "decompress", "open", "LmzReader", "LmzWriter", "compress_records", "decompress_record",
-           "decompress_records", "iter_decompress_records", "RecordsWriter", "RecordsReader", "Compressor", "Decompressor", "read_header", "Header", "scan",
+           "decompress_records", "iter_decompress_records", "Dictionary", "train_dictionary", "RecordsWriter", "RecordsReader", "Compressor", "Decompressor", "read_header", "Header", "scan",
            "available_models", "DEFAULT_MODEL", "LmzError", "FormatError", "TruncatedError", "CorruptError",
            "ChecksumError", "MemoryLimitError", "ModelError", "ModelMismatchError", "ModelNotFoundError", "UsageError", "LmzIOError",
            "__version__"]

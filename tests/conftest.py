@@ -10,6 +10,12 @@ sys.path.insert(0, os.path.dirname(__file__))
 
 from fakes import FakeModel  # noqa: E402
 
+# dictionaries cache their primed state (lmz/runtime/dictionary.py): not in the user's ~/.cache
+if "LMZ_CACHE_DIR" not in os.environ:
+    import tempfile
+
+    os.environ["LMZ_CACHE_DIR"] = tempfile.mkdtemp(prefix="lmz-test-cache-")
+
 TEXT = (b"It was the best of times, it was the worst of times, it was the age of wisdom, it was the age "
         b"of foolishness. The quick brown fox jumps over the lazy dog. <p>Markup</p> code() {return 0;}\n") * 8
 

@@ -103,7 +103,8 @@ def test_scores_cum_equals_scores_to_freqs():
 
 def _lanes(L=5, T=300, seed=0):
     rng = np.random.default_rng(seed)
-    text = (b"the quick brown fox jumps over the lazy dog; " * 40 + bytes(range(256)))
+    text = (b"the quick brown fox jumps over the lazy dog; " * 40 + bytes(range(256))
+            + b"".join(b"%d;fox %d,dog|%s\n" % (i, i * 7, b"x" * (i % 5)) for i in range(40)))
     data = np.frombuffer(text, dtype=np.uint8).astype(np.int64)
     M = np.zeros((L, T), dtype=np.int64)
     for i in range(L):
@@ -122,10 +123,11 @@ def _scores(t, M):
 
 
 def _state(st):
-    return [st.T, st.BH, st.W, st.W2k, st.A, st.MT, st.hist, st.c0]
+    return [st.T, st.BH, st.W, st.W2k, st.A, st.MT, st.hist, st.c0, st.cst]
 
 
-@pytest.mark.parametrize("params", [dict(SMALL, mixer2=1), dict(SMALL, use_model=False)])
+@pytest.mark.parametrize("params", [dict(SMALL, mixer2=1), dict(SMALL, use_model=False),
+                                    dict(SMALL, mixer2=1, columns=1)])
 def test_fused_stack_equals_numpy_path(params):
     M, lens = _lanes()
     L, T = M.shape
@@ -159,11 +161,11 @@ def test_fused_stack_equals_numpy_path(params):
             assert np.array_equal(a, b)
 
 
-@pytest.mark.parametrize("runs", [[300], [1, 64, 300]])
-def test_compiled_steps_equal_step_by_step(runs):
+@pytest.mark.parametrize("runs,columns", [([300], 0), ([1, 64, 300], 0), ([1, 64, 300], 1)])
+def test_compiled_steps_equal_step_by_step(runs, columns):
     """A model-free stack codes runs of steps in one compiled call (frameloop.py): the same streams,
     the same state and the same decoded bytes as the per-step path, however the steps are cut."""
-    params = dict(SMALL, use_model=False, sparse=[2, 12])
+    params = dict(SMALL, use_model=False, sparse=[2, 12], columns=columns)
     M, lens = _lanes()
     L, T = M.shape
     ref = MixStack(L, **params)

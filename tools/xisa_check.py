@@ -6,7 +6,7 @@
 `prepare` exports tiny models of every family (plus any given model files), records the sha256
 of onnxruntime's outputs on fixed inputs (random, all-zero, all-0xFF, real text; 1 and 7
 lanes) after checking them against the numpy reference, and compresses a text sample with the
-mix off and on, and writes a records file of its lines. `verify` recomputes everything with 1 and 2 threads and graph optimisation
+mix off and on, and writes records files of its lines (model only; a dictionary). `verify` recomputes everything with 1 and 2 threads and graph optimisation
 off and on, decompresses the host's files, compresses again and demands identical bytes.
 It prints one line per check and exits non-zero on any difference.
 """
@@ -126,13 +126,26 @@ def prepare(d: Path, extra: list[str]):
     files["stereo.mix-auto.lmz"] = {"mix": "auto", "frame_size": 2000, "sha256": hashlib.sha256(blob).hexdigest(),
                                     "input": "stereo.wav"}
     (d / "stereo.mix-auto.lmz").write_bytes(blob)
-    # a records file: the sample's lines as independent records (model only, one lane each)
+    # --mix auto on a semicolon table in one lane: model-free frames with the column contexts (mix preset 9)
+    table = b"".join(b"%04X;NAME %d;Lu;%d;L;;;;;N;;;;%04X;\n" % (i, i * 3, i % 7, i + 32) for i in range(60))
+    (d / "table.csv").write_bytes(table)
+    blob = api.compress(table, model=tiny, mix="auto", lanes=1)
+    files["table.mix-auto.lmz"] = {"mix": "auto", "lanes": 1, "sha256": hashlib.sha256(blob).hexdigest(),
+                                   "input": "table.csv"}
+    (d / "table.mix-auto.lmz").write_bytes(blob)
+    # records files: the sample's lines as independent records (model only, one lane each), and the
+    # same lines coded with a dictionary (the model-free stack primed on part of the table and text;
+    # small tables, so that copying the primed state per record stays cheap under emulation)
+    from lmz.runtime.dictionary import PARAMS, train_dictionary
     from lmz.runtime.recordfile import RecordsWriter
 
-    with RecordsWriter(d / "sample.lmzr", tiny, framing="lines", provider="cpu") as w:
-        w.write_many(text.splitlines(keepends=True))
-    files["sample.lmzr"] = {"records": True, "sha256": hashlib.sha256((d / "sample.lmzr").read_bytes()).hexdigest(),
-                            "input": "sample.txt"}
+    dct = train_dictionary([table[:1500], text[:600]], params=dict(PARAMS, table_bits=16, bh_bits=18, match_bits=16))
+    (d / "sample.lmzd").write_bytes(dct.to_bytes())
+    for name, kw in (("sample.lmzr", dict(model=tiny)), ("sample-dict.lmzr", dict(dictionary=dct))):
+        with RecordsWriter(d / name, framing="lines", provider="cpu", **kw) as w:
+            w.write_many(text.splitlines(keepends=True))
+        files[name] = {"records": True, "sha256": hashlib.sha256((d / name).read_bytes()).hexdigest(),
+                       "input": "sample.txt", **({"dict": "sample.lmzd"} if "dictionary" in kw else {})}
     # 2-D image contexts: 2048-byte 32x64 patches, frames and lanes not on patch boundaries
     y, x = np.divmod(np.arange(3 * 2048) % 2048, 64)
     img = ((x * 3 + y * 5 + np.random.default_rng(1).integers(0, 9, y.size)) & 255).astype(np.uint8).tobytes()
@@ -197,13 +210,15 @@ def _verify_records(d: Path, fname: str, f: dict, text: bytes, model: str) -> in
     """A records file: every record decodes (all, and one alone), and coding again gives the same bytes."""
     import io
 
+    from lmz.runtime.dictionary import Dictionary
     from lmz.runtime.recordfile import RecordsReader, RecordsWriter
 
     recs = text.splitlines(keepends=True)
-    with RecordsReader(d / fname, model, "cpu") as r:
+    kw = {"dictionary": Dictionary.load(d / f["dict"])} if f.get("dict") else {"model": model}
+    with RecordsReader(d / fname, provider="cpu", **kw) as r:
         ok_d = list(r) == recs and r[len(recs) // 2] == recs[len(recs) // 2]
     buf = io.BytesIO()
-    with RecordsWriter(buf, model, framing="lines", provider="cpu") as w:
+    with RecordsWriter(buf, framing="lines", provider="cpu", **kw) as w:
         w.write_many(recs)
     ok_c = hashlib.sha256(buf.getvalue()).hexdigest() == f["sha256"]
     print(f"{fname}: records {'identical' if ok_d else 'DIFFERENT'}, re-compress {'identical bytes' if ok_c else 'DIFFERENT bytes'}")

@@ -26,9 +26,11 @@ import numpy as np
 
 from . import container as ct
 from .container import Header, Reader, varint
-from .errors import CorruptError, FormatError, TruncatedError, UsageError
+from .dictionary import check_spec
+from .errors import CorruptError, FormatError, ModelMismatchError, TruncatedError, UsageError
+from .loop import stack_from_header
 from .records import MAX_RECORD, _parse, compress_records, decompress_records
-from .stack_params import STACK_MODEL_ONLY
+from .stack_params import STACK_MIX, STACK_MODEL_ONLY
 
 SUFFIX = ".lmzr"
 # How the records made up the input: extraction writes them back the same way.
@@ -40,10 +42,11 @@ WRITE_BATCH = 4096  # records coded together (lanes of a few frames)
 MIN_BLOB = 3  # varint n + u16 check
 
 
-def blob_bound(max_record: int) -> int:
+def blob_bound(max_record: int, stack_id: int = STACK_MODEL_ONLY) -> int:
     """The most bytes a record's blob may take: the model-only coder spends at most 16 bits on a
-    byte (every frequency is at least 1/65536), plus the length, the check and the coder's flush."""
-    return 2 * max_record + 32
+    byte (every frequency is at least 1/65536), the mix stack (a dictionary's) at most 16 bits on each
+    of a byte's 8 decisions; plus the length, the check and the coder's flush."""
+    return (2 if stack_id == STACK_MODEL_ONLY else 16) * max_record + 32
 
 
 # -- framing ---------------------------------------------------------------------------------
@@ -120,7 +123,8 @@ class RecordsWriter:
     and the index). Records are coded `batch` at a time; memory holds one batch."""
 
     def __init__(self, file, model=None, framing: str = "lines", names: list[str] | None = None,
-                 provider: str = "auto", index: bool = True, batch: int = WRITE_BATCH, max_record: int = MAX_RECORD):
+                 provider: str = "auto", index: bool = True, batch: int = WRITE_BATCH, max_record: int = MAX_RECORD,
+                 dictionary=None, threads: int = 1):
         from .api import DEFAULT_MODEL, _model_name, load_model
 
         if framing not in FRAMINGS:
@@ -129,15 +133,22 @@ class RecordsWriter:
             raise UsageError("framing 'files' takes the files' names (and only it does)")
         if not 1 <= max_record <= MAX_RECORD:
             raise UsageError(f"max_record must be in 1..{MAX_RECORD}")
-        self.model = load_model(model or DEFAULT_MODEL, provider)
+        if dictionary is not None and model is not None:
+            raise UsageError("records are coded with a model or with a dictionary, not both")
+        self.dictionary, self.threads = dictionary, threads
+        self.model = None if dictionary is not None else load_model(model or DEFAULT_MODEL, provider)
         self.framing, self.names, self.batch, self.max_record = FRAMINGS[framing], names, batch, max_record
         self._own = isinstance(file, (str, bytes, os.PathLike))
         self._f = builtins.open(file, "wb") if self._own else file
         self._buf: list[bytes] = []
         self._entries: list[tuple[int, int]] = []
         self._total, self._crc, self.closed = 0, 0, False
-        self.header = Header(self.model.info.fingerprint, _model_name(self.model), STACK_MODEL_ONLY, b"",
-                             max_record, None, index=index, records=True)
+        if dictionary is not None:  # the dictionary's fingerprint and stack in place of a model's
+            self.header = Header(dictionary.fingerprint, "", STACK_MIX, dictionary.spec.blob, max_record, None,
+                                 index=index, records=True)
+        else:
+            self.header = Header(self.model.info.fingerprint, _model_name(self.model), STACK_MODEL_ONLY, b"",
+                                 max_record, None, index=index, records=True)
         pre = bytes([self.framing])
         if names is not None:
             blob = _pack_names(names)
@@ -162,7 +173,7 @@ class RecordsWriter:
     def _flush(self) -> None:
         if not self._buf:
             return
-        blobs = compress_records(self._buf, model=self.model)
+        blobs = compress_records(self._buf, model=self.model, dictionary=self.dictionary, threads=self.threads)
         out = bytearray()
         for rec, blob in zip(self._buf, blobs):
             entry = varint(len(blob)) + blob
@@ -214,8 +225,11 @@ def _read_preamble(r: Reader) -> tuple[int, list[str] | None]:
 
 
 def _check_header(h: Header) -> None:
-    if h.stack_id != STACK_MODEL_ONLY or h.params:
-        raise FormatError("records file: records are coded by the model alone (stack 0, no parameters)")
+    if h.stack_id == STACK_MIX:  # made with a dictionary: its stack's parameters, checked
+        check_spec(stack_from_header(STACK_MIX, h.stack_params))
+    elif h.stack_id != STACK_MODEL_ONLY or h.params:
+        raise FormatError("records file: records are coded by the model alone (stack 0, no parameters) "
+                          "or with a dictionary (stack 1)")
     if h.max_frame > MAX_RECORD:
         raise FormatError(f"records file: records of up to {h.max_frame} bytes (at most {MAX_RECORD})")
 
@@ -226,12 +240,12 @@ def _read_entry(r: Reader, h: Header) -> tuple[bytes, int] | None:
     b = r.varint("record blob length")
     if b == 0:
         return None
-    if not MIN_BLOB <= b <= blob_bound(h.max_frame):
+    if not MIN_BLOB <= b <= blob_bound(h.max_frame, h.stack_id):
         raise CorruptError(f"records file: a record blob of {b} bytes at offset {start}")
     if r.size is not None and r.offset + b > r.size:
         raise TruncatedError(f"truncated records file: a record of {b} bytes at offset {start} overruns the file")
     blob = r.read(b, "record blob")
-    if _parse(blob)[0] > h.max_frame:
+    if _parse(blob, h.stack_id)[0] > h.max_frame:
         raise CorruptError(f"records file: a record longer than the header's limit ({h.max_frame}) at offset {start}")
     return blob, r.offset - start
 
@@ -243,24 +257,42 @@ def _read_end(r: Reader) -> tuple[int, int]:
     return total, crc
 
 
-def iter_file(f, model=None, provider: str = "auto", batch: int = WRITE_BATCH):
+def _coder_for(h: Header, model, provider: str, dictionary) -> dict:
+    """The records functions' keyword for this file: its model (found and checked as a stream's) or
+    the dictionary passed (checked against the file's fingerprint)."""
+    from .api import Decompressor
+
+    if h.stack_id != STACK_MIX:
+        if dictionary is not None:
+            raise UsageError("this records file was made with a model, not a dictionary")
+        return {"model": Decompressor(model, provider)._model_for(h)}
+    if dictionary is None:
+        raise UsageError(f"this records file was made with a dictionary (fingerprint {h.fingerprint[:16]}): "
+                         "pass it (--dict FILE)")
+    if not ct.fingerprint_matches(h.fingerprint, dictionary.fingerprint):
+        raise ModelMismatchError(f"dictionary mismatch: the file was made with fingerprint {h.fingerprint[:16]}, "
+                                 f"the dictionary passed has {dictionary.fingerprint[:16]}")
+    return {"dictionary": dictionary}
+
+
+def iter_file(f, model=None, provider: str = "auto", batch: int = WRITE_BATCH, dictionary=None, threads: int = 1):
     """(header, framing, names, iterator of records) of a records file read in order from `f` (a pipe
     is fine): every record, the end marker's total and CRC-32 and the index are checked (the iterator
     raises at the first failure; no record is yielded before its batch decoded and checked)."""
-    from .api import Decompressor
-
     r = Reader(f)
     h = ct.read_header(r, records=True)
     _check_header(h)
     framing, names = _read_preamble(r)
-    m = Decompressor(model, provider)._model_for(h)
+    coder = _coder_for(h, model, provider, dictionary)
+    if dictionary is not None:
+        coder["threads"] = threads
 
     def records():
         entries, total, crc, buf = [], 0, 0, []
 
         def flush():
             nonlocal total, crc
-            for rec in decompress_records(buf, model=m):
+            for rec in decompress_records(buf, **coder):
                 total += len(rec)
                 crc = zlib.crc32(rec, crc)
                 yield rec
@@ -270,7 +302,7 @@ def iter_file(f, model=None, provider: str = "auto", batch: int = WRITE_BATCH):
             if got is None:
                 break
             blob, size = got
-            entries.append((size, _parse(blob)[0]))
+            entries.append((size, _parse(blob, h.stack_id)[0]))
             buf.append(blob)
             if len(buf) >= batch:
                 yield from flush()
@@ -296,10 +328,10 @@ class RecordsReader:
     (several, batched), ``iter(r)`` (all, in order, every check). The positions come from the seek
     index when there is a consistent one, else from a scan of the record lengths (no decoding)."""
 
-    def __init__(self, file, model=None, provider: str = "auto"):
+    def __init__(self, file, model=None, provider: str = "auto", dictionary=None):
         self._own = isinstance(file, (str, bytes, os.PathLike))
         self._f = builtins.open(file, "rb") if self._own else file
-        self.model_arg, self.provider, self._model = model, provider, None
+        self.model_arg, self.provider, self.dictionary, self._coder = model, provider, dictionary, None
         try:
             if not self._f.seekable():
                 raise UsageError("RecordsReader needs a seekable file (read a pipe with iter_file)")
@@ -325,13 +357,16 @@ class RecordsReader:
             raise
 
     @property
-    def model(self):
-        """The model (loaded on first use, checked against the header's fingerprint)."""
-        if self._model is None:
-            from .api import Decompressor
+    def coder(self) -> dict:
+        """{"model": m} or {"dictionary": d}: loaded on first use, checked against the header's fingerprint."""
+        if self._coder is None:
+            self._coder = _coder_for(self.header, self.model_arg, self.provider, self.dictionary)
+        return self._coder
 
-            self._model = Decompressor(self.model_arg, self.provider)._model_for(self.header)
-        return self._model
+    @property
+    def model(self):
+        """The model (None for a file made with a dictionary)."""
+        return self.coder.get("model")
 
     @property
     def framing_name(self) -> str:
@@ -367,7 +402,7 @@ class RecordsReader:
             b = r.varint("record blob length")
             if b == 0:
                 break
-            if not MIN_BLOB <= b <= blob_bound(self.header.max_frame):
+            if not MIN_BLOB <= b <= blob_bound(self.header.max_frame, self.header.stack_id):
                 raise CorruptError(f"records file: a record blob of {b} bytes at offset {start}")
             n = r.varint("record length")
             if n > self.header.max_frame:
@@ -390,7 +425,7 @@ class RecordsReader:
         if r.offset + b != len(raw) or b < MIN_BLOB:
             raise CorruptError(f"records file: record {i} does not match the seek index")
         blob = raw[r.offset:]
-        if _parse(blob)[0] != self.lengths[i]:
+        if _parse(blob, self.header.stack_id)[0] != self.lengths[i]:
             raise CorruptError(f"records file: record {i}'s length does not match the seek index")
         return blob
 
@@ -401,14 +436,15 @@ class RecordsReader:
             if not -n <= i < n:
                 raise UsageError(f"record {i}: the file has {n} records")
         idx = [i % n for i in indices]
-        return decompress_records([self._blob(i) for i in idx], model=self.model)
+        return decompress_records([self._blob(i) for i in idx], **self.coder)
 
     def __getitem__(self, i: int) -> bytes:
         return self.get(i)[0]
 
     def __iter__(self) -> Iterator[bytes]:
         self._f.seek(0)
-        return iter_file(self._f, self.model)[3]
+        c = self.coder
+        return iter_file(self._f, c.get("model"), self.provider, dictionary=c.get("dictionary"))[3]
 
     def close(self) -> None:
         if self._own and not self._f.closed:

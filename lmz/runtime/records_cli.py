@@ -52,6 +52,31 @@ class Split(str, Enum):
 RecModelOpt = typer.Option(None, "--model", "-m", help="Model NAME or PATH (default: the shipped default to "
                            "compress; the model recorded in the file to read).")
 OutOpt = typer.Option(None, "-o", "--output", help="Output file or directory ('-': stdout).")
+ThreadsOpt = typer.Option(1, "-T", "--threads", help="With --dict: code records on N threads (0: one per "
+                          "core; each holds a working copy of the primed state, about 60 MB).")
+DictOpt = typer.Option(None, "--dict", "-D", help="A dictionary file (made by 'lmz-run records train-dict'): "
+                       "records are coded from the stack primed on it instead of by a model; reading such a file "
+                       "needs the same dictionary.")
+
+
+def _dictionary(path: Optional[str], ctx: Optional[Ctx] = None):
+    """The dictionary at `path` (None: none), primed now; says so first when that takes a while."""
+    if path is None:
+        return None
+    from .dictionary import Dictionary
+
+    try:
+        d = Dictionary.load(path)
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no such dictionary file") from None
+    except OSError as e:
+        raise LmzIOError(f"{path}: {e.strerror or e}") from None
+    where = d.cache_file()
+    if ctx is not None and not (where and where.exists()):
+        ctx.info(f"{path}: priming the dictionary ({len(d.prime)} bytes, about 10-15 s per MiB; once"
+                 + (f", then cached in {where.parent})" if where else ")"))
+    d.primed()
+    return d
 
 
 def _files_of(root: Path) -> list[tuple[str, Path]]:
@@ -75,11 +100,15 @@ def compress(inp: str = typer.Argument(..., metavar="INPUT", help="File, '-' (st
              model: Optional[str] = RecModelOpt, provider: Provider = ProviderOpt, force: bool = ForceOpt,
              no_index: bool = typer.Option(False, "--no-index", help="No seek index (random access then scans "
                                            "the record lengths)."),
-             quiet: bool = QuietOpt, verbose: bool = VerboseOpt):
+             dict_file: Optional[str] = DictOpt, threads: int = ThreadsOpt, quiet: bool = QuietOpt,
+             verbose: bool = VerboseOpt):
     """Compress INPUT's records into a records file (INPUT.lmzr)."""
     ctx = Ctx(quiet, verbose, True)
 
     def body():
+        if dict_file is not None and model is not None:
+            raise UsageError("--dict and --model: records are coded with one or the other")
+        dictionary = _dictionary(dict_file, ctx)
         src = None if inp == "-" else Path(inp)
         is_dir = src is not None and src.is_dir()
         mode = split.value if split else ("files" if is_dir else "lines")
@@ -101,7 +130,7 @@ def compress(inp: str = typer.Argument(..., metavar="INPUT", help="File, '-' (st
         with stack, (_file_output(dst, force, None) if dst is not None else contextlib.nullcontext(None)) as o:
             out = o.f if o is not None else _stdout_binary(force)
             w = rf.RecordsWriter(out, model, framing=mode, names=names, provider=provider.value,
-                                 index=not no_index)
+                                 index=not no_index, dictionary=dictionary, threads=threads)
             n_in = 0
             for r in recs:
                 n_in += len(r)
@@ -135,8 +164,8 @@ def _extract_files(root: Path, names: list[str], recs, force: bool) -> None:
 @app.command("extract", cls=_Command)
 def extract(inp: str = typer.Argument(..., metavar="FILE", help="Records file ('-': stdin)."),
             output: Optional[str] = OutOpt, model: Optional[str] = RecModelOpt,
-            provider: Provider = ProviderOpt, force: bool = ForceOpt, quiet: bool = QuietOpt,
-            verbose: bool = VerboseOpt):
+            provider: Provider = ProviderOpt, force: bool = ForceOpt, dict_file: Optional[str] = DictOpt,
+            threads: int = ThreadsOpt, quiet: bool = QuietOpt, verbose: bool = VerboseOpt):
     """Decompress every record and write the input back (lines / length-delimited: one file; files: a directory)."""
     ctx = Ctx(quiet, verbose, True)
 
@@ -148,7 +177,8 @@ def extract(inp: str = typer.Argument(..., metavar="FILE", help="Records file ('
             Path(output) if output else src.with_name(src.name[: -len(rf.SUFFIX)])
         t0 = time.time()
         with (open(src, "rb") if src is not None else contextlib.nullcontext(_stdin("a records file"))) as fin:
-            h, framing, names, recs = rf.iter_file(fin, model, provider.value)
+            h, framing, names, recs = rf.iter_file(fin, model, provider.value, dictionary=_dictionary(dict_file, ctx),
+                                                   threads=threads)
             n = 0
             if framing == rf.FRAMINGS["files"]:
                 if dst is None:
@@ -183,12 +213,12 @@ def _counting(recs, box: list):
 def get(inp: str = typer.Argument(..., metavar="FILE", help="Records file (seekable)."),
         indices: List[int] = typer.Argument(..., metavar="I...", help="Record numbers (0-based; negative: from the end, -1 the last)."),
         output: Optional[str] = OutOpt, model: Optional[str] = RecModelOpt, provider: Provider = ProviderOpt,
-        force: bool = ForceOpt):
+        force: bool = ForceOpt, dict_file: Optional[str] = DictOpt):
     """Write records I... (their bytes, in the order asked) to stdout or -o FILE: decodes only those records."""
     ctx = Ctx(True, False, True)
 
     def body():
-        with rf.RecordsReader(inp, model, provider.value) as r:
+        with rf.RecordsReader(inp, model, provider.value, dictionary=_dictionary(dict_file)) as r:
             recs = r.get(*indices)
         if output is None or output == "-":
             out = sys.stdout.buffer
@@ -214,10 +244,58 @@ def list_(inp: str = typer.Argument(..., metavar="FILE", help="Records file."),
             h, lens = r.header, r.lengths
             size = os.stat(inp).st_size if stat.S_ISREG(os.stat(inp).st_mode) else 0
             raw = int(lens.sum())
-            print(f"{inp}: records file, model {h.model_name or '?'} ({h.fingerprint[:16]}), "
+            coder = f"dictionary {h.fingerprint[:16]}" if r.header.stack_id == rf.STACK_MIX else \
+                f"model {h.model_name or '?'} ({h.fingerprint[:16]})"
+            print(f"{inp}: records file, {coder}, "
                   f"framing {r.framing_name}, {len(r)} records, {raw} -> {size} bytes "
                   f"({100 * size / max(raw, 1):.2f}%), index {'yes' if h.index else 'no'}")
             if verbose and len(r):
                 print(f"record bytes: min {lens.min()}, median {int(sorted(lens)[len(lens) // 2])}, max {lens.max()}")
+
+    run_command(ctx, body)
+
+
+@app.command("train-dict", cls=_Command)
+def train_dict(inputs: List[str] = typer.Argument(..., metavar="SAMPLE...", help="Files of your data (records, "
+                                                 "logs, a directory: every file under it)."),
+               output: str = typer.Option(..., "-o", "--output", help="The dictionary file to write."),
+               size: str = typer.Option("2MiB", "--size", help="Prime bytes (evenly spread 4 KiB pieces of the "
+                                        "samples when they hold more); larger primes code records smaller "
+                                        "and take longer to load."),
+               force: bool = ForceOpt, quiet: bool = QuietOpt, verbose: bool = VerboseOpt):
+    """Train a dictionary on samples of your data (for --dict): a mix stack primed on them."""
+    ctx = Ctx(quiet, verbose, True)
+
+    def body():
+        from .cli import parse_size
+        from .dictionary import MAX_PRIME, train_dictionary
+
+        n = parse_size(size)
+        if not 1 <= n <= MAX_PRIME:
+            raise UsageError(f"--size must be 1..{MAX_PRIME} bytes")
+        paths: list[Path] = []
+        for i in inputs:
+            p = Path(i)
+            if p.is_dir():
+                paths += [q for _, q in _files_of(p)]
+            elif p.is_file():
+                paths.append(p)
+            else:
+                raise UsageError(f"{i}: no such file or directory")
+        data = []
+        for p in paths:
+            try:
+                data.append(p.read_bytes())
+            except OSError as e:
+                raise LmzIOError(f"{p}: {e.strerror or e}") from None
+        t0 = time.time()
+        d = train_dictionary(data, size=n)
+        d.primed()  # checks it primes, and tells the user what loading it costs
+        blob = d.to_bytes()
+        with _file_output(Path(output), force, None) as o:
+            o.f.write(blob)
+        if not quiet:
+            ctx.info(f"{len(paths)} files, {sum(map(len, data))} bytes -> dictionary of {len(d.prime)} prime bytes "
+                     f"({len(blob)} bytes, primes in {time.time() - t0:.1f} s) -> {output}")
 
     run_command(ctx, body)

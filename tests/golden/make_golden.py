@@ -4,8 +4,11 @@
 
 v1: format version 1; v2: format version 2; v3: format version 2 with frames of type 03 (--mix auto);
 v4: the same, text-mix headers naming mix preset 6; v5: + 16-bit PCM WAV files (--mix auto, mix
-preset 7: the pcm residual transform, runtime/pcm.py); v6: the same, text-mix headers naming mix
-preset 8 (2 lane groups), + one stream with 3 lane groups and one with 1 (preset 6).
+preset 7: the pcm residual transform, runtime/pcm.py).
+v6: the v5 cases with --mix auto's model-free text frames at mix preset 9 (column contexts).
+v7: the same, text-mix headers naming mix preset 8 (2 lane groups), + one stream with 3 lane groups
+and one with 1 (preset 6).
+dict1: a dictionary file (format LMZD 1) and records coded with it (``make_golden.py dict1``).
 
 Each case is a small input (committed beside its stream as NAME.raw) and the Compressor options
 that made NAME.lmz. tests/test_golden.py decodes every stream of every version folder forever, and
@@ -93,13 +96,38 @@ CASES = {
     # v5: 16-bit PCM audio (frame type 03, mix preset 7)
     "pcm16": ("wav16", dict(model="text", mix="auto")),
     "pcm16-frames": ("wav16-mono", dict(model="text", mix="auto", frame_size=2000)),
-    # v6: text-mix streams name mix preset 8 (2 lane groups); 3 uneven groups, and 1 (preset 6)
+    # v6: --mix auto model-free text frames at mix preset 9 (column contexts)
+    # v7: text-mix streams name mix preset 8 (2 lane groups); 3 uneven groups, and 1 (preset 6)
     "text-mix-groups3": ("text", dict(model="text", mix="on", lanes=7, mix_params={"groups": 3})),
     "text-mix-groups1": ("text", dict(model="text", mix="on", mix_params={"groups": 1})),
 }
 
 
+def dict_golden(name: str) -> None:
+    """A dictionary file and records coded with it (lmz/runtime/dictionary.py): dict.lmzd, records.bin
+    (each record's blob after its u32 length) and raw.bin (the records joined by NUL bytes)."""
+    from lmz.runtime.dictionary import train_dictionary
+    from lmz.runtime.records import compress_records
+
+    out = HERE / name
+    if out.exists():
+        sys.exit(f"{out} exists: golden streams are never regenerated")
+    out.mkdir()
+    prime = b"".join(b'{"event": "login", "user": "u%03d", "ok": %s, "ms": %d}\n' % (i, b"true" if i % 4 else b"false",
+                                                                                  (i * 37) % 500) for i in range(200))
+    d = train_dictionary([prime])
+    recs = [b'{"event": "login", "user": "u777", "ok": true, "ms": 12}\n', b"", b"z", inputs()["text"][:700],
+            b'{"event": "logout", "user": "u001", "ok": false, "ms": 499}\n' * 2]
+    blobs = compress_records(recs, dictionary=d)
+    (out / "dict.lmzd").write_bytes(d.to_bytes())
+    (out / "records.bin").write_bytes(b"".join(struct.pack("<I", len(b)) + b for b in blobs))
+    (out / "raw.bin").write_bytes(b"\0".join(recs))
+    print(f"{name}: {sum(map(len, recs))} -> {sum(map(len, blobs))} bytes", file=sys.stderr)
+
+
 def main(version: str) -> None:
+    if version.startswith("dict"):
+        return dict_golden(version)
     out = HERE / version
     if out.exists():
         sys.exit(f"{out} exists: golden streams are never regenerated")

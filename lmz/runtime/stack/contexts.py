@@ -12,9 +12,21 @@ from numba import njit
 
 from .tables import mix64_1
 
-__all__ = ["update", "hash_text", "split"]
+__all__ = ["update", "hash_text", "split", "update_columns", "hash_columns", "NF", "column_state"]
 
 _WORD_MUL = np.uint64(0x2F0F3A5B3C4D5E6F)
+# Column contexts (the ``columns`` parameter): lines are records and fields are cut at , ; TAB |.
+# Per lane, ``cst`` holds [0] the current line's field count, [1] the previous line's, [2] the
+# position of the previous line's newline, [3, 3 + NF) the current line's field starts,
+# [3 + NF, 3 + 2 NF) the previous line's. The byte "above" is the byte at the same offset in the same
+# field of the previous line (256: none), read from the match model's history ring.
+NF = 32
+
+
+def column_state(lanes: int) -> np.ndarray:
+    cst = np.zeros((lanes, 3 + 2 * NF), dtype=np.int64)
+    cst[:, 0] = 1  # one field, starting at position 0
+    return cst
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -47,6 +59,47 @@ def hash_text(h8, wh, wp, omask, osalt, lsalt, words, hb):
             hb[la, no] = mix64_1(wh[la] + np.uint64(0x7777) + ls)
         if words >= 2:
             hb[la, no + 1] = mix64_1(wh[la] + mix64_1(wp[la] + np.uint64(0x5555) + ls))
+
+
+@njit(cache=True, nogil=True, inline="always")
+def update_columns(t, syms, act, cst):
+    """After byte t of every active lane: a newline starts a line (the current one becomes the
+    previous), a separator a field (at most NF per line: later separators are part of the last)."""
+    for la in range(syms.shape[0]):
+        if not act[la]:
+            continue
+        s = syms[la]
+        if s == 10:
+            n = cst[la, 0]
+            for j in range(n):
+                cst[la, 3 + NF + j] = cst[la, 3 + j]
+            cst[la, 1] = n
+            cst[la, 2] = t
+            cst[la, 3] = t + 1
+            cst[la, 0] = 1
+        elif (s == 44 or s == 59 or s == 9 or s == 124) and cst[la, 0] < NF:
+            cst[la, 3 + cst[la, 0]] = t + 1
+            cst[la, 0] += 1
+
+
+@njit(cache=True, nogil=True, inline="always")
+def hash_columns(t1, hist, cst, c1, lsalt, col0, hb):
+    """Two context columns from col0 for the byte at position t1 of every lane: (above, field number,
+    offset in the field) and (above, the previous byte)."""
+    H = hist.shape[1]
+    for la in range(hb.shape[0]):
+        f = cst[la, 0] - 1
+        off = t1 - cst[la, 3 + f]
+        above = 256
+        if f < cst[la, 1]:
+            ps = cst[la, 3 + NF + f]
+            pe = cst[la, 3 + NF + f + 1] - 1 if f + 1 < cst[la, 1] else cst[la, 2]
+            pos = ps + off
+            if pos <= pe and t1 - pos < H:  # the field's end (its separator or newline) counts as above
+                above = np.int64(hist[la, pos & (H - 1)])
+        ls = lsalt[la]
+        hb[la, col0] = mix64_1(np.uint64(above + (min(off, 15) << 9) + (f << 13)) + np.uint64(0xC011) + ls)
+        hb[la, col0 + 1] = mix64_1(np.uint64(above + (c1[la] << 9)) + np.uint64(0xC012) + ls)
 
 
 @njit(cache=True, nogil=True, inline="always")

@@ -135,6 +135,9 @@ class MixStack:
                    (applied around the stack by the frame coder, api.py; the stack ignores it)
       pcm          [channels, start, end]: the frame's bytes start..end are 16-bit PCM samples, coded
                    as prediction residuals (lmz/runtime/pcm.py; applied around the stack like x86)
+      columns      1: two column contexts for tables and line records (contexts.py): the byte at the same
+                   offset of the same field in the previous line (fields cut at , ; TAB |), with the
+                   field number and offset, and with the previous byte; not with img_w
       groups       G > 1: the frame's lanes are cut into min(G, lanes) contiguous groups (group g:
                    lanes g * L // G' .. (g + 1) * L // G' - 1) and each byte's 8 decisions run group
                    by group (group 0's 8 decisions, then group 1's, ...; the byte's begin and end
@@ -162,7 +165,8 @@ class MixStack:
     DEFAULTS = dict(table_bits=20, bh_bits=24, bh_from=3, sm_limit=1023, hist_bits=16, match_bits=20, match_min=8, limit=1023,
                     mixer_lr=3, apm_rate=6, use_model=True, mixer_ctx=2, words=2, orders=(0, 1, 2, 3, 4, 6),
                     sse_w=(0, 4, 12), mixer_norm=1, share=1, img_w=0, img_h=0, ctx2d=(), img_act=0, apm_ctx=0, mixer2=0, ctx2d_direct=0,
-                    img_xpatch=0, img_lms=(), min_lane=1024, max_lanes=512, sparse=(), x86=0, pcm=(), groups=1, algo=ALGO)
+                    img_xpatch=0, img_lms=(), min_lane=1024, max_lanes=512, sparse=(), x86=0, pcm=(), columns=0, groups=1,
+                    algo=ALGO)
     # What new streams use on top of DEFAULTS. DEFAULTS only ever gain keys whose default is the
     # old behaviour (a stream's params fall back to them when decoding); better settings for new
     # streams go here, and the container records them.
@@ -252,7 +256,10 @@ class MixStack:
         self.starts = np.zeros(L, dtype=np.int64) if starts is None else np.asarray(starts, dtype=np.int64)
         if self.starts.shape != (L,):
             raise ValueError("starts must hold one position per lane")
-        self.K = self.n_orders + self.words + len(self.ctx2d)
+        self.columns = int(p["columns"])
+        if self.columns not in (0, 1) or (self.columns and self.img_w):
+            raise ValueError("columns must be 0 or 1 (and 0 with img_w)")
+        self.K = self.n_orders + self.words + 2 * self.columns + len(self.ctx2d)
         # ctx2d_direct=1: the 2-D contexts are direct counters (columns right after the direct
         # orders) instead of bit histories
         self.nd, self.perm = self.nd_orders, None
@@ -367,6 +374,7 @@ class MixStack:
                       else np.zeros(L, dtype=_U64))
 
         self.hb = np.zeros((L, self.K), dtype=_U64)
+        self.cst = contexts.column_state(L)
         self.permk = np.arange(self.K, dtype=np.int64) if self.perm is None else np.asarray(self.perm, dtype=np.int64)
         self.mh = np.zeros(L, dtype=np.int64)
         self.have_mh = False
@@ -437,6 +445,8 @@ class MixStack:
             lms.lms_update(self, syms, act)
         match.update(t, syms, act, self.have_mh, self.mh, self.MT, self.mlen, self.mptr, self.mbyte, self.hist)
         contexts.update(syms, act, self.h8, self.wh, self.wp, self.c1)
+        if self.columns:
+            contexts.update_columns(t, syms, act, self.cst)
         self.t = t + 1
         self._hash_contexts()
 
@@ -444,6 +454,8 @@ class MixStack:
         hb = self.hb
         no = self.n_orders
         contexts.hash_text(self.h8, self.wh, self.wp, self.omask, self.osalt, self.lsalt, self.words, hb)
+        if self.columns:
+            contexts.hash_columns(self.t, self.hist, self.cst, self.c1, self.lsalt, no + self.words, hb)
         self.c1a = self.c1
         if self.img_w:
             nb = image.neighbours(self)
@@ -616,8 +628,8 @@ class MixStack:
         return not self.use_model and not self.img_w
 
     def _step_args(self):
-        ints = (self.match_min, self.match_bits, self.words, self.nd, self.table_bits, self.bh_bits)
-        return ((ints, self.act, self.c0, self.h8, self.lsalt, self.MT, self.mlen, self.mptr, self.hist, self.mh,
+        ints = (self.match_min, self.match_bits, self.words, self.nd, self.table_bits, self.bh_bits, self.columns)
+        return ((ints, self.cst, self.act, self.c0, self.h8, self.lsalt, self.MT, self.mlen, self.mptr, self.hist, self.mh,
                  self.mbyte, self.mlb, self.wh, self.wp, self.omask, self.osalt, self.hb, self.permk, self.base,
                  self.chk, self.hbase, self.hchk, self.cfg, self.c0h, self.T, self.lim_cols, self.c0hh, self.BH,
                  BH_NEXT, self.smcol, self.cum, self.actb, self.W, self.W2k, self.c1, self.A, self.sse_arr,
