@@ -175,8 +175,9 @@ class MixStack:
     # 512 for 6% more CPU on 0.9 MB of development text, docs/bench/lanes.md; mix preset 6). The
     # image model keeps 512 (its metadata says so: 128 gained 0.4% for 31% more CPU).
     # groups: the decoder runs the model's next step for one half of the lanes while the stack decodes
-    # the other (mix preset 8; 1 MiB of text: decode ~20% faster on two cores, 0.15% larger,
-    # docs/bench/stack.md); only where it applies (new_params).
+    # the other (mix preset 8; 1 MiB of text: 0.15% larger, decoded in 15.4-16.0 s instead of 25.5 s
+    # when the second core is free, no faster when it is busy, docs/bench/stack.md); only where it
+    # applies (new_params).
     CURRENT = dict(mixer2=1, max_lanes=128, groups=2)
     # The loop cuts lanes as short as this when the mix is on (a model's preset may ask for other
     # values, see min_lane / max_lanes above) ...
@@ -585,7 +586,7 @@ class MixStack:
 
     def decode_group(self, g: int, dec, scores=None, model_freqs=None) -> np.ndarray:
         """Decode the byte of group g's lanes from the model's `scores` (int32 [hi - lo, 256]) or
-        `model_freqs` for them; returns their bytes (a view: copy it to keep it)."""
+        `model_freqs` for them; returns their bytes (a new array, int64 [hi - lo])."""
         lo, hi = self.bounds[g], self.bounds[g + 1]
         s = slice(lo, hi)
         if self.use_model:
