@@ -149,18 +149,18 @@ def test_groups_round_trip_with_the_pipeline_on_and_off(monkeypatch, model, requ
     monkeypatch.setattr(loop, "_cores", lambda: 2)  # the decoder's thread even on one core
     for pipe in (False, True):
         monkeypatch.setattr(loop, "PIPELINE", pipe)
-        blobs.append(api.compress(data, model=m, mix="on", lanes=7, mix_params={"groups": 2}))
+        blobs.append(api.compress(data, model=m, mix="on", lanes=7, mix_params={"groups": 2, "columns": 0}))
         for dpipe in (False, True):
             monkeypatch.setattr(loop, "PIPELINE", dpipe)
             outs.append(api.decompress(blobs[-1], model=m))
     assert blobs[0] == blobs[1]
     assert all(o == data for o in outs)
     assert _threads() == 0
-    # preset 8 is named in the header, and is the default (MixStack.CURRENT); groups=1 is preset 6's
-    # stream, another arithmetic
+    # preset 8 is named in the header; the default (MixStack.CURRENT) is preset 10 = preset 8 with the
+    # column contexts; groups=1 is preset 6's stream, another arithmetic
     assert api.read_header(blobs[0]).preset == 8
-    assert api.compress(data, model=m, mix="on", lanes=7) == blobs[0]
-    g1 = api.compress(data, model=m, mix="on", lanes=7, mix_params={"groups": 1})
+    assert api.read_header(api.compress(data, model=m, mix="on", lanes=7)).preset == 10
+    g1 = api.compress(data, model=m, mix="on", lanes=7, mix_params={"groups": 1, "columns": 0})
     assert g1 != blobs[0] and api.read_header(g1).preset == 6 and api.decompress(g1, model=m) == data
 
 

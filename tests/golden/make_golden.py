@@ -8,6 +8,7 @@ preset 7: the pcm residual transform, runtime/pcm.py).
 v6: the v5 cases with --mix auto's model-free text frames at mix preset 9 (column contexts).
 v7: the same, text-mix headers naming mix preset 8 (2 lane groups), + one stream with 3 lane groups
 and one with 1 (preset 6).
+v8: the v7 cases with text-mix headers naming mix preset 10 (column contexts), + rows of fields.
 dict1: a dictionary file (format LMZD 1) and records coded with it (``make_golden.py dict1``).
 
 Each case is a small input (committed beside its stream as NAME.raw) and the Compressor options
@@ -63,7 +64,9 @@ def inputs() -> dict[str, bytes]:
     mono = (5000 * np.sin(t * 0.031) * np.sin(t * 0.002) + rng.normal(0, 20, (2500, 1))).round().astype("<i2")
     return {"text": text, "image": image, "audio": audio, "mixed": text[:1200] + noise + text[1200:2000],
             "empty": b"", "blocks": text[:2000] + table + bytes(code) + random, "wav16": wav_stereo,
-            "wav16-mono": _wav(mono)}
+            "wav16-mono": _wav(mono),
+            # v8: semicolon-separated lines (the column contexts)
+            "rows": b"".join(b"%04X;NAME %d;Lu;%d;L;;;;;N;;;;%04X;\n" % (i, i * 3, i % 7, i + 32) for i in range(70))}
 
 
 def _chunk(cid: bytes, body: bytes) -> bytes:
@@ -100,6 +103,10 @@ CASES = {
     # v7: text-mix streams name mix preset 8 (2 lane groups); 3 uneven groups, and 1 (preset 6)
     "text-mix-groups3": ("text", dict(model="text", mix="on", lanes=7, mix_params={"groups": 3})),
     "text-mix-groups1": ("text", dict(model="text", mix="on", mix_params={"groups": 1})),
+    # v8: text-mix streams name mix preset 10 (preset 8 with the column contexts); rows of fields
+    # with the model and the mix, and under --mix auto (model-free frames at preset 9)
+    "rows-mix": ("rows", dict(model="text", mix="on")),
+    "rows-auto": ("rows", dict(model="text", mix="auto")),
 }
 
 

@@ -178,7 +178,7 @@ class MixStack:
     # the other (mix preset 8; 1 MiB of text: 0.15% larger, decoded in 15.4-16.0 s instead of 25.5 s
     # when the second core is free, no faster when it is busy, docs/bench/stack.md); only where it
     # applies (new_params).
-    CURRENT = dict(mixer2=1, max_lanes=128, groups=2)
+    CURRENT = dict(mixer2=1, max_lanes=128, groups=2, columns=1)
     # The loop cuts lanes as short as this when the mix is on (a model's preset may ask for other
     # values, see min_lane / max_lanes above) ...
     min_lane = DEFAULTS["min_lane"]
@@ -190,12 +190,14 @@ class MixStack:
     def new_params(cls, params: dict) -> dict:
         """The complete parameters of a new stream: DEFAULTS, CURRENT, then `params`. CURRENT's
         ``groups`` only where it applies: a stack without the model codes in one group anyway, and
-        image stacks (``img_w``) keep one group (not measured there)."""
+        image stacks (``img_w``) keep one group (not measured there); ``columns`` not for images."""
         full = dict(cls.DEFAULTS)
         full.update(cls.CURRENT)
         full.update(params)
         if "groups" not in params and (not full["use_model"] or full["img_w"]):
             full["groups"] = cls.DEFAULTS["groups"]
+        if "columns" not in params and full["img_w"]:  # the column contexts are for text, not images
+            full["columns"] = cls.DEFAULTS["columns"]
         return full
 
     def __init__(self, lanes: int, starts=None, **params):
