@@ -99,6 +99,8 @@ def test_damaged_dictionary_files_are_errors(d):
     bad.append(_with_crc(b"LMZD\x01" + varint(len(model_params)) + model_params + varint(1) + b"a"))
     junk = sp.dump_params(dict(d.spec.params, orders=[0, 9]))
     bad.append(_with_crc(b"LMZD\x01" + varint(len(junk)) + junk + varint(1) + b"a"))
+    huge = sp.dump_params(dict(d.spec.params, bh_bits=30))  # 2 GiB of bit histories: refused before allocating
+    bad.append(_with_crc(b"LMZD\x01" + varint(len(huge)) + huge + varint(1) + b"a"))
     for b in bad:
         with pytest.raises(LmzError):
             lmz.Dictionary.from_bytes(b)

@@ -34,7 +34,7 @@ import numpy as np
 
 from .coder import Decoder, Encoder
 from .container import Reader, varint
-from .errors import CorruptError, FormatError, TruncatedError, UsageError
+from .errors import CorruptError, FormatError, MemoryLimitError, TruncatedError, UsageError
 from .stack_params import STACK_MIX
 
 MAGIC = b"LMZD"
@@ -279,11 +279,18 @@ def _load_state(path: Path, st, n: int) -> bool:
 
 def check_spec(spec) -> None:
     """A dictionary's stack codes text statistics alone (parameters absent from a stream default to
-    the stack's DEFAULTS, as when it is built)."""
+    the stack's DEFAULTS, as when it is built), and its state, held twice (the primed stack and a
+    working copy), fits the decoders' default memory limit: checked before anything is allocated."""
+    from .api import DEFAULT_MEMORY_LIMIT
+    from .stack_params import stack_memory
+
     p = dict(spec.cls.DEFAULTS)
     p.update(spec.params)
     if p["use_model"] or p["img_w"] or p["pcm"] or p["x86"]:
         raise FormatError("a dictionary's stack must be model-free text statistics (no model, image, PCM or x86)")
+    need = 2 * stack_memory(STACK_MIX, p, 1)
+    if need > DEFAULT_MEMORY_LIMIT:
+        raise MemoryLimitError(f"a dictionary whose stack needs {need >> 20} MiB (at most {DEFAULT_MEMORY_LIMIT >> 20} MiB)")
 
 
 def train_dictionary(samples: Iterable[bytes], size: int = DEFAULT_SIZE, params: dict | None = None) -> Dictionary:
