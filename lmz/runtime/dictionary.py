@@ -161,7 +161,6 @@ class Dictionary:
         for dst, a in loc.pairs:
             np.copyto(dst, a)
         st = loc.work
-        st.params = copy.deepcopy(src.params)
         for k, v in vars(src).items():
             if isinstance(v, (int, float, str, bool, type(None))):
                 setattr(st, k, v)

@@ -179,9 +179,7 @@ def encode_frame(model: ByteModel, stack: PredictorStack, raw: bytes, plan: Fram
                 else:
                     stack.encode_step(scores_to_freqs(scores[:, j]) if use_model else None, M[:, t], active, enc)
             if progress and (t0 // C) % max(1, 64 // C) == 0:
-                now = int(np.minimum(lens, t0 + C).sum())
-                progress(now - done)
-                done = now
+                done = _report(progress, lens, t0 + C, done)
         if progress:
             progress(plan.size - done)
     finally:
@@ -284,12 +282,17 @@ def decode_frame(model: ByteModel, stack: PredictorStack, coded: list[bytes], pl
         out[:, t] = syms
         x = np.asarray(syms, dtype=np.int64).reshape(lanes, 1)
         if progress and (t + 1) % report_every == 0:
-            now = int(np.minimum(lens, t + 1).sum())
-            progress(now - done)
-            done = now
+            done = _report(progress, lens, t + 1, done)
     if progress:
         progress(int(lens.sum()) - done)
     return [out[i, : lens[i]].tobytes() for i in range(lanes)]
+
+
+def _report(progress, lens: np.ndarray, t: int, done: int) -> int:
+    """Report the lanes' bytes of steps up to t not reported yet (`done` so far); the new total."""
+    now = int(np.minimum(lens, t).sum())
+    progress(now - done)
+    return now
 
 
 def _cores() -> int:
@@ -354,9 +357,7 @@ def _decode_groups(model: ByteModel, stack, dec: Decoder, plan: FramePlan, out: 
                     jobs.put((g, np.asarray(syms, dtype=np.int64).reshape(hi - lo, 1)))
             stack.decode_end()
             if progress and (t + 1) % report_every == 0:
-                now = int(np.minimum(lens, t + 1).sum())
-                progress(now - done)
-                done = now
+                done = _report(progress, lens, t + 1, done)
         if progress:
             progress(int(lens.sum()) - done)
     finally:  # done, failed or interrupted: release the thread
