@@ -133,6 +133,15 @@ def prepare(d: Path, extra: list[str]):
     files["table.mix-auto.lmz"] = {"mix": "auto", "lanes": 1, "sha256": hashlib.sha256(blob).hexdigest(),
                                    "input": "table.csv"}
     (d / "table.mix-auto.lmz").write_bytes(blob)
+    # --mix auto on a small PPM image: the raster stack (mix preset 11: 2-D contexts, colour
+    # differences and linear predictors from the image's own geometry)
+    yy, xx = np.mgrid[0:36, 0:40]
+    rgb = np.stack([xx * 5 + yy * 3, xx * 2 + yy * 7 + (xx * yy) % 13, 200 - xx * 3 + yy], axis=2)
+    rgb = (rgb + np.random.default_rng(3).integers(0, 4, rgb.shape)).clip(0, 255).astype(np.uint8)
+    (d / "image.ppm").write_bytes(b"P6\n40 36\n255\n" + rgb.tobytes())
+    blob = api.compress((d / "image.ppm").read_bytes(), model=tiny, mix="auto", lanes=3)
+    files["image.mix-auto.lmz"] = {"mix": "auto", "sha256": hashlib.sha256(blob).hexdigest(), "input": "image.ppm"}
+    (d / "image.mix-auto.lmz").write_bytes(blob)
     # records files: the sample's lines as independent records (model only, one lane each), and the
     # same lines coded with a dictionary (the model-free stack primed on part of the table and text;
     # small tables, so that copying the primed state per record stays cheap under emulation)

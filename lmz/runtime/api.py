@@ -191,6 +191,7 @@ class Compressor(_Workers):
             self.binary = preset_stack(sp.STACK_MIX, sp.PRESET_BINARY)
             self.x86 = preset_stack(sp.STACK_MIX, sp.PRESET_X86)
             self.pcm = preset_stack(sp.STACK_MIX, sp.PRESET_PCM)
+            self.raster = preset_stack(sp.STACK_MIX, sp.PRESET_RASTER)
             # a text model is not tried on binary blocks (image, audio and users' models are)
             meta = getattr(getattr(self.model, "info", None), "meta", None) or {}
             self.text_model = meta.get("lmz.kind", _model_name(self.model).split("-")[0]) == "text"
@@ -253,15 +254,20 @@ class Compressor(_Workers):
             return lambda b, o: self._code(b, choose_lanes(len(b), None, spec.min_lane, spec.max_lanes), o, spec,
                                            True, prog(b))
 
+        def with_params(preset, **params):  # a coder with a preset's stack and the block's own params
+            return own(StackSpec(preset.name, preset.stack_id, preset.cls, dict(preset.params, **params)))
+
         def audio(b, o, rng):  # 16-bit PCM: preset 7 with the block's sample range
-            spec = StackSpec(self.pcm.name, self.pcm.stack_id, self.pcm.cls, dict(self.pcm.params, pcm=rng))
-            return own(spec)(b, o)
+            return with_params(self.pcm, pcm=rng)(b, o)
+
+        def image(b, o, geo):  # a raster image: preset 11 with its geometry
+            return with_params(self.raster, raster=geo)(b, o)
 
         out = blocks.choose_frame(
             raw, offset,
             lambda b, o: self._code(b, choose_lanes(len(b), self.lanes, self.min_lane, self.max_lanes), o, self.stack,
                                     False, prog(b)),
-            own(self.plain), own(self.binary), own(self.x86), text_model=self.text_model, pcm16=audio)
+            own(self.plain), own(self.binary), own(self.x86), text_model=self.text_model, pcm16=audio, raster=image)
         if self.progress and done < len(raw):
             self.progress(len(raw) - done)
         return out

@@ -11,6 +11,11 @@ the mix over 1 KiB lanes; on prose the model wins, docs/bench/blocks.md). So per
    of the binary stack's size that way, is coded as prediction residuals (``pcm.py``, frame type 03,
    mix preset 7 with the frame's sample range). With a text model that is final; with another model
    the audio coding takes the place of preset 3 in step 3.
+0b. **A raster image?** A block that starts with a PGM, PPM or BMP header (``images.geometry``)
+   is coded with the raster stack (mix preset 11 with the image's geometry: 2-D contexts and
+   linear predictors from the pixels above and to the left, ``stack/raster.py``; in step 1 too,
+   which may still store it). With a text model that is final; with another model the raster
+   coding takes the place of preset 4 in step 3.
 1. **Already compressed?** If the block's order-0 entropy is above ``STORE_H0`` bits per byte, a
    ``SAMPLE``-byte sample is coded without the model; if that does not shrink it below
    ``STORE_RATIO``, the block is stored at once (no modeling cost for JPEG, zip, xz ...).
@@ -37,7 +42,7 @@ from typing import Callable
 import numpy as np
 
 from . import container as ct
-from . import pcm, x86
+from . import images, pcm, x86
 
 SAMPLE = 32 << 10  # bytes coded both ways to decide a block
 STORE_H0 = 7.9  # order-0 bits per byte above which a block may be already compressed
@@ -49,6 +54,7 @@ PCM_MARGIN = 0.97  # headerless 16-bit PCM: the residual coding must code the sa
 
 Coder = Callable[[bytes, int], bytes]  # (block, input offset) -> its packed frame
 PcmCoder = Callable[[bytes, int, list], bytes]  # (block, offset, pcm range [channels, start, end]) -> frame
+RasterCoder = Callable[[bytes, int, list], bytes]  # (block, offset, geometry [row, channels, first]) -> frame
 
 
 def audio_coder(raw: bytes, offset: int, binary: Coder, pcm16: PcmCoder, header_only: bool = False) -> Coder | None:
@@ -95,10 +101,11 @@ def byte_stats(raw: bytes) -> tuple[float, float, float]:
 
 
 def choose_frame(raw: bytes, offset: int, with_model: Coder, without_model: Coder, binary: Coder | None = None,
-                 x86code: Coder | None = None, text_model: bool = True, pcm16: PcmCoder | None = None) -> bytes:
+                 x86code: Coder | None = None, text_model: bool = True, pcm16: PcmCoder | None = None,
+                 raster: RasterCoder | None = None) -> bytes:
     """The packed frame of one block (see the module docstring): stored, coded without the model
     (frame type 03: `without_model` for text-like blocks, `binary` for binary ones, `x86code` for
-    binary ones that look like x86 code, `pcm16` for 16-bit PCM audio), or coded with the stream's
+    binary ones that look like x86 code, `pcm16` for 16-bit PCM audio, `raster` for images), or coded with the stream's
     stack. `text_model` False (an image, audio or user model): binary blocks are decided on the
     sample too, never skipped."""
     binary = binary or without_model
@@ -115,14 +122,23 @@ def choose_frame(raw: bytes, offset: int, with_model: Coder, without_model: Code
         audio = audio_coder(raw, offset, binary, pcm16, header_only=not (binary_like or h0 > STORE_H0))
         if audio is not None and text_model:
             return audio(raw, offset)
+    image = None
+    if raster is not None and audio is None:
+        geo = images.geometry(raw)
+        if geo is not None:
+            def image(b, o, geo=geo):
+                return raster(b, o, geo)
     if h0 > STORE_H0 and audio is None:
-        plain = binary(sample, offset)
+        coder = image or binary
+        plain = coder(sample, offset)
         if len(plain) > STORE_RATIO * len(sample):
             return stored
-        return plain if whole else binary(raw, offset)
+        return plain if whole else coder(raw, offset)
     other = without_model
-    if audio is not None:
-        other = audio
+    if image is not None and text_model:
+        return image(raw, offset)
+    if audio is not None or image is not None:
+        other = audio or image
     elif binary_like:
         other = x86code if x86code is not None and x86.looks_like_x86(raw) else binary
         if text_model:

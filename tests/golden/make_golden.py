@@ -9,6 +9,7 @@ v6: the v5 cases with --mix auto's model-free text frames at mix preset 9 (colum
 v7: the same, text-mix headers naming mix preset 8 (2 lane groups), + one stream with 3 lane groups
 and one with 1 (preset 6).
 v8: the v7 cases with text-mix headers naming mix preset 10 (column contexts), + rows of fields.
+v9: the v8 cases + raster images (PGM, PPM, BMP) under --mix auto (mix preset 11, the raster stack).
 dict1: a dictionary file (format LMZD 1) and records coded with it (``make_golden.py dict1``).
 
 Each case is a small input (committed beside its stream as NAME.raw) and the Compressor options
@@ -66,7 +67,21 @@ def inputs() -> dict[str, bytes]:
             "empty": b"", "blocks": text[:2000] + table + bytes(code) + random, "wav16": wav_stereo,
             "wav16-mono": _wav(mono),
             # v8: semicolon-separated lines (the column contexts)
-            "rows": b"".join(b"%04X;NAME %d;Lu;%d;L;;;;;N;;;;%04X;\n" % (i, i * 3, i % 7, i + 32) for i in range(70))}
+            "rows": b"".join(b"%04X;NAME %d;Lu;%d;L;;;;;N;;;;%04X;\n" % (i, i * 3, i % 7, i + 32) for i in range(70)),
+            # v9: raster images with a header (gray PGM with a comment, RGB PPM, 24-bit BMP)
+            **_images(rng)}
+
+
+def _images(rng) -> dict[str, bytes]:
+    y, x = np.mgrid[0:40, 0:45]
+    gray = (60 + 2 * x + np.cumsum(rng.normal(0, 2, (40, 45)), axis=0) + rng.integers(-20, 21, 45)).clip(0, 255)
+    gray = gray.astype(np.uint8)
+    rgb = np.stack([gray, (gray * 0.8 + y).clip(0, 255), (255 - gray * 0.5)], axis=2).astype(np.uint8)
+    row = (45 * 3 + 3) // 4 * 4
+    pixels = b"".join(rgb[r, :, ::-1].tobytes().ljust(row, b"\0") for r in range(39, -1, -1))
+    bmp = (b"BM" + struct.pack("<IHHI", 54 + len(pixels), 0, 0, 54)
+           + struct.pack("<IiiHHIIiiII", 40, 45, 40, 1, 24, 0, len(pixels), 2835, 2835, 0, 0) + pixels)
+    return {"pgm": b"P5\n# lmz\n45 40\n255\n" + gray.tobytes(), "ppm": b"P6 45 40 255\n" + rgb.tobytes(), "bmp": bmp}
 
 
 def _chunk(cid: bytes, body: bytes) -> bytes:
@@ -107,6 +122,10 @@ CASES = {
     # with the model and the mix, and under --mix auto (model-free frames at preset 9)
     "rows-mix": ("rows", dict(model="text", mix="on")),
     "rows-auto": ("rows", dict(model="text", mix="auto")),
+    # v9: raster images under --mix auto (mix preset 11 with each image's geometry)
+    "raster-pgm": ("pgm", dict(model="text", mix="auto")),
+    "raster-ppm": ("ppm", dict(model="text", mix="auto")),
+    "raster-bmp": ("bmp", dict(model="text", mix="auto")),
 }
 
 

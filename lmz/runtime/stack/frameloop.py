@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from . import bitloop, contexts, match
+from . import bitloop, contexts, match, raster
 
 __all__ = ["encode_steps", "decode_steps"]
 
@@ -30,29 +30,33 @@ def _begin(t, lens, act, mm, match_bits, h8, lsalt, MT, mlen, mptr, hist, mh, mb
     return match.lookup(t, mm, match_bits, h8, lsalt, MT, mlen, mptr, hist, mh, mbyte, mlb)
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def _end(t, syms, act, have, mh, MT, mlen, mptr, mbyte, hist, h8, wh, wp, c1, omask, osalt, lsalt, words, hb,
-         permk, nd, table_bits, bh_bits, base, chk, hbase, hchk, columns, cst):
+         permk, nd, table_bits, bh_bits, base, chk, hbase, hchk, columns, cst, israster, S0, starts, rgeo, actb, c1a, rst):
     for la in range(syms.shape[0]):
         if not act[la]:
             syms[la] = 0
+    if israster:
+        raster.update(syms, act, rst)
     match.update(t, syms, act, have, mh, MT, mlen, mptr, mbyte, hist)
     contexts.update(syms, act, h8, wh, wp, c1)
     contexts.hash_text(h8, wh, wp, omask, osalt, lsalt, words, hb)
     if columns:
         contexts.update_columns(t, syms, act, cst)
         contexts.hash_columns(t + 1, hist, cst, c1, lsalt, omask.shape[0] + words, hb)
+    if israster:
+        raster.hash_raster(t + 1, starts, hist, rgeo, lsalt, omask.shape[0] + words, hb, actb, S0, c1a, rst)
     contexts.split(hb, permk, nd, table_bits, bh_bits, base, chk, hbase, hchk)
 
 
 @njit(cache=True, nogil=True)
 def encode_steps(M, lens, t0, t1, ints, cst, act, c0, h8, lsalt, MT, mlen, mptr, hist, mh, mbyte, mlb, wh, wp, omask,
                  osalt, hb, permk, base, chk, hbase, hchk, cfg, node, T, lim, hnode, BH, bh_next, smcol, cum, actb,
-                 W, W2, c1, A, sse_w, rates, gdiv, tabs, sc, scr, P, B, low, rng, buf, pos):
+                 W, W2, c1, c1a, starts, rgeo, rst, A, sse_w, rates, gdiv, tabs, sc, scr, P, B, low, rng, buf, pos):
     """Code steps t0..t1-1 of M [L, >= t1] (lane bytes, lanes end at lens) into the encoder arrays
     (which need room for 16 bytes per step and lane). ints = (match_min, match_bits, words, nd,
     table_bits, bh_bits, columns); cst: the column contexts' state (contexts.py)."""
-    mm, match_bits, words, nd, table_bits, bh_bits, columns = ints
+    mm, match_bits, words, nd, table_bits, bh_bits, columns, israster, S0 = ints
     L = lens.shape[0]
     syms = np.zeros(L, dtype=np.int64)
     for t in range(t0, t1):
@@ -60,27 +64,27 @@ def encode_steps(M, lens, t0, t1, ints, cst, act, c0, h8, lsalt, MT, mlen, mptr,
         for la in range(L):
             syms[la] = M[la, t] if act[la] else 0
         bitloop.encode_byte(syms, c0, act, cfg, base, chk, node, T, lim, hbase, hchk, hnode, BH, bh_next, smcol,
-                            mbyte, mlb, cum, actb, W, W2, c1, c1, A, sse_w, rates, gdiv, tabs, sc, scr, P, B,
+                            mbyte, mlb, cum, actb, W, W2, c1, c1a, A, sse_w, rates, gdiv, tabs, sc, scr, P, B,
                             low, rng, buf, pos)
         _end(t, syms, act, have, mh, MT, mlen, mptr, mbyte, hist, h8, wh, wp, c1, omask, osalt, lsalt, words, hb,
-             permk, nd, table_bits, bh_bits, base, chk, hbase, hchk, columns, cst)
+             permk, nd, table_bits, bh_bits, base, chk, hbase, hchk, columns, cst, israster, S0, starts, rgeo, actb, c1a, rst)
 
 
 @njit(cache=True, nogil=True)
 def decode_steps(out, lens, t0, t1, ints, cst, act, c0, h8, lsalt, MT, mlen, mptr, hist, mh, mbyte, mlb, wh, wp, omask,
                  osalt, hb, permk, base, chk, hbase, hchk, cfg, node, T, lim, hnode, BH, bh_next, smcol, cum, actb,
-                 W, W2, c1, A, sse_w, rates, gdiv, tabs, sc, scr, P, code, rng, buf, pos, last):
+                 W, W2, c1, c1a, starts, rgeo, rst, A, sse_w, rates, gdiv, tabs, sc, scr, P, code, rng, buf, pos, last):
     """Decode steps t0..t1-1 of every lane into out [L, >= t1] (uint8; inactive lanes get 0)."""
-    mm, match_bits, words, nd, table_bits, bh_bits, columns = ints
+    mm, match_bits, words, nd, table_bits, bh_bits, columns, israster, S0 = ints
     L = lens.shape[0]
     syms = np.zeros(L, dtype=np.int64)
     for t in range(t0, t1):
         have = _begin(t, lens, act, mm, match_bits, h8, lsalt, MT, mlen, mptr, hist, mh, mbyte, mlb, c0)
         bitloop.decode_byte(c0, act, cfg, base, chk, node, T, lim, hbase, hchk, hnode, BH, bh_next, smcol, mbyte,
-                            mlb, cum, actb, W, W2, c1, c1, A, sse_w, rates, gdiv, tabs, sc, scr, P, code, rng, buf,
+                            mlb, cum, actb, W, W2, c1, c1a, A, sse_w, rates, gdiv, tabs, sc, scr, P, code, rng, buf,
                             pos, last)
         for la in range(L):
             syms[la] = c0[la] - 256
             out[la, t] = syms[la]
         _end(t, syms, act, have, mh, MT, mlen, mptr, mbyte, hist, h8, wh, wp, c1, omask, osalt, lsalt, words, hb,
-             permk, nd, table_bits, bh_bits, base, chk, hbase, hchk, columns, cst)
+             permk, nd, table_bits, bh_bits, base, chk, hbase, hchk, columns, cst, israster, S0, starts, rgeo, actb, c1a, rst)

@@ -54,7 +54,7 @@ import numpy as np
 from .. import pcm
 from ..coder import Decoder, Encoder
 from ..freqs import PROB_ONE
-from . import apm, bitloop, contexts, frameloop, image, lms, match, mixer
+from . import apm, bitloop, contexts, frameloop, image, lms, match, mixer, raster
 from .counters import P_BITS as _P_BITS
 from .counters import P_HALF as _P_HALF
 from .counters import P_SHIFT as _P_SHIFT
@@ -165,7 +165,7 @@ class MixStack:
     DEFAULTS = dict(table_bits=20, bh_bits=24, bh_from=3, sm_limit=1023, hist_bits=16, match_bits=20, match_min=8, limit=1023,
                     mixer_lr=3, apm_rate=6, use_model=True, mixer_ctx=2, words=2, orders=(0, 1, 2, 3, 4, 6),
                     sse_w=(0, 4, 12), mixer_norm=1, share=1, img_w=0, img_h=0, ctx2d=(), img_act=0, apm_ctx=0, mixer2=0, ctx2d_direct=0,
-                    img_xpatch=0, img_lms=(), min_lane=1024, max_lanes=512, sparse=(), x86=0, pcm=(), columns=0, groups=1,
+                    img_xpatch=0, img_lms=(), min_lane=1024, max_lanes=512, sparse=(), x86=0, pcm=(), columns=0, groups=1, raster=(),
                     algo=ALGO)
     # What new streams use on top of DEFAULTS. DEFAULTS only ever gain keys whose default is the
     # old behaviour (a stream's params fall back to them when decoding); better settings for new
@@ -262,7 +262,14 @@ class MixStack:
         self.columns = int(p["columns"])
         if self.columns not in (0, 1) or (self.columns and self.img_w):
             raise ValueError("columns must be 0 or 1 (and 0 with img_w)")
-        self.K = self.n_orders + self.words + 2 * self.columns + len(self.ctx2d)
+        self.raster = tuple(int(v) for v in p["raster"])
+        if self.raster:
+            raster.check(self.raster, 1 << 30)
+            if self.img_w or self.columns or self.use_model:
+                raise ValueError("raster is for model-free frames without img_w or columns")
+        self.rgeo = np.array(self.raster or (1, 1, 0), dtype=np.int64)
+        self.rst = raster.new_state(L if self.raster else 1, self.rgeo[1])
+        self.K = self.n_orders + self.words + 2 * self.columns + len(self.ctx2d) + raster.N_RASTER * bool(self.raster)
         # ctx2d_direct=1: the 2-D contexts are direct counters (columns right after the direct
         # orders) instead of bit histories
         self.nd, self.perm = self.nd_orders, None
@@ -336,7 +343,7 @@ class MixStack:
             self.lpred = np.zeros((L, nl), dtype=np.int64)
             self.lea = np.zeros((L, nl), dtype=np.int64)  # recent mean absolute error, x 16
         self.S0 = self.S
-        if self.img_act:
+        if self.img_act or self.raster:  # x 8 weight sets, by activity
             self.S *= 8
         self.W = mixer.new_weights(self.S, self.N, self.use_model)
         self.mixer2 = int(p["mixer2"])
@@ -369,7 +376,7 @@ class MixStack:
         self.smcol = self.smoff + 256 * np.arange(self.nh, dtype=np.int64)
         self.c1 = np.zeros(L, dtype=np.int64)
         self.actb = np.zeros(L, dtype=np.int64)  # activity bucket (img_act)
-        self.c1a = self.c1  # APM 2's context byte
+        self.c1a = np.zeros(L, dtype=np.int64) if self.raster else self.c1  # APM 2's context byte
         # share=1: lanes share context statistics and match candidates; share=0: the lane id is
         # hashed into every context (tables still shared in memory; mixer and APMs shared)
         self.share = int(p["share"])
@@ -446,6 +453,8 @@ class MixStack:
         syms = np.where(act, syms, 0).astype(np.int64)
         if self.img_lms:
             lms.lms_update(self, syms, act)
+        if self.raster:
+            raster.update(syms, act, self.rst)
         match.update(t, syms, act, self.have_mh, self.mh, self.MT, self.mlen, self.mptr, self.mbyte, self.hist)
         contexts.update(syms, act, self.h8, self.wh, self.wp, self.c1)
         if self.columns:
@@ -459,7 +468,11 @@ class MixStack:
         contexts.hash_text(self.h8, self.wh, self.wp, self.omask, self.osalt, self.lsalt, self.words, hb)
         if self.columns:
             contexts.hash_columns(self.t, self.hist, self.cst, self.c1, self.lsalt, no + self.words, hb)
-        self.c1a = self.c1
+        if self.raster:
+            raster.hash_raster(self.t, self.starts, self.hist, self.rgeo, self.lsalt, no + self.words, hb, self.actb,
+                               self.S0, self.c1a, self.rst)
+        else:
+            self.c1a = self.c1
         if self.img_w:
             nb = image.neighbours(self)
             if self.img_act:
@@ -631,11 +644,13 @@ class MixStack:
         return not self.use_model and not self.img_w
 
     def _step_args(self):
-        ints = (self.match_min, self.match_bits, self.words, self.nd, self.table_bits, self.bh_bits, self.columns)
+        ints = (self.match_min, self.match_bits, self.words, self.nd, self.table_bits, self.bh_bits, self.columns,
+                len(self.raster), self.S0)
         return ((ints, self.cst, self.act, self.c0, self.h8, self.lsalt, self.MT, self.mlen, self.mptr, self.hist, self.mh,
                  self.mbyte, self.mlb, self.wh, self.wp, self.omask, self.osalt, self.hb, self.permk, self.base,
                  self.chk, self.hbase, self.hchk, self.cfg, self.c0h, self.T, self.lim_cols, self.c0hh, self.BH,
-                 BH_NEXT, self.smcol, self.cum, self.actb, self.W, self.W2k, self.c1, self.A, self.sse_arr,
+                 BH_NEXT, self.smcol, self.cum, self.actb, self.W, self.W2k, self.c1, self.c1a, self.starts, self.rgeo, self.rst,
+                 self.A, self.sse_arr,
                  self.rates, self.gdiv, self.tabs, self.sc, self.scr, self.P))
 
     def encode_steps(self, M: np.ndarray, lens: np.ndarray, t1: int, enc: Encoder) -> None:
