@@ -92,7 +92,7 @@ def prepare(d: Path, extra: list[str]):
         (d / f"sample.mix-{mix}.lmz").write_bytes(blob)
         files[f"sample.mix-{mix}.lmz"] = {"mix": mix, "sha256": hashlib.sha256(blob).hexdigest(), "input": "sample.txt"}
     (d / "sample.txt").write_bytes(text)
-    # --mix auto: a text block, a binary table (frame type 03, mix preset 4 with sparse contexts and the
+    # --mix auto: a text block, a binary table (frame type 03, mix preset 12 with sparse and column contexts and the
     # model-free compiled step loop), x86-like calls (preset 5, the call-address transform) and
     # random bytes (stored)
     table = b"".join(np.array([i, i * 7 % 1000, 3], dtype="<u4").tobytes() for i in range(100))

@@ -15,15 +15,15 @@ the mix over 1 KiB lanes; on prose the model wins, docs/bench/blocks.md). So per
    is coded with the raster stack (mix preset 11 with the image's geometry: 2-D contexts and
    linear predictors from the pixels above and to the left, ``stack/raster.py``; in step 1 too,
    which may still store it). With a text model that is final; with another model the raster
-   coding takes the place of preset 4 in step 3.
+   coding takes the place of preset 12 in step 3.
 1. **Already compressed?** If the block's order-0 entropy is above ``STORE_H0`` bits per byte, a
    ``SAMPLE``-byte sample is coded without the model; if that does not shrink it below
    ``STORE_RATIO``, the block is stored at once (no modeling cost for JPEG, zip, xz ...).
 2. **Text at all?** With a text model, blocks with control bytes (other than tab, CR, LF) above
    ``CTRL_MAX`` or letters below ``LETTERS_MIN`` are binary: coded without the model, with sparse contexts too
-   (frame type 03, mix preset 4); if they look like x86 code (near calls ``E8`` more often than
+   (frame type 03, mix preset 12: preset 4 with column contexts); if they look like x86 code (near calls ``E8`` more often than
    once in 256 bytes), after the call-address transform of ``x86.py`` (mix preset 5). With another
-   model (image, audio, one trained by the user) binary blocks go to step 3, against preset 4 or 5.
+   model (image, audio, one trained by the user) binary blocks go to step 3, against preset 12 or 5.
 3. **Does the model pay?** Otherwise the sample is coded with the stream's own stack (the model
    with the mix) and without the model (mix preset 3); the model is kept only if it codes the
    sample smaller by ``TEXT_MARGIN`` (the model-free lane learns more on the whole block than on

@@ -9,7 +9,8 @@ v6: the v5 cases with --mix auto's model-free text frames at mix preset 9 (colum
 v7: the same, text-mix headers naming mix preset 8 (2 lane groups), + one stream with 3 lane groups
 and one with 1 (preset 6).
 v8: the v7 cases with text-mix headers naming mix preset 10 (column contexts), + rows of fields.
-v9: the v8 cases + raster images (PGM, PPM, BMP) under --mix auto (mix preset 11, the raster stack).
+v9: the v8 cases with --mix auto's binary frames at mix preset 12 (column contexts), + raster images
+(PGM, PPM, BMP) under --mix auto (mix preset 11, the raster stack).
 dict1: a dictionary file (format LMZD 1) and records coded with it (``make_golden.py dict1``).
 
 Each case is a small input (committed beside its stream as NAME.raw) and the Compressor options
@@ -63,13 +64,19 @@ def inputs() -> dict[str, bytes]:
                       after=_chunk(b"LIST", b"INFOICMT\x03\x00\x00\x00ok\x00"))
     t = np.arange(2500)[:, None]
     mono = (5000 * np.sin(t * 0.031) * np.sin(t * 0.002) + rng.normal(0, 20, (2500, 1))).round().astype("<i2")
+    rows = b"".join(b"%04X;NAME %d;Lu;%d;L;;;;;N;;;;%04X;\n" % (i, i * 3, i % 7, i + 32) for i in range(70))
     return {"text": text, "image": image, "audio": audio, "mixed": text[:1200] + noise + text[1200:2000],
             "empty": b"", "blocks": text[:2000] + table + bytes(code) + random, "wav16": wav_stereo,
             "wav16-mono": _wav(mono),
             # v8: semicolon-separated lines (the column contexts)
-            "rows": b"".join(b"%04X;NAME %d;Lu;%d;L;;;;;N;;;;%04X;\n" % (i, i * 3, i % 7, i + 32) for i in range(70)),
-            # v9: raster images with a header (gray PGM with a comment, RGB PPM, 24-bit BMP)
-            **_images(rng)}
+            "rows": rows,
+            # v9: raster images with a header (gray PGM with a comment, RGB PPM, 24-bit BMP); a tar-like
+            # binary block with lines of fields in it (mix preset 12)
+            **_images(rng), "tar": _member(b"a.csv", rows[:1500]) + _member(b"b.txt", text[:900]) + bytes(1024)}
+
+
+def _member(name: bytes, body: bytes) -> bytes:
+    return name.ljust(100, b"\0") + b"0000644\0" + bytes(148) + body + bytes(-len(body) % 512)
 
 
 def _images(rng) -> dict[str, bytes]:
@@ -126,6 +133,7 @@ CASES = {
     "raster-pgm": ("pgm", dict(model="text", mix="auto")),
     "raster-ppm": ("ppm", dict(model="text", mix="auto")),
     "raster-bmp": ("bmp", dict(model="text", mix="auto")),
+    "binary-auto": ("tar", dict(model="text", mix="auto")),
 }
 
 
