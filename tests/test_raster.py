@@ -115,6 +115,17 @@ def test_noise_image_is_stored_and_later_frames_fall_back(fake_model):
     assert api.decompress(blob, model=fake_model) == raw
 
 
+def test_an_image_in_a_later_frame_codes_as_alone(fake_model):
+    """The geometry counts from the frame's first byte: an image whose header starts a later frame
+    (a concatenation of files) gets the same frame as at the start of the input."""
+    img = pnm(picture(60, 64, seed=10))
+    text = b"A line of text before the image, as in a concatenation of files.\n" * 40
+    c = api.Compressor(model=fake_model, frame_size=len(text))
+    assert c.frame(img, len(text)) == c.frame(img, 0)
+    blob = c.compress(text + img)
+    assert _kinds(blob)[1] == sp.PRESET_RASTER and api.decompress(blob, model=fake_model) == text + img
+
+
 def test_raster_params_are_written_against_preset_11():
     params = dict(sp.PRESETS[sp.STACK_MIX][sp.PRESET_RASTER], raster=[150, 3, 15])
     assert sp.to_preset(sp.STACK_MIX, params) == (sp.PRESET_RASTER, {"raster": [150, 3, 15]})

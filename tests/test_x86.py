@@ -1,10 +1,11 @@
-"""The x86 call-address transform (runtime/x86.py, mix preset 5 of --mix auto): exact inverse on any
+"""The x86 call-address transform (runtime/x86.py, mix presets 5 and 14 of --mix auto): exact inverse on any
 bytes, absolute targets for near calls, and frames coded with it round-trip."""
 from __future__ import annotations
 
 import numpy as np
 
 from lmz.runtime import api, x86
+from lmz.runtime import stack_params as sp
 
 
 def _code(n_calls: int = 600) -> bytes:
@@ -42,7 +43,7 @@ def test_near_calls_become_absolute():
 def test_x86_frames_round_trip(fake_model):
     code = _code(1500)
     blob = api.compress(code, model=fake_model, frame_size=8192, mix_params={"table_bits": 16, "bh_bits": 16})
-    assert 5 in [preset for _, preset in api.scan(blob)["frame_kinds"]]
+    assert sp.PRESET_X86 in [preset for _, preset in api.scan(blob)["frame_kinds"]]
     assert api.decompress(blob, model=fake_model) == code
     plain = api.compress(code, model=fake_model, mix="on", lanes=1, frame_size=8192,
                          mix_params={"use_model": False, "sparse": [2, 6, 12, 10], "max_lanes": 1})

@@ -10,7 +10,7 @@ the mix over 1 KiB lanes; on prose the model wins, docs/bench/blocks.md). So per
    PCM-like (a later frame of a WAV larger than a frame, raw PCM) and codes at most ``PCM_MARGIN``
    of the binary stack's size that way, is coded as prediction residuals (``pcm.py``, frame type 03,
    mix preset 7 with the frame's sample range). With a text model that is final; with another model
-   the audio coding takes the place of preset 3 in step 3.
+   the audio coding takes the place of preset 13 in step 3.
 0b. **A raster image?** A block that starts with a PGM, PPM or BMP header (``images.geometry``)
    is coded with the raster stack (mix preset 11 with the image's geometry: 2-D contexts and
    linear predictors from the pixels above and to the left, ``stack/raster.py``; in step 1 too,
@@ -21,11 +21,12 @@ the mix over 1 KiB lanes; on prose the model wins, docs/bench/blocks.md). So per
    ``STORE_RATIO``, the block is stored at once (no modeling cost for JPEG, zip, xz ...).
 2. **Text at all?** With a text model, blocks with control bytes (other than tab, CR, LF) above
    ``CTRL_MAX`` or letters below ``LETTERS_MIN`` are binary: coded without the model, with sparse contexts too
-   (frame type 03, mix preset 12: preset 4 with column contexts); if they look like x86 code (near calls ``E8`` more often than
-   once in 256 bytes), after the call-address transform of ``x86.py`` (mix preset 5). With another
-   model (image, audio, one trained by the user) binary blocks go to step 3, against preset 12 or 5.
+   (frame type 03, mix preset 12: preset 4 with column and indirect contexts); if they look like
+   x86 code (near calls ``E8`` more often than once in 256 bytes), after the call-address transform
+   of ``x86.py`` (mix preset 14: preset 5 with indirect contexts). With another model (image,
+   audio, one trained by the user) binary blocks go to step 3, against preset 12 or 14.
 3. **Does the model pay?** Otherwise the sample is coded with the stream's own stack (the model
-   with the mix) and without the model (mix preset 3); the model is kept only if it codes the
+   with the mix) and without the model (mix preset 13: preset 3 with column and indirect contexts); the model is kept only if it codes the
    sample smaller by ``TEXT_MARGIN`` (the model-free lane learns more on the whole block than on
    the sample). A block no longer than the sample is coded both ways and the smaller result kept.
    If the model's stack ends up storing the whole block (with the mix, one lane that would expand,

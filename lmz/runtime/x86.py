@@ -1,4 +1,4 @@
-"""The x86 call/jump address transform (stack parameter ``x86``, mix preset 5 of ``--mix auto``).
+"""The x86 call/jump address transform (stack parameter ``x86``, mix presets 5 and 14 of ``--mix auto``).
 
 x86 code calls and jumps with 32-bit *relative* addresses (opcodes ``E8`` call, ``E9`` jmp), so
 calls of one function from many places carry different bytes. Rewriting them as *absolute*

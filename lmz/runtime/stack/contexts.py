@@ -12,7 +12,8 @@ from numba import njit
 
 from .tables import mix64_1
 
-__all__ = ["update", "hash_text", "split", "update_columns", "hash_columns", "NF", "column_state"]
+__all__ = ["update", "hash_text", "split", "update_columns", "hash_columns", "NF", "column_state", "update_indirect",
+           "hash_indirect"]
 
 _WORD_MUL = np.uint64(0x2F0F3A5B3C4D5E6F)
 # Column contexts (the ``columns`` parameter): lines are records and fields are cut at , ; TAB |.
@@ -115,3 +116,28 @@ def split(hb, perm, nd, table_bits, bh_bits, base, chk, hbase, hchk):
             else:
                 hbase[la, j - nd] = np.int64(h >> np.uint64(64 - bh_bits))
                 hchk[la, j - nd] = np.int64((h >> np.uint64(56 - bh_bits)) & np.uint64(0xFF))
+
+
+# Indirect contexts (the ``indirect`` parameter): per lane, the last two bytes that followed each byte
+# value (ind1 [L, 256]) and each pair of bytes (ind2 [L, 65536]), uint16; the contexts are what
+# followed the current order-1 / order-2 context the last two times, with that context.
+@njit(cache=True, nogil=True, inline="always")
+def update_indirect(syms, act, h8, ind1, ind2):
+    """Before h8 takes byte syms: the byte follows h8's last byte and last two bytes."""
+    for la in range(syms.shape[0]):
+        if act[la]:
+            c1 = np.int64(h8[la] & np.uint64(0xFF))
+            c2 = np.int64(h8[la] & np.uint64(0xFFFF))
+            ind1[la, c1] = np.uint16(((np.int64(ind1[la, c1]) << 8) | syms[la]) & 0xFFFF)
+            ind2[la, c2] = np.uint16(((np.int64(ind2[la, c2]) << 8) | syms[la]) & 0xFFFF)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def hash_indirect(h8, ind1, ind2, lsalt, col0, hb):
+    """Two context columns from col0: (order-1 context, its last two followers), the same for order 2."""
+    for la in range(hb.shape[0]):
+        c2 = np.int64(h8[la] & np.uint64(0xFFFF))
+        c1 = c2 & 0xFF
+        ls = lsalt[la]
+        hb[la, col0] = mix64_1(np.uint64(c1 | np.int64(ind1[la, c1]) << 8) + np.uint64(0x1D1) + ls)
+        hb[la, col0 + 1] = mix64_1(np.uint64(c2 | np.int64(ind2[la, c2]) << 16) + np.uint64(0x1D2) + ls)

@@ -32,18 +32,22 @@ def _begin(t, lens, act, mm, match_bits, h8, lsalt, MT, mlen, mptr, hist, mh, mb
 
 @njit(cache=True, nogil=True)
 def _end(t, syms, act, have, mh, MT, mlen, mptr, mbyte, hist, h8, wh, wp, c1, omask, osalt, lsalt, words, hb,
-         permk, nd, table_bits, bh_bits, base, chk, hbase, hchk, columns, cst, israster, S0, starts, rgeo, actb, c1a, rst):
+         permk, nd, table_bits, bh_bits, base, chk, hbase, hchk, columns, cst, israster, S0, starts, rgeo, actb, c1a, rst, ind, ind_col, ind1, ind2):
     for la in range(syms.shape[0]):
         if not act[la]:
             syms[la] = 0
     if israster:
         raster.update(syms, act, rst)
+    if ind:
+        contexts.update_indirect(syms, act, h8, ind1, ind2)
     match.update(t, syms, act, have, mh, MT, mlen, mptr, mbyte, hist)
     contexts.update(syms, act, h8, wh, wp, c1)
     contexts.hash_text(h8, wh, wp, omask, osalt, lsalt, words, hb)
     if columns:
         contexts.update_columns(t, syms, act, cst)
         contexts.hash_columns(t + 1, hist, cst, c1, lsalt, omask.shape[0] + words, hb)
+    if ind:
+        contexts.hash_indirect(h8, ind1, ind2, lsalt, ind_col, hb)
     if israster:
         raster.hash_raster(t + 1, starts, hist, rgeo, lsalt, omask.shape[0] + words, hb, actb, S0, c1a, rst)
     contexts.split(hb, permk, nd, table_bits, bh_bits, base, chk, hbase, hchk)
@@ -52,11 +56,11 @@ def _end(t, syms, act, have, mh, MT, mlen, mptr, mbyte, hist, h8, wh, wp, c1, om
 @njit(cache=True, nogil=True)
 def encode_steps(M, lens, t0, t1, ints, cst, act, c0, h8, lsalt, MT, mlen, mptr, hist, mh, mbyte, mlb, wh, wp, omask,
                  osalt, hb, permk, base, chk, hbase, hchk, cfg, node, T, lim, hnode, BH, bh_next, smcol, cum, actb,
-                 W, W2, c1, c1a, starts, rgeo, rst, A, sse_w, rates, gdiv, tabs, sc, scr, P, B, low, rng, buf, pos):
+                 W, W2, c1, c1a, starts, rgeo, rst, ind1, ind2, A, sse_w, rates, gdiv, tabs, sc, scr, P, B, low, rng, buf, pos):
     """Code steps t0..t1-1 of M [L, >= t1] (lane bytes, lanes end at lens) into the encoder arrays
     (which need room for 16 bytes per step and lane). ints = (match_min, match_bits, words, nd,
     table_bits, bh_bits, columns); cst: the column contexts' state (contexts.py)."""
-    mm, match_bits, words, nd, table_bits, bh_bits, columns, israster, S0 = ints
+    mm, match_bits, words, nd, table_bits, bh_bits, columns, israster, S0, ind, ind_col = ints
     L = lens.shape[0]
     syms = np.zeros(L, dtype=np.int64)
     for t in range(t0, t1):
@@ -67,15 +71,15 @@ def encode_steps(M, lens, t0, t1, ints, cst, act, c0, h8, lsalt, MT, mlen, mptr,
                             mbyte, mlb, cum, actb, W, W2, c1, c1a, A, sse_w, rates, gdiv, tabs, sc, scr, P, B,
                             low, rng, buf, pos)
         _end(t, syms, act, have, mh, MT, mlen, mptr, mbyte, hist, h8, wh, wp, c1, omask, osalt, lsalt, words, hb,
-             permk, nd, table_bits, bh_bits, base, chk, hbase, hchk, columns, cst, israster, S0, starts, rgeo, actb, c1a, rst)
+             permk, nd, table_bits, bh_bits, base, chk, hbase, hchk, columns, cst, israster, S0, starts, rgeo, actb, c1a, rst, ind, ind_col, ind1, ind2)
 
 
 @njit(cache=True, nogil=True)
 def decode_steps(out, lens, t0, t1, ints, cst, act, c0, h8, lsalt, MT, mlen, mptr, hist, mh, mbyte, mlb, wh, wp, omask,
                  osalt, hb, permk, base, chk, hbase, hchk, cfg, node, T, lim, hnode, BH, bh_next, smcol, cum, actb,
-                 W, W2, c1, c1a, starts, rgeo, rst, A, sse_w, rates, gdiv, tabs, sc, scr, P, code, rng, buf, pos, last):
+                 W, W2, c1, c1a, starts, rgeo, rst, ind1, ind2, A, sse_w, rates, gdiv, tabs, sc, scr, P, code, rng, buf, pos, last):
     """Decode steps t0..t1-1 of every lane into out [L, >= t1] (uint8; inactive lanes get 0)."""
-    mm, match_bits, words, nd, table_bits, bh_bits, columns, israster, S0 = ints
+    mm, match_bits, words, nd, table_bits, bh_bits, columns, israster, S0, ind, ind_col = ints
     L = lens.shape[0]
     syms = np.zeros(L, dtype=np.int64)
     for t in range(t0, t1):
@@ -87,4 +91,4 @@ def decode_steps(out, lens, t0, t1, ints, cst, act, c0, h8, lsalt, MT, mlen, mpt
             syms[la] = c0[la] - 256
             out[la, t] = syms[la]
         _end(t, syms, act, have, mh, MT, mlen, mptr, mbyte, hist, h8, wh, wp, c1, omask, osalt, lsalt, words, hb,
-             permk, nd, table_bits, bh_bits, base, chk, hbase, hchk, columns, cst, israster, S0, starts, rgeo, actb, c1a, rst)
+             permk, nd, table_bits, bh_bits, base, chk, hbase, hchk, columns, cst, israster, S0, starts, rgeo, actb, c1a, rst, ind, ind_col, ind1, ind2)

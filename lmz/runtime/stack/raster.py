@@ -106,7 +106,8 @@ def _qerr(d):
 
 @njit(cache=True, nogil=True)
 def hash_raster(t1, starts, hist, geo, lsalt, col0, hb, actb, S0, c1a, rst):
-    """hb[:, col0 : col0 + N_RASTER], actb and c1a for the byte at step t1 of every lane."""
+    """hb[:, col0 : col0 + N_RASTER], actb and c1a for the byte at step t1 of every lane (lane la
+    starts at frame position starts[la])."""
     row, ch, first = geo[0], geo[1], geo[2]
     H = hist.shape[1]
     for la in range(hb.shape[0]):

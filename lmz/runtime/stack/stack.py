@@ -165,7 +165,7 @@ class MixStack:
     DEFAULTS = dict(table_bits=20, bh_bits=24, bh_from=3, sm_limit=1023, hist_bits=16, match_bits=20, match_min=8, limit=1023,
                     mixer_lr=3, apm_rate=6, use_model=True, mixer_ctx=2, words=2, orders=(0, 1, 2, 3, 4, 6),
                     sse_w=(0, 4, 12), mixer_norm=1, share=1, img_w=0, img_h=0, ctx2d=(), img_act=0, apm_ctx=0, mixer2=0, ctx2d_direct=0,
-                    img_xpatch=0, img_lms=(), min_lane=1024, max_lanes=512, sparse=(), x86=0, pcm=(), columns=0, groups=1, raster=(),
+                    img_xpatch=0, img_lms=(), min_lane=1024, max_lanes=512, sparse=(), x86=0, pcm=(), columns=0, groups=1, raster=(), indirect=0,
                     algo=ALGO)
     # What new streams use on top of DEFAULTS. DEFAULTS only ever gain keys whose default is the
     # old behaviour (a stream's params fall back to them when decoding); better settings for new
@@ -268,8 +268,13 @@ class MixStack:
             if self.img_w or self.columns or self.use_model:
                 raise ValueError("raster is for model-free frames without img_w or columns")
         self.rgeo = np.array(self.raster or (1, 1, 0), dtype=np.int64)
+        self.rstarts = self.starts - self.starts[0]  # the raster geometry counts from the frame's first byte
         self.rst = raster.new_state(L if self.raster else 1, self.rgeo[1])
-        self.K = self.n_orders + self.words + 2 * self.columns + len(self.ctx2d) + raster.N_RASTER * bool(self.raster)
+        self.indirect = int(p["indirect"])
+        if self.indirect not in (0, 1):
+            raise ValueError("indirect must be 0 or 1")
+        self.ind_col = self.n_orders + self.words + 2 * self.columns + len(self.ctx2d) + raster.N_RASTER * bool(self.raster)
+        self.K = self.ind_col + 2 * self.indirect
         # ctx2d_direct=1: the 2-D contexts are direct counters (columns right after the direct
         # orders) instead of bit histories
         self.nd, self.perm = self.nd_orders, None
@@ -385,6 +390,9 @@ class MixStack:
 
         self.hb = np.zeros((L, self.K), dtype=_U64)
         self.cst = contexts.column_state(L)
+        ni = L if self.indirect else 1
+        self.ind1 = np.zeros((ni, 256), dtype=np.uint16)
+        self.ind2 = np.zeros((ni, 65536), dtype=np.uint16)
         self.permk = np.arange(self.K, dtype=np.int64) if self.perm is None else np.asarray(self.perm, dtype=np.int64)
         self.mh = np.zeros(L, dtype=np.int64)
         self.have_mh = False
@@ -455,6 +463,8 @@ class MixStack:
             lms.lms_update(self, syms, act)
         if self.raster:
             raster.update(syms, act, self.rst)
+        if self.indirect:
+            contexts.update_indirect(syms, act, self.h8, self.ind1, self.ind2)
         match.update(t, syms, act, self.have_mh, self.mh, self.MT, self.mlen, self.mptr, self.mbyte, self.hist)
         contexts.update(syms, act, self.h8, self.wh, self.wp, self.c1)
         if self.columns:
@@ -468,8 +478,10 @@ class MixStack:
         contexts.hash_text(self.h8, self.wh, self.wp, self.omask, self.osalt, self.lsalt, self.words, hb)
         if self.columns:
             contexts.hash_columns(self.t, self.hist, self.cst, self.c1, self.lsalt, no + self.words, hb)
+        if self.indirect:
+            contexts.hash_indirect(self.h8, self.ind1, self.ind2, self.lsalt, self.ind_col, hb)
         if self.raster:
-            raster.hash_raster(self.t, self.starts, self.hist, self.rgeo, self.lsalt, no + self.words, hb, self.actb,
+            raster.hash_raster(self.t, self.rstarts, self.hist, self.rgeo, self.lsalt, no + self.words, hb, self.actb,
                                self.S0, self.c1a, self.rst)
         else:
             self.c1a = self.c1
@@ -645,11 +657,11 @@ class MixStack:
 
     def _step_args(self):
         ints = (self.match_min, self.match_bits, self.words, self.nd, self.table_bits, self.bh_bits, self.columns,
-                len(self.raster), self.S0)
+                len(self.raster), self.S0, self.indirect, self.ind_col)
         return ((ints, self.cst, self.act, self.c0, self.h8, self.lsalt, self.MT, self.mlen, self.mptr, self.hist, self.mh,
                  self.mbyte, self.mlb, self.wh, self.wp, self.omask, self.osalt, self.hb, self.permk, self.base,
                  self.chk, self.hbase, self.hchk, self.cfg, self.c0h, self.T, self.lim_cols, self.c0hh, self.BH,
-                 BH_NEXT, self.smcol, self.cum, self.actb, self.W, self.W2k, self.c1, self.c1a, self.starts, self.rgeo, self.rst,
+                 BH_NEXT, self.smcol, self.cum, self.actb, self.W, self.W2k, self.c1, self.c1a, self.rstarts, self.rgeo, self.rst, self.ind1, self.ind2,
                  self.A, self.sse_arr,
                  self.rates, self.gdiv, self.tabs, self.sc, self.scr, self.P))
 
