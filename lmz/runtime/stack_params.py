@@ -59,7 +59,7 @@ _MIX_TEXT_V4 = dict(_MIX_TEXT_V3, columns=1)
 # orders 0-2 only, the 2-D contexts and linear predictors of lmz/runtime/stack/raster.py, and one
 # mixer weight set per partial byte and local activity; each frame overrides ``raster`` with its
 # geometry [row, channels, first]. On development images (scikit-image's coins, moon, chelsea;
-# docs/bench/raster.md) 8-27% smaller than the binary stack (preset 4) they were coded with before.
+# docs/MIX.md) 8-31% smaller than the binary stack (preset 4) they were coded with before.
 _MIX_RASTER_V1 = dict(_MIX_PLAIN_V1, orders=[0, 1, 2], mixer_ctx=0, words=0)
 # binary blocks with the column contexts too (lines and fields turn up in binary data: tar members'
 # sources, tables of strings; on development files, 1 MiB each, preset 4 + columns: a tar of Python
