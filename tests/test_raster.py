@@ -104,15 +104,28 @@ def test_raster_beats_the_binary_preset(channels, fake_model):
     assert len(api.compress(raw, model=fake_model)) < 0.9 * len(binary)
 
 
-def test_noise_image_is_stored_and_later_frames_fall_back(fake_model):
+def test_noise_image_is_stored(fake_model):
     noise = pnm(np.random.default_rng(8).integers(0, 256, (80, 100, 1), dtype=np.uint8))
     blob = api.compress(noise, model=fake_model)
     assert _kinds(blob) == [None] and api.decompress(blob, model=fake_model) == noise
-    raw = pnm(picture(120, 100, seed=9))  # frames after the first have no header: the binary stack
-    blob = api.compress(raw, model=fake_model, frame_size=5000)
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_an_image_larger_than_a_frame_keeps_its_geometry(channels, fake_model):
+    """Frames after the header's go on with the image's geometry (their first row start found from
+    the header's frame); the same output with worker processes; what follows the pixels is not an image."""
+    raw = pnm(picture(130, 100, channels, seed=9))
+    tail = b"some text after the image\n" * 300
+    blob = api.compress(raw + tail, model=fake_model, frame_size=5001)
     kinds = _kinds(blob)
-    assert kinds[0] == sp.PRESET_RASTER and sp.PRESET_RASTER not in kinds[1:]
-    assert api.decompress(blob, model=fake_model) == raw
+    n = -(-len(raw) // 5001)  # frames holding pixels
+    assert kinds[:n] == [sp.PRESET_RASTER] * n and sp.PRESET_RASTER not in kinds[n:]
+    assert api.decompress(blob, model=fake_model) == raw + tail
+    assert api.compress(raw + tail, model=fake_model, frame_size=5001, threads=2) == blob
+    first_only = sum(len(api.Compressor(model=fake_model, frame_size=5001).frame(raw[o:o + 5001], o))
+                     for o in range(0, len(raw), 5001))  # each frame alone: only the first has a header
+    whole = len(api.compress(raw, model=fake_model, frame_size=5001))
+    assert whole < 0.9 * first_only
 
 
 def test_an_image_in_a_later_frame_codes_as_alone(fake_model):

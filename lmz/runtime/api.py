@@ -17,7 +17,7 @@ import zlib
 from pathlib import Path
 from typing import BinaryIO, Callable
 
-from . import blocks, model_store, parallel, pcm, x86
+from . import blocks, images, model_store, parallel, pcm, x86
 from . import container as ct
 from . import stack_params as sp
 from .container import Header, Reader
@@ -214,11 +214,12 @@ class Compressor(_Workers):
         """The coded frame(s) of `raw`, the input's bytes from position `offset` on."""
         return b"".join(c for c, _ in self.frame_list(raw, offset))
 
-    def frame_list(self, raw: bytes, offset: int = 0) -> list[tuple[bytes, int]]:
-        """The frames of `raw` (one, or several with `lane_size`): (coded frame, its raw length) each."""
+    def frame_list(self, raw: bytes, offset: int = 0, image: list | None = None) -> list[tuple[bytes, int]]:
+        """The frames of `raw` (one, or several with `lane_size`): (coded frame, its raw length) each.
+        `image`: the raster geometry of a frame that continues an image begun in an earlier frame."""
         if self.lane_size is not None:
             return self._frames_fixed_lanes(raw, offset)
-        return [(self._frame(raw, choose_lanes(len(raw), self.lanes, self.min_lane, self.max_lanes), offset),
+        return [(self._frame(raw, choose_lanes(len(raw), self.lanes, self.min_lane, self.max_lanes), offset, image),
                  len(raw))]
 
     def _frames_fixed_lanes(self, raw: bytes, offset: int) -> list[tuple[bytes, int]]:
@@ -234,7 +235,7 @@ class Compressor(_Workers):
                 out.append((self._code(part[full:], 1, offset + s + full, self.stack), len(part) - full))
         return out
 
-    def _frame(self, raw: bytes, lanes: int, offset: int) -> bytes:
+    def _frame(self, raw: bytes, lanes: int, offset: int, image: list | None = None) -> bytes:
         if not self.auto:
             return self._code(raw, lanes, offset, self.stack)
         # progress: only a coding of the whole block reports as it goes (a block larger than the
@@ -260,14 +261,15 @@ class Compressor(_Workers):
         def audio(b, o, rng):  # 16-bit PCM: preset 7 with the block's sample range
             return with_params(self.pcm, pcm=rng)(b, o)
 
-        def image(b, o, geo):  # a raster image: preset 11 with its geometry
+        def raster(b, o, geo):  # a raster image: preset 11 with its geometry
             return with_params(self.raster, raster=geo)(b, o)
 
         out = blocks.choose_frame(
             raw, offset,
             lambda b, o: self._code(b, choose_lanes(len(b), self.lanes, self.min_lane, self.max_lanes), o, self.stack,
                                     False, prog(b)),
-            own(self.plain), own(self.binary), own(self.x86), text_model=self.text_model, pcm16=audio, raster=image)
+            own(self.plain), own(self.binary), own(self.x86), text_model=self.text_model, pcm16=audio, raster=raster,
+            geometry=image)
         if self.progress and done < len(raw):
             self.progress(len(raw) - done)
         return out
@@ -288,14 +290,21 @@ class Compressor(_Workers):
         `size`, when known, is recorded in the header and checked."""
         written = write_all(ofh, self.header(size).pack())
         total, crc, index = 0, 0, []
+        pixels = None  # (start, end, row, channels): an image whose pixels go on past its header's frame
 
         def chunks():
-            nonlocal total, crc
+            nonlocal total, crc, pixels
             while True:
                 raw = _read_full(ifh, self.frame_size)
                 if not raw:
                     return
-                yield raw, total
+                image = None
+                if pixels is not None and total < pixels[1]:
+                    image = images.continuation(pixels[0], pixels[2], pixels[3], total)
+                elif self.auto and self.lane_size is None:
+                    e = images.extent(raw)
+                    pixels = None if e is None else (total + e[0][2], total + e[0][2] + e[1], e[0][0], e[0][1])
+                yield raw, total, image
                 total += len(raw)
                 crc = zlib.crc32(raw, crc)
 
@@ -303,7 +312,7 @@ class Compressor(_Workers):
             pool = self._get_pool()
             coded = parallel.ordered(pool, ((parallel.compress_task, item) for item in chunks()), self.threads)
         else:
-            coded = (self.frame_list(raw, off) for raw, off in chunks())
+            coded = (self.frame_list(*item) for item in chunks())
         for parts in coded:
             for c, n in parts:
                 written += write_all(ofh, c)

@@ -11,11 +11,12 @@ the mix over 1 KiB lanes; on prose the model wins, docs/bench/blocks.md). So per
    of the binary stack's size that way, is coded as prediction residuals (``pcm.py``, frame type 03,
    mix preset 7 with the frame's sample range). With a text model that is final; with another model
    the audio coding takes the place of preset 13 in step 3.
-0b. **A raster image?** A block that starts with a PGM, PPM or BMP header (``images.geometry``)
+0b. **A raster image?** A block that starts with a PGM, PPM or BMP header (``images.geometry``),
+   or a later block of an image whose header was in an earlier one (the caller's ``geometry``),
    is coded with the raster stack (mix preset 11 with the image's geometry: 2-D contexts and
    linear predictors from the pixels above and to the left, ``stack/raster.py``; in step 1 too,
    which may still store it). With a text model that is final; with another model the raster
-   coding takes the place of preset 12 in step 3.
+   coding takes the place of the model-free preset in step 3.
 1. **Already compressed?** If the block's order-0 entropy is above ``STORE_H0`` bits per byte, a
    ``SAMPLE``-byte sample is coded without the model; if that does not shrink it below
    ``STORE_RATIO``, the block is stored at once (no modeling cost for JPEG, zip, xz ...).
@@ -103,12 +104,13 @@ def byte_stats(raw: bytes) -> tuple[float, float, float]:
 
 def choose_frame(raw: bytes, offset: int, with_model: Coder, without_model: Coder, binary: Coder | None = None,
                  x86code: Coder | None = None, text_model: bool = True, pcm16: PcmCoder | None = None,
-                 raster: RasterCoder | None = None) -> bytes:
+                 raster: RasterCoder | None = None, geometry: list | None = None) -> bytes:
     """The packed frame of one block (see the module docstring): stored, coded without the model
     (frame type 03: `without_model` for text-like blocks, `binary` for binary ones, `x86code` for
     binary ones that look like x86 code, `pcm16` for 16-bit PCM audio, `raster` for images), or coded with the stream's
     stack. `text_model` False (an image, audio or user model): binary blocks are decided on the
-    sample too, never skipped."""
+    sample too, never skipped. `geometry`: the raster geometry of a block that continues an image
+    whose header was in an earlier block (images.continuation), used when the block has no header."""
     binary = binary or without_model
     stored = ct.pack_frame(raw, None, None)
     if not raw:
@@ -119,13 +121,13 @@ def choose_frame(raw: bytes, offset: int, with_model: Coder, without_model: Code
     binary_like = ctrl > CTRL_MAX or letters < LETTERS_MIN
     # 16-bit PCM audio: a WAV header at the start, or (in blocks that are not text) samples
     audio = None
-    if pcm16 is not None:
+    if pcm16 is not None and geometry is None:
         audio = audio_coder(raw, offset, binary, pcm16, header_only=not (binary_like or h0 > STORE_H0))
         if audio is not None and text_model:
             return audio(raw, offset)
     image = None
     if raster is not None and audio is None:
-        geo = images.geometry(raw)
+        geo = images.geometry(raw) or geometry
         if geo is not None:
             def image(b, o, geo=geo):
                 return raster(b, o, geo)

@@ -5,7 +5,9 @@ which changes nothing for the contexts: the row before in the file is the one "a
 
 :func:`geometry` returns ``[row, channels, first]``: the bytes per row, the interleaved bytes per
 pixel and the offset of the first pixel byte; None for anything else (which is then coded as the
-binary data it is). A geometry only chooses contexts: a wrong one costs ratio, never correctness.
+binary data it is). :func:`extent` adds the pixel bytes the header announces, and
+:func:`continuation` gives the frames after the first of an image larger than a frame their
+geometry. A geometry only chooses contexts: a wrong one costs ratio, never correctness.
 """
 from __future__ import annotations
 
@@ -13,13 +15,20 @@ import struct
 
 from .stack.raster import MAX_CHANNELS, MAX_ROW
 
-__all__ = ["geometry"]
+__all__ = ["geometry", "extent", "continuation"]
 
 MIN_PIXELS = 1024  # smaller images are not worth their own stack
 
 
 def geometry(raw: bytes) -> list[int] | None:
     """[row, channels, first] of the PGM, PPM or BMP image at the start of `raw`, or None."""
+    e = extent(raw)
+    return None if e is None else e[0]
+
+
+def extent(raw: bytes) -> tuple[list[int], int] | None:
+    """([row, channels, first], the pixel bytes the header announces) of the image at the start of
+    `raw` (which may hold only the first part of the file), or None."""
     if raw[:2] in (b"P5", b"P6"):
         g = _pnm(raw)
     elif raw[:2] == b"BM":
@@ -28,12 +37,19 @@ def geometry(raw: bytes) -> list[int] | None:
         return None
     if g is None:
         return None
-    row, ch, first = g
+    row, ch, first, rows = g
     if not (1 <= ch <= MAX_CHANNELS and ch <= row <= MAX_ROW and first <= len(raw)):
         return None
-    if len(raw) - first < MIN_PIXELS or len(raw) - first < 2 * row:
+    if len(raw) - first < MIN_PIXELS or len(raw) - first < min(2, rows) * row:
         return None
-    return [row, ch, first]
+    return [row, ch, first], row * rows
+
+
+def continuation(start: int, row: int, ch: int, offset: int) -> list[int]:
+    """The geometry of a later frame (at input position `offset`) of an image whose pixels start at
+    input position `start`: the frame's first row start is its `first`; the bytes before it (the end
+    of a row) are coded as a header is."""
+    return [row, ch, (start - offset) % row]
 
 
 def _pnm(raw: bytes):
@@ -60,7 +76,7 @@ def _pnm(raw: bytes):
     if not (1 <= width and 1 <= height and 1 <= maxval <= 255):
         return None
     ch = 1 if raw[:2] == b"P5" else 3
-    return width * ch, ch, i + 1
+    return width * ch, ch, i + 1, height
 
 
 def _bmp(raw: bytes):
@@ -73,4 +89,4 @@ def _bmp(raw: bytes):
         return None
     if width < 1 or height == 0 or first < 14 + hsize:
         return None
-    return (width * bpp + 31) // 32 * 4, bpp // 8, first  # rows padded to 4 bytes (coded as pixels)
+    return (width * bpp + 31) // 32 * 4, bpp // 8, first, abs(height)  # rows padded to 4 bytes (coded as pixels)

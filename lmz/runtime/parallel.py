@@ -143,8 +143,8 @@ def init_compressor(recipe: dict) -> None:
     _W["compressor"] = Compressor(model, **r)
 
 
-def compress_task(raw: bytes, offset: int):
-    return _W["compressor"].frame_list(raw, offset)
+def compress_task(raw: bytes, offset: int, image=None):
+    return _W["compressor"].frame_list(raw, offset, image)
 
 
 def init_decompressor(ort_threads: int) -> None:
