@@ -102,3 +102,28 @@ def test_match_finds_an_earlier_occurrence_and_predicts_its_next_byte():
         contexts.update(syms, act, h8, wh, wp, c1)
     match.lookup(20, 4, 12, h8, np.zeros(L, np.uint64), MT, mlen, mptr, hist, mh, mbyte, mlb)
     assert mlen[0] >= 10 and mbyte[0] == text[20] | 256 and mbyte[1] == 0  # it predicts the repetition
+
+
+def test_period_finds_the_record_length():
+    """Records of 24 bytes with varying fields: the detector settles on 24 (not on a multiple, not
+    on a field's own repeats), and the record contexts read the byte one record back."""
+    from lmz.runtime.stack import period
+
+    rng = np.random.default_rng(3)
+    recs = [bytes([i & 255, 7, 0, 0]) + rng.integers(0, 4, 4, dtype=np.uint8).tobytes() + b"name%04d" % i + bytes(8)
+            for i in range(300)]
+    data = np.frombuffer(b"".join(recs), dtype=np.uint8).astype(np.int64)
+    pst = period.new_state(1)
+    act = np.ones(1, dtype=bool)
+    hist = np.zeros((1, 1 << 13), dtype=np.uint8)
+    for t, b in enumerate(data):
+        period.update(t, np.array([b]), act, pst)
+        hist[0, t & 8191] = b
+    assert pst[2][0, 0] == 24
+    hb = np.zeros((1, 3), dtype=np.uint64)
+    hb2 = hb.copy()
+    t1 = len(data)
+    period.hash_period(t1, hist, np.array([data[-1]]), pst, np.zeros(1, dtype=np.uint64), 0, hb)
+    hist[0, (t1 - 24) & 8191] ^= 1  # the byte one record back decides the first column
+    period.hash_period(t1, hist, np.array([data[-1]]), pst, np.zeros(1, dtype=np.uint64), 0, hb2)
+    assert hb[0, 0] != hb2[0, 0] and hb[0, 1] != hb2[0, 1]

@@ -123,7 +123,7 @@ def _scores(t, M):
 
 
 def _state(st):
-    return [st.T, st.BH, st.W, st.W2k, st.A, st.MT, st.hist, st.c0, st.cst, st.c1a, st.actb, *st.rst, st.ind1, st.ind2]
+    return [st.T, st.BH, st.W, st.W2k, st.A, st.MT, st.hist, st.c0, st.cst, st.c1a, st.actb, *st.rst, st.ind1, st.ind2, *st.pst]
 
 
 # the raster stack (mix preset 11) on rows of 21 bytes, 3 channels, after a 5-byte header
@@ -131,7 +131,8 @@ RASTER = dict(SMALL, use_model=False, orders=[0, 1, 2], words=0, mixer_ctx=0, ra
 
 
 @pytest.mark.parametrize("params", [dict(SMALL, mixer2=1), dict(SMALL, use_model=False),
-                                    dict(SMALL, mixer2=1, columns=1), RASTER, dict(SMALL, use_model=False, indirect=1)])
+                                    dict(SMALL, mixer2=1, columns=1), RASTER,
+                                    dict(SMALL, use_model=False, indirect=1, period=1)])
 def test_fused_stack_equals_numpy_path(params):
     M, lens = _lanes()
     L, T = M.shape
@@ -166,12 +167,12 @@ def test_fused_stack_equals_numpy_path(params):
 
 
 @pytest.mark.parametrize("runs,kind", [([300], "plain"), ([1, 64, 300], "plain"), ([1, 64, 300], "columns"),
-                                       ([1, 64, 300], "raster"), ([1, 64, 300], "indirect")])
+                                       ([1, 64, 300], "raster"), ([1, 64, 300], "records")])
 def test_compiled_steps_equal_step_by_step(runs, kind):
     """A model-free stack codes runs of steps in one compiled call (frameloop.py): the same streams,
     the same state and the same decoded bytes as the per-step path, however the steps are cut."""
     params = RASTER if kind == "raster" else dict(SMALL, use_model=False, sparse=[2, 12], columns=int(kind == "columns"),
-                                                  indirect=int(kind == "indirect"))
+                                                  indirect=int(kind == "records"), period=int(kind == "records"))
     M, lens = _lanes()
     L, T = M.shape
     ref = MixStack(L, **params)

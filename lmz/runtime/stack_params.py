@@ -65,13 +65,18 @@ _MIX_RASTER_V1 = dict(_MIX_PLAIN_V1, orders=[0, 1, 2], mixer_ctx=0, words=0)
 # sources, tables of strings; on development files, 1 MiB each, preset 4 + columns: a tar of Python
 # sources -0.9%, a tar of .pyc files -0.5%, glibc's LC_CTYPE -2.6%, for about 10-25% more time) and
 # the indirect contexts (what followed the order-1 and order-2 contexts the last two times; 512 KiB
-# each, over preset 4 + columns: the tar of sources -0.7%, an x86-64 executable -0.7%); the binary
-# stack of new streams since preset 12
-_MIX_BINARY_V2 = dict(_MIX_BINARY_V1, columns=1, indirect=1)
-# ... the same indirect contexts for text-like blocks without the model (preset 9; 512 KiB each: JSON
-# lines -2.3%, CSV -3.4%, Python sources -0.9%) and for x86 code (preset 5), new since presets 13, 14
+# each, over preset 4 + columns: the tar of sources -0.7%, an x86-64 executable -0.7%) and the
+# record contexts (a detected record length: the byte one record back; 512 KiB each, over the
+# indirect contexts: glibc's LC_CTYPE -11.8%, a headerless RGB image -3.6%, the tar -0.15%, a
+# headerless gray image +0.4%); the binary stack of new streams since preset 12
+_MIX_BINARY_V2 = dict(_MIX_BINARY_V1, columns=1, indirect=1, period=1)
+# ... the indirect contexts for text-like blocks without the model (preset 9; 512 KiB each: JSON
+# lines -2.3%, CSV -3.4%, Python sources -0.9%; the record contexts there: +0.15%, +0.2%, -0.2%, not
+# taken), new since preset 13; and both for x86 code (preset 5; after the call transform, 512 KiB
+# each: the start of perl -7.8%, of libpython3.11.so -22.5% (symbol and relocation tables), perl's
+# code further in -0.1%), new since preset 14
 _MIX_PLAIN_V3 = dict(_MIX_PLAIN_V2, indirect=1)
-_MIX_X86_V2 = dict(_MIX_X86_V1, indirect=1)
+_MIX_X86_V2 = dict(_MIX_X86_V1, indirect=1, period=1)
 PRESETS: dict[int, dict[int, dict]] = {
     STACK_MODEL_ONLY: {0: {}},
     STACK_MIX: {1: _MIX_TEXT_V1,  # the default text stack of mix ALGO 1 (mixer2 on)
@@ -85,9 +90,9 @@ PRESETS: dict[int, dict[int, dict]] = {
                 9: _MIX_PLAIN_V2,  # text-like blocks the model does not help, with column contexts
                 10: _MIX_TEXT_V4,  # the default text stack: preset 8 with the column contexts
                 11: _MIX_RASTER_V1,  # raster images (--mix auto; frames override ``raster``)
-                12: _MIX_BINARY_V2,  # binary blocks with column and indirect contexts
+                12: _MIX_BINARY_V2,  # binary blocks with column, indirect and record contexts
                 13: _MIX_PLAIN_V3,  # text-like blocks without the model, with indirect contexts
-                14: _MIX_X86_V2},  # x86 code with indirect contexts
+                14: _MIX_X86_V2},  # x86 code with indirect and record contexts
 }
 PRESET_PLAIN, PRESET_BINARY, PRESET_X86, PRESET_PCM, PRESET_RASTER = 13, 12, 14, 7, 11  # what new --mix auto frames use
 BASE_PRESET = {STACK_MODEL_ONLY: 0, STACK_MIX: 1}  # overrides are written against this one
@@ -102,7 +107,7 @@ MIX_SCHEMA = {
     "groups": (_INT, 1, 16), "max_lanes": (_INT, 1, 65535), "min_lane": (_INT, 1, 1 << 30), "mixer2": (_INT, 0, 1), "mixer_ctx": (_INT, 0, 3),
     "mixer_lr": (_INT, 0, 16), "mixer_norm": (_INT, 0, 2), "orders": (_INTS, 0, 8, 9), "pcm": (_INTS, 0, 1 << 30, 3), "share": (_INT, 0, 1),
     "sm_limit": (_INT, 1, 65535), "sparse": (_INTS, 1, 255, 8), "sse_w": (_INTS, 0, 16, 3), "table_bits": (_INT, 15, 30), "use_model": (_BOOL,), "x86": (_INT, 0, 1),
-    "columns": (_INT, 0, 1), "raster": (_INTS, 0, 1 << 30, 3), "indirect": (_INT, 0, 1),
+    "columns": (_INT, 0, 1), "raster": (_INTS, 0, 1 << 30, 3), "indirect": (_INT, 0, 1), "period": (_INT, 0, 1),
     "words": (_INT, 0, 2)}
 SCHEMAS = {STACK_MODEL_ONLY: {}, STACK_MIX: MIX_SCHEMA}
 MAX_PARAMS_BYTES = 4096
@@ -172,7 +177,7 @@ def _norm(v):
 # Parameters added after the first presets were published, with the value that means the old
 # behaviour: a preset without the key has that value (the published dicts stay as they were), so
 # params holding it still match their preset exactly and a stream never needs it as an override.
-ADDED_LATER = {STACK_MIX: {"columns": 0, "groups": 1, "raster": [], "indirect": 0}}
+ADDED_LATER = {STACK_MIX: {"columns": 0, "groups": 1, "raster": [], "indirect": 0, "period": 0}}
 
 
 def to_preset(stack_id: int, params: dict) -> tuple[int, dict]:
@@ -223,6 +228,7 @@ def stack_memory(stack_id: int, params: dict, lanes: int) -> int:
     per_lane = (1 << int(p["hist_bits"])) + 4096
     per_lane += 2 * (256 + 65536) * int(p.get("indirect", 0))  # the indirect contexts' tables
     per_lane += 1024 if p.get("raster") else 0  # the raster stack's linear predictors
+    per_lane += 8 * (3 * 256 + 4097 + 2) * int(p.get("period", 0))  # the record-length detector
     return shared + lanes * per_lane
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from . import bitloop, contexts, match, raster
+from . import bitloop, contexts, match, period, raster
 
 __all__ = ["encode_steps", "decode_steps"]
 
@@ -32,7 +32,7 @@ def _begin(t, lens, act, mm, match_bits, h8, lsalt, MT, mlen, mptr, hist, mh, mb
 
 @njit(cache=True, nogil=True)
 def _end(t, syms, act, have, mh, MT, mlen, mptr, mbyte, hist, h8, wh, wp, c1, omask, osalt, lsalt, words, hb,
-         permk, nd, table_bits, bh_bits, base, chk, hbase, hchk, columns, cst, israster, S0, starts, rgeo, actb, c1a, rst, ind, ind_col, ind1, ind2):
+         permk, nd, table_bits, bh_bits, base, chk, hbase, hchk, columns, cst, israster, S0, starts, rgeo, actb, c1a, rst, ind, ind_col, ind1, ind2, per, per_col, pst):
     for la in range(syms.shape[0]):
         if not act[la]:
             syms[la] = 0
@@ -40,6 +40,8 @@ def _end(t, syms, act, have, mh, MT, mlen, mptr, mbyte, hist, h8, wh, wp, c1, om
         raster.update(syms, act, rst)
     if ind:
         contexts.update_indirect(syms, act, h8, ind1, ind2)
+    if per:
+        period.update(t, syms, act, pst)
     match.update(t, syms, act, have, mh, MT, mlen, mptr, mbyte, hist)
     contexts.update(syms, act, h8, wh, wp, c1)
     contexts.hash_text(h8, wh, wp, omask, osalt, lsalt, words, hb)
@@ -48,6 +50,8 @@ def _end(t, syms, act, have, mh, MT, mlen, mptr, mbyte, hist, h8, wh, wp, c1, om
         contexts.hash_columns(t + 1, hist, cst, c1, lsalt, omask.shape[0] + words, hb)
     if ind:
         contexts.hash_indirect(h8, ind1, ind2, lsalt, ind_col, hb)
+    if per:
+        period.hash_period(t + 1, hist, c1, pst, lsalt, per_col, hb)
     if israster:
         raster.hash_raster(t + 1, starts, hist, rgeo, lsalt, omask.shape[0] + words, hb, actb, S0, c1a, rst)
     contexts.split(hb, permk, nd, table_bits, bh_bits, base, chk, hbase, hchk)
@@ -56,11 +60,11 @@ def _end(t, syms, act, have, mh, MT, mlen, mptr, mbyte, hist, h8, wh, wp, c1, om
 @njit(cache=True, nogil=True)
 def encode_steps(M, lens, t0, t1, ints, cst, act, c0, h8, lsalt, MT, mlen, mptr, hist, mh, mbyte, mlb, wh, wp, omask,
                  osalt, hb, permk, base, chk, hbase, hchk, cfg, node, T, lim, hnode, BH, bh_next, smcol, cum, actb,
-                 W, W2, c1, c1a, starts, rgeo, rst, ind1, ind2, A, sse_w, rates, gdiv, tabs, sc, scr, P, B, low, rng, buf, pos):
+                 W, W2, c1, c1a, starts, rgeo, rst, ind1, ind2, pst, A, sse_w, rates, gdiv, tabs, sc, scr, P, B, low, rng, buf, pos):
     """Code steps t0..t1-1 of M [L, >= t1] (lane bytes, lanes end at lens) into the encoder arrays
     (which need room for 16 bytes per step and lane). ints = (match_min, match_bits, words, nd,
     table_bits, bh_bits, columns); cst: the column contexts' state (contexts.py)."""
-    mm, match_bits, words, nd, table_bits, bh_bits, columns, israster, S0, ind, ind_col = ints
+    mm, match_bits, words, nd, table_bits, bh_bits, columns, israster, S0, ind, ind_col, per, per_col = ints
     L = lens.shape[0]
     syms = np.zeros(L, dtype=np.int64)
     for t in range(t0, t1):
@@ -71,15 +75,15 @@ def encode_steps(M, lens, t0, t1, ints, cst, act, c0, h8, lsalt, MT, mlen, mptr,
                             mbyte, mlb, cum, actb, W, W2, c1, c1a, A, sse_w, rates, gdiv, tabs, sc, scr, P, B,
                             low, rng, buf, pos)
         _end(t, syms, act, have, mh, MT, mlen, mptr, mbyte, hist, h8, wh, wp, c1, omask, osalt, lsalt, words, hb,
-             permk, nd, table_bits, bh_bits, base, chk, hbase, hchk, columns, cst, israster, S0, starts, rgeo, actb, c1a, rst, ind, ind_col, ind1, ind2)
+             permk, nd, table_bits, bh_bits, base, chk, hbase, hchk, columns, cst, israster, S0, starts, rgeo, actb, c1a, rst, ind, ind_col, ind1, ind2, per, per_col, pst)
 
 
 @njit(cache=True, nogil=True)
 def decode_steps(out, lens, t0, t1, ints, cst, act, c0, h8, lsalt, MT, mlen, mptr, hist, mh, mbyte, mlb, wh, wp, omask,
                  osalt, hb, permk, base, chk, hbase, hchk, cfg, node, T, lim, hnode, BH, bh_next, smcol, cum, actb,
-                 W, W2, c1, c1a, starts, rgeo, rst, ind1, ind2, A, sse_w, rates, gdiv, tabs, sc, scr, P, code, rng, buf, pos, last):
+                 W, W2, c1, c1a, starts, rgeo, rst, ind1, ind2, pst, A, sse_w, rates, gdiv, tabs, sc, scr, P, code, rng, buf, pos, last):
     """Decode steps t0..t1-1 of every lane into out [L, >= t1] (uint8; inactive lanes get 0)."""
-    mm, match_bits, words, nd, table_bits, bh_bits, columns, israster, S0, ind, ind_col = ints
+    mm, match_bits, words, nd, table_bits, bh_bits, columns, israster, S0, ind, ind_col, per, per_col = ints
     L = lens.shape[0]
     syms = np.zeros(L, dtype=np.int64)
     for t in range(t0, t1):
@@ -91,4 +95,4 @@ def decode_steps(out, lens, t0, t1, ints, cst, act, c0, h8, lsalt, MT, mlen, mpt
             syms[la] = c0[la] - 256
             out[la, t] = syms[la]
         _end(t, syms, act, have, mh, MT, mlen, mptr, mbyte, hist, h8, wh, wp, c1, omask, osalt, lsalt, words, hb,
-             permk, nd, table_bits, bh_bits, base, chk, hbase, hchk, columns, cst, israster, S0, starts, rgeo, actb, c1a, rst, ind, ind_col, ind1, ind2)
+             permk, nd, table_bits, bh_bits, base, chk, hbase, hchk, columns, cst, israster, S0, starts, rgeo, actb, c1a, rst, ind, ind_col, ind1, ind2, per, per_col, pst)

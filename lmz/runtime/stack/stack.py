@@ -54,7 +54,7 @@ import numpy as np
 from .. import pcm
 from ..coder import Decoder, Encoder
 from ..freqs import PROB_ONE
-from . import apm, bitloop, contexts, frameloop, image, lms, match, mixer, raster
+from . import apm, bitloop, contexts, frameloop, image, lms, match, mixer, period, raster
 from .counters import P_BITS as _P_BITS
 from .counters import P_HALF as _P_HALF
 from .counters import P_SHIFT as _P_SHIFT
@@ -165,7 +165,7 @@ class MixStack:
     DEFAULTS = dict(table_bits=20, bh_bits=24, bh_from=3, sm_limit=1023, hist_bits=16, match_bits=20, match_min=8, limit=1023,
                     mixer_lr=3, apm_rate=6, use_model=True, mixer_ctx=2, words=2, orders=(0, 1, 2, 3, 4, 6),
                     sse_w=(0, 4, 12), mixer_norm=1, share=1, img_w=0, img_h=0, ctx2d=(), img_act=0, apm_ctx=0, mixer2=0, ctx2d_direct=0,
-                    img_xpatch=0, img_lms=(), min_lane=1024, max_lanes=512, sparse=(), x86=0, pcm=(), columns=0, groups=1, raster=(), indirect=0,
+                    img_xpatch=0, img_lms=(), min_lane=1024, max_lanes=512, sparse=(), x86=0, pcm=(), columns=0, groups=1, raster=(), indirect=0, period=0,
                     algo=ALGO)
     # What new streams use on top of DEFAULTS. DEFAULTS only ever gain keys whose default is the
     # old behaviour (a stream's params fall back to them when decoding); better settings for new
@@ -274,7 +274,11 @@ class MixStack:
         if self.indirect not in (0, 1):
             raise ValueError("indirect must be 0 or 1")
         self.ind_col = self.n_orders + self.words + 2 * self.columns + len(self.ctx2d) + raster.N_RASTER * bool(self.raster)
-        self.K = self.ind_col + 2 * self.indirect
+        self.period = int(p["period"])
+        if self.period not in (0, 1):
+            raise ValueError("period must be 0 or 1")
+        self.per_col = self.ind_col + 2 * self.indirect
+        self.K = self.per_col + period.N_PERIOD * self.period
         # ctx2d_direct=1: the 2-D contexts are direct counters (columns right after the direct
         # orders) instead of bit histories
         self.nd, self.perm = self.nd_orders, None
@@ -393,6 +397,7 @@ class MixStack:
         ni = L if self.indirect else 1
         self.ind1 = np.zeros((ni, 256), dtype=np.uint16)
         self.ind2 = np.zeros((ni, 65536), dtype=np.uint16)
+        self.pst = period.new_state(L if self.period else 1)
         self.permk = np.arange(self.K, dtype=np.int64) if self.perm is None else np.asarray(self.perm, dtype=np.int64)
         self.mh = np.zeros(L, dtype=np.int64)
         self.have_mh = False
@@ -465,6 +470,8 @@ class MixStack:
             raster.update(syms, act, self.rst)
         if self.indirect:
             contexts.update_indirect(syms, act, self.h8, self.ind1, self.ind2)
+        if self.period:
+            period.update(t, syms, act, self.pst)
         match.update(t, syms, act, self.have_mh, self.mh, self.MT, self.mlen, self.mptr, self.mbyte, self.hist)
         contexts.update(syms, act, self.h8, self.wh, self.wp, self.c1)
         if self.columns:
@@ -480,6 +487,8 @@ class MixStack:
             contexts.hash_columns(self.t, self.hist, self.cst, self.c1, self.lsalt, no + self.words, hb)
         if self.indirect:
             contexts.hash_indirect(self.h8, self.ind1, self.ind2, self.lsalt, self.ind_col, hb)
+        if self.period:
+            period.hash_period(self.t, self.hist, self.c1, self.pst, self.lsalt, self.per_col, hb)
         if self.raster:
             raster.hash_raster(self.t, self.rstarts, self.hist, self.rgeo, self.lsalt, no + self.words, hb, self.actb,
                                self.S0, self.c1a, self.rst)
@@ -657,11 +666,11 @@ class MixStack:
 
     def _step_args(self):
         ints = (self.match_min, self.match_bits, self.words, self.nd, self.table_bits, self.bh_bits, self.columns,
-                len(self.raster), self.S0, self.indirect, self.ind_col)
+                len(self.raster), self.S0, self.indirect, self.ind_col, self.period, self.per_col)
         return ((ints, self.cst, self.act, self.c0, self.h8, self.lsalt, self.MT, self.mlen, self.mptr, self.hist, self.mh,
                  self.mbyte, self.mlb, self.wh, self.wp, self.omask, self.osalt, self.hb, self.permk, self.base,
                  self.chk, self.hbase, self.hchk, self.cfg, self.c0h, self.T, self.lim_cols, self.c0hh, self.BH,
-                 BH_NEXT, self.smcol, self.cum, self.actb, self.W, self.W2k, self.c1, self.c1a, self.rstarts, self.rgeo, self.rst, self.ind1, self.ind2,
+                 BH_NEXT, self.smcol, self.cum, self.actb, self.W, self.W2k, self.c1, self.c1a, self.rstarts, self.rgeo, self.rst, self.ind1, self.ind2, self.pst,
                  self.A, self.sse_arr,
                  self.rates, self.gdiv, self.tabs, self.sc, self.scr, self.P))
 
