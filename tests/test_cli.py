@@ -117,7 +117,7 @@ def test_usage_errors(work):
 def test_interrupt_leaves_nothing(work, monkeypatch):
     d, f, m = work
 
-    def boom(self, raw, offset=0):
+    def boom(self, raw, offset=0, image=None):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(api.Compressor, "frame_list", boom)  # what copy_stream calls per frame
