@@ -139,6 +139,19 @@ def test_an_image_in_a_later_frame_codes_as_alone(fake_model):
     assert _kinds(blob)[1] == sp.PRESET_RASTER and api.decompress(blob, model=fake_model) == text + img
 
 
+def test_the_seekable_writer_keeps_an_images_geometry_too(fake_model, tmp_path):
+    import lmz
+
+    raw = pnm(picture(100, 90, seed=11))
+    p = tmp_path / "img.pgm.lmz"
+    with lmz.open(p, "wb", model=fake_model, frame_size=3001) as w:
+        for i in range(0, len(raw), 1000):  # written in pieces that do not follow the frames
+            w.write(raw[i:i + 1000])
+    blob = p.read_bytes()
+    assert _kinds(blob)[:3] == [sp.PRESET_RASTER] * 3  # (the last frame, 12 bytes, is stored)
+    assert api.decompress(blob, model=fake_model) == raw
+
+
 def test_raster_params_are_written_against_preset_11():
     params = dict(sp.PRESETS[sp.STACK_MIX][sp.PRESET_RASTER], raster=[150, 3, 15])
     assert sp.to_preset(sp.STACK_MIX, params) == (sp.PRESET_RASTER, {"raster": [150, 3, 15]})

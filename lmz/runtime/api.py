@@ -290,21 +290,15 @@ class Compressor(_Workers):
         `size`, when known, is recorded in the header and checked."""
         written = write_all(ofh, self.header(size).pack())
         total, crc, index = 0, 0, []
-        pixels = None  # (start, end, row, channels): an image whose pixels go on past its header's frame
+        frames = images.Frames()  # an image larger than a frame: its geometry for the later frames
 
         def chunks():
-            nonlocal total, crc, pixels
+            nonlocal total, crc
             while True:
                 raw = _read_full(ifh, self.frame_size)
                 if not raw:
                     return
-                image = None
-                if pixels is not None and total < pixels[1]:
-                    image = images.continuation(pixels[0], pixels[2], pixels[3], total)
-                elif self.auto and self.lane_size is None:
-                    e = images.extent(raw)
-                    pixels = None if e is None else (total + e[0][2], total + e[0][2] + e[1], e[0][0], e[0][1])
-                yield raw, total, image
+                yield raw, total, frames.image(raw, total) if self.auto else None
                 total += len(raw)
                 crc = zlib.crc32(raw, crc)
 

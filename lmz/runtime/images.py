@@ -15,7 +15,7 @@ import struct
 
 from .stack.raster import MAX_CHANNELS, MAX_ROW
 
-__all__ = ["geometry", "extent", "continuation"]
+__all__ = ["geometry", "extent", "continuation", "Frames"]
 
 MIN_PIXELS = 1024  # smaller images are not worth their own stack
 
@@ -90,3 +90,21 @@ def _bmp(raw: bytes):
     if width < 1 or height == 0 or first < 14 + hsize:
         return None
     return (width * bpp + 31) // 32 * 4, bpp // 8, first, abs(height)  # rows padded to 4 bytes (coded as pixels)
+
+
+class Frames:
+    """Follows an input frame by frame: :meth:`image` gives each frame the geometry of an image whose
+    header was in an earlier frame and whose pixels go on into this one (None otherwise; a frame
+    with a header of its own is found by blocks.choose_frame)."""
+
+    def __init__(self):
+        self.pixels = None  # (start, end, row, channels) in input positions
+
+    def image(self, raw: bytes, offset: int) -> list[int] | None:
+        """The geometry for the frame `raw` at input position `offset` (frames in order)."""
+        p = self.pixels
+        if p is not None and offset < p[1]:
+            return continuation(p[0], p[2], p[3], offset)
+        e = extent(raw)
+        self.pixels = None if e is None else (offset + e[0][2], offset + e[0][2] + e[1], e[0][0], e[0][1])
+        return None

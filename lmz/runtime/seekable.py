@@ -23,6 +23,7 @@ import zlib
 from dataclasses import dataclass
 
 from . import container as ct
+from . import images
 from .container import Header, Reader
 from .errors import CorruptError, FormatError, UsageError
 from .loop import frame_stack
@@ -233,6 +234,7 @@ class LmzWriter(io.BufferedIOBase):
         self.name = getattr(self._f, "name", None)
         self._buf = bytearray()
         self._total, self._crc, self._index = 0, 0, []
+        self._frames = images.Frames()  # an image larger than a frame keeps its geometry
         self._write(self._c.header().pack())
 
     def writable(self) -> bool:
@@ -255,7 +257,8 @@ class LmzWriter(io.BufferedIOBase):
         return len(mv)
 
     def _emit(self, raw: bytes) -> None:
-        for c, n in self._c.frame_list(raw, self._total):
+        image = self._frames.image(raw, self._total) if self._c.auto else None
+        for c, n in self._c.frame_list(raw, self._total, image):
             self._write(c)
             self._index.append((len(c), n))
         self._total += len(raw)
