@@ -22,9 +22,9 @@ the mix over 1 KiB lanes; on prose the model wins, docs/bench/blocks.md). So per
    ``STORE_RATIO``, the block is stored at once (no modeling cost for JPEG, zip, xz ...).
 2. **Text at all?** With a text model, blocks with control bytes (other than tab, CR, LF) above
    ``CTRL_MAX`` or letters below ``LETTERS_MIN`` are binary: coded without the model, with sparse contexts too
-   (frame type 03, mix preset 12: preset 4 with column and indirect contexts); if they look like
+   (frame type 03, mix preset 12: preset 4 with column, indirect and record contexts); if they look like
    x86 code (near calls ``E8`` more often than once in 256 bytes), after the call-address transform
-   of ``x86.py`` (mix preset 14: preset 5 with indirect contexts). With another model (image,
+   of ``x86.py`` (mix preset 14: preset 5 with indirect and record contexts). With another model (image,
    audio, one trained by the user) binary blocks go to step 3, against preset 12 or 14.
 3. **Does the model pay?** Otherwise the sample is coded with the stream's own stack (the model
    with the mix) and without the model (mix preset 13: preset 3 with column and indirect contexts); the model is kept only if it codes the

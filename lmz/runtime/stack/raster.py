@@ -110,6 +110,7 @@ def hash_raster(t1, starts, hist, geo, lsalt, col0, hb, actb, S0, c1a, rst):
     starts at frame position starts[la])."""
     row, ch, first = geo[0], geo[1], geo[2]
     H = hist.shape[1]
+    v = np.empty(N_RASTER, dtype=np.int64)  # the context values of one lane
     for la in range(hb.shape[0]):
         ls = lsalt[la]
         q = starts[la] + t1 - first  # byte index in the pixels
@@ -162,7 +163,6 @@ def hash_raster(t1, starts, hist, geo, lsalt, col0, hb, actb, S0, c1a, rst):
             dn = P1 - N1 if k2 else 0
         cw, cn = _clip(W + dw), _clip(N + dn)
         cg = _clip(grad + ((dw + dn) >> 1))
-        v = np.empty(N_RASTER, dtype=np.int64)
         v[0] = (W << 8 | N) << 2 | e
         v[1] = (N << 8 | NE) << 2 | e
         v[2] = grad << 2 | e

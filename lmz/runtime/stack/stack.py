@@ -144,6 +144,13 @@ class MixStack:
                    stay over all lanes), so the decoder knows group g's bytes before it decodes the
                    next group and can run the model's next step for them meanwhile (loop.py). Only
                    stacks that use the model split (model-free stacks code as with 1)
+      raster       [row, channels, first]: from frame byte first on, pixels in rows of row bytes; 17
+                   columns of 2-D contexts, colour differences and linear predictions (raster.py),
+                   x 8 mixer weight sets by activity, APM 2 keyed by a prediction; model-free only,
+                   not with img_w or columns
+      indirect     1: two columns of what followed the order-1 and order-2 contexts the last two
+                   times (contexts.py)
+      period       1: a detected record length R and three columns of the byte R back (period.py)
       min_lane     shortest lane and most lanes the loop cuts a frame into (how lanes are cut
       max_lanes    does not change the arithmetic, and the container records the cut); images
                    want long lanes, so that the patch above is in reach of img_xpatch
