@@ -57,10 +57,12 @@ def test_geometry_of_pnm_and_bmp():
     assert images.geometry(bmp(c)) == [152, 3, 54]  # 150 bytes padded to 152
     assert images.geometry(bmp(g)) == [52, 1, 54 + 1024]
     assert images.geometry(bmp(picture(40, 50, 4))) == [200, 4, 54]
+    assert images.geometry(b"P5\n50 40\n65535\n" + bytes(4000)) == [100, 2, 15]  # 16-bit: two bytes a sample
+    assert images.geometry(b"P6 50 40 4095\n" + bytes(12000)) == [300, 6, 14]
 
 
 @pytest.mark.parametrize("raw", [
-    b"P5\n50 40\n65535\n" + bytes(4000),  # 16-bit samples
+    b"P5\n50 40\n65536\n" + bytes(8000),  # maxval beyond 16 bits
     b"P2\n50 40\n255\n" + b"1 " * 2000,  # ASCII
     b"P5\n50 40 255\n",  # no pixels
     b"P5\n50 40\n255\n" + bytes(100),  # fewer than MIN_PIXELS
@@ -85,20 +87,29 @@ def test_bmp_variants_not_supported():
         assert images.geometry(bytes(bad)) is None
 
 
-@pytest.mark.parametrize("kind", ["pgm", "ppm", "pgm-comment", "bmp24", "bmp8", "bmp32", "odd-width"])
+def pnm16(img: np.ndarray, seed: int = 0) -> bytes:
+    """A 12-bit PGM/PPM (maxval 4095, two big-endian bytes a sample) from an 8-bit picture."""
+    h, w, ch = img.shape
+    x = (img.astype(np.int64) * 16 + np.random.default_rng(seed).integers(0, 16, img.shape)).astype(">u2")
+    return (b"P5" if ch == 1 else b"P6") + b"\n%d %d\n4095\n" % (w, h) + x.tobytes()
+
+
+@pytest.mark.parametrize("kind", ["pgm", "ppm", "pgm-comment", "bmp24", "bmp8", "bmp32", "odd-width", "pgm16", "ppm16"])
 def test_images_round_trip_with_the_raster_stack(kind, fake_model):
     raw = {"pgm": pnm(picture(48, 64)), "ppm": pnm(picture(40, 45, 3, seed=1)),
            "pgm-comment": pnm(picture(48, 70, seed=2), b"# comment\n"), "bmp24": bmp(picture(40, 51, 3, seed=3)),
            "bmp8": bmp(picture(56, 47, seed=4)), "bmp32": bmp(picture(40, 40, 4, seed=5)),
-           "odd-width": pnm(picture(60, 37, 3, seed=6)) + b"trailing bytes"}[kind]
+           "odd-width": pnm(picture(60, 37, 3, seed=6)) + b"trailing bytes", "pgm16": pnm16(picture(48, 64, seed=7)),
+           "ppm16": pnm16(picture(40, 45, 3, seed=8))}[kind]
     blob = api.compress(raw, model=fake_model)  # (a model that is not a text model is tried too: it loses)
     assert _kinds(blob) == [sp.PRESET_RASTER]
     assert api.decompress(blob, model=fake_model) == raw
 
 
-@pytest.mark.parametrize("channels", [1, 3])
-def test_raster_beats_the_binary_preset(channels, fake_model):
-    raw = pnm(picture(96, 128, channels, seed=7))
+@pytest.mark.parametrize("channels,bits", [(1, 8), (3, 8), (1, 16)])
+def test_raster_beats_the_binary_preset(channels, bits, fake_model):
+    img = picture(96, 128, channels, seed=7)
+    raw = pnm(img) if bits == 8 else pnm16(img)
     binary = api.compress(raw, model=fake_model, mix="on", lanes=1,
                           mix_params=dict(sp.PRESETS[sp.STACK_MIX][sp.PRESET_BINARY]))
     assert len(api.compress(raw, model=fake_model)) < 0.9 * len(binary)
@@ -161,7 +172,7 @@ def test_raster_params_are_written_against_preset_11():
 
 
 def test_check_rejects_bad_geometries():
-    for bad in ([0, 1, 0], [2, 3, 0], [10, 5, 0], [1 << 25, 1, 0], [10, 1, 101], [10, 1, -1], [10, 1]):
+    for bad in ([0, 1, 0], [2, 3, 0], [10, 7, 0], [1 << 25, 1, 0], [10, 1, 101], [10, 1, -1], [10, 1]):
         with pytest.raises(ValueError):
             raster.check(bad, 100)
     raster.check([10, 3, 100], 100)

@@ -1,7 +1,8 @@
 """The geometry of raster image files at the start of a block, for the raster stack (mix preset 11,
-``lmz/runtime/stack/raster.py``): binary PGM and PPM (P5, P6 with maxval at most 255, comments
-allowed) and uncompressed BMP (8, 24 or 32 bits per pixel; rows padded to 4 bytes, stored bottom-up,
-which changes nothing for the contexts: the row before in the file is the one "above").
+``lmz/runtime/stack/raster.py``): binary PGM and PPM (P5, P6, comments allowed; with maxval above
+255 each 16-bit sample is two bytes, big-endian, taken as two channels of the pixel) and
+uncompressed BMP (8, 24 or 32 bits per pixel; rows padded to 4 bytes, stored bottom-up, which
+changes nothing for the contexts: the row before in the file is the one "above").
 
 :func:`geometry` returns ``[row, channels, first]``: the bytes per row, the interleaved bytes per
 pixel and the offset of the first pixel byte; None for anything else (which is then coded as the
@@ -73,9 +74,9 @@ def _pnm(raw: bytes):
     if raw[i] not in b" \t\r\n":
         return None
     width, height, maxval = fields
-    if not (1 <= width and 1 <= height and 1 <= maxval <= 255):
+    if not (1 <= width and 1 <= height and 1 <= maxval <= 65535):
         return None
-    ch = 1 if raw[:2] == b"P5" else 3
+    ch = (1 if raw[:2] == b"P5" else 3) * (1 if maxval <= 255 else 2)  # 16-bit samples: two bytes, as two channels
     return width * ch, ch, i + 1, height
 
 

@@ -30,7 +30,7 @@ N_RASTER = 17
 NI = 8  # linear predictor inputs: N, NW, NE, WW, NN, NNE minus W, and the two colour differences
 SHIFTS = (4, 1)  # step shifts of the two linear predictors
 MAX_ROW = 1 << 24
-MAX_CHANNELS = 4
+MAX_CHANNELS = 6  # RGB with 16-bit samples: 6 bytes per pixel
 
 
 def check(geo, size: int) -> None:
