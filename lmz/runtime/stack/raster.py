@@ -1,21 +1,21 @@
-"""2-D contexts of raster images of known geometry (stack parameter ``raster``; PGM/PPM frames),
+"""2-D contexts of raster images of known geometry (stack parameter ``raster``; PGM/PPM/BMP frames),
 compiled.
 
 ``raster = [row, channels, first]``: from frame-relative byte ``first`` on, the lane's bytes are
-pixels of rows of ``row`` bytes, ``channels`` interleaved bytes per pixel (1: gray, 3: RGB; a row
-may end in padding, coded as pixels); the bytes before ``first`` (a file header) get constant 2-D
-contexts. For the byte about to be coded
-(channel ``c`` of its pixel) the neighbours are the same channel's W, WW, N, NN, NW, NE, NNE read
-from the lane's history ring; one that is outside the image (or not in the lane's history) is
-replaced as in image.py (W <-> N, the others by N or W, 128 if neither is known). With more than
-one channel, the pixel's channel before (``P1``) and the same channel's W1 / N1 of the neighbours
-give the colour-difference predictions ``W + (P1 - W1)`` and ``N + (P1 - N1)``.
+pixels of rows of ``row`` bytes, ``channels`` interleaved bytes per pixel (1: gray, 3: RGB, 2 or 6:
+16-bit samples; a row may end in padding, coded as pixels); the bytes before ``first`` (a file
+header) get constant 2-D contexts. For the byte about to be coded (channel ``c`` of its pixel) the
+neighbours are the same channel's W, WW, N, NN, NW, NE, NNE, NWW, NNW read from the lane's history
+ring; one that is outside the image (or not in the lane's history) is replaced as in image.py
+(W <-> N, the others by N or W, 128 if neither is known). With more than one channel, the pixel's
+channel before (``P1``) and the same channel's W1 / N1 of the neighbours give the colour-difference
+predictions ``W + (P1 - W1)`` and ``N + (P1 - N1)``. Two normalised LMS predictors per channel
+(``update``, state from ``new_state``) predict the byte from its neighbours.
 
 Each of the ``N_RASTER`` context values becomes one context column (bit histories; a mixer input
 each) hashed with its id and the channel. The byte's local activity ``|W - NW| + |N - NW| +
-|N - NE|`` selects one of 8 mixer weight sets (``actb``), and the gradient prediction
-``clip(W + N - NW)`` (with channels, corrected by the colour difference) is APM 2's context byte
-(``c1a``). Integer arithmetic only.
+|N - NE|`` selects one of 8 mixer weight sets (``actb``), and the first LMS prediction is APM 2's
+context byte (``c1a``). Integer arithmetic only.
 """
 from __future__ import annotations
 
