@@ -16,8 +16,10 @@ import argparse
 import hashlib
 import json
 import shutil
+import struct
 import sys
 import time
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -142,6 +144,17 @@ def prepare(d: Path, extra: list[str]):
     blob = api.compress((d / "image.ppm").read_bytes(), model=tiny, mix="auto", lanes=3)
     files["image.mix-auto.lmz"] = {"mix": "auto", "sha256": hashlib.sha256(blob).hexdigest(), "input": "image.ppm"}
     (d / "image.mix-auto.lmz").write_bytes(blob)
+    # --mix auto on a gzip file: coded as the data it holds (deflate segments), so decoding deflates it
+    # again with lmz's own deflate (runtime/deflate.py), which must write the same bytes on every CPU
+    c = zlib.compressobj(9, zlib.DEFLATED, -15)
+    body = table + sample_text()[:3000]
+    gz = (b"\x1f\x8b\x08\x00" + bytes(6) + c.compress(body) + c.flush()
+          + struct.pack("<II", zlib.crc32(body), len(body)))
+    (d / "table.csv.gz").write_bytes(gz)
+    blob = api.compress(gz, model=tiny, mix="auto", lanes=3)
+    files["table.csv.gz.mix-auto.lmz"] = {"mix": "auto", "sha256": hashlib.sha256(blob).hexdigest(),
+                                          "input": "table.csv.gz", "segments": api.read_header(blob).segments is not None}
+    (d / "table.csv.gz.mix-auto.lmz").write_bytes(blob)
     # records files: the sample's lines as independent records (model only, one lane each), and the
     # same lines coded with a dictionary (the model-free stack primed on part of the table and text;
     # small tables, so that copying the primed state per record stays cheap under emulation)

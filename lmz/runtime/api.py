@@ -17,7 +17,7 @@ import zlib
 from pathlib import Path
 from typing import BinaryIO, Callable
 
-from . import blocks, images, model_store, parallel, pcm, x86
+from . import blocks, images, model_store, parallel, pcm, segments, x86
 from . import container as ct
 from . import stack_params as sp
 from .container import Header, Reader
@@ -95,6 +95,35 @@ def read_header(src) -> Header:
     return ct.read_header(src)
 
 
+class _Prefixed:
+    """`head`, then the rest of the file `f` (what was read to look at the input's start)."""
+
+    def __init__(self, head: bytes, f: BinaryIO):
+        self.head, self.f = memoryview(head), f
+
+    def read(self, n: int) -> bytes:
+        if self.head:
+            b, self.head = bytes(self.head[:n]), self.head[n:]
+            return b
+        return self.f.read(n)
+
+
+def _scaled(progress: Progress, num: int, den: int) -> Progress:
+    """`progress` fed num/den of every count (the expanded data of deflate segments against the original)."""
+    if progress is None or den <= 0:
+        return progress
+    seen = shown = 0
+
+    def cb(n: int) -> None:
+        nonlocal seen, shown
+        seen += n
+        now = seen * num // den
+        if now > shown:
+            progress(now - shown)
+            shown = now
+    return cb
+
+
 def _read_full(f: BinaryIO, n: int) -> bytes:
     parts, got = [], 0
     while got < n:
@@ -160,7 +189,7 @@ class Compressor(_Workers):
     def __init__(self, model=DEFAULT_MODEL, provider: str = "auto", lanes: int | None = None, mix="auto",
                  frame_size: int = FRAME_SIZE, min_lane: int | None = None, max_lanes: int | None = None,
                  progress: Progress = None, mix_params: dict | None = None, lane_size: int | None = None,
-                 index: bool = False, threads: int = 1, ort_threads: int | None = None):
+                 index: bool = False, threads: int = 1, ort_threads: int | None = None, recompress: bool = True):
         """`index`: write a seek index after the end marker (header flag bit 2; docs/FORMAT.md), so that
         :func:`lmz.open` finds every frame from the last bytes of the file (without it, lmz.open scans
         the frame headers). `threads`: code frames in this many worker processes (0: one per core;
@@ -170,7 +199,9 @@ class Compressor(_Workers):
         of its own with one lane. Overrides `lanes`/`min_lane`/`max_lanes`. The stream format is
         unchanged: this only chooses how frames and lanes are cut. `mix`: "auto" (default: per frame,
         the model with the mix, the mix alone or stored; runtime/blocks.py), "on" (the model with the
-        mix for every frame), "off" (the model alone)."""
+        mix for every frame), "off" (the model alone). `recompress`: with mix="auto", no index and no
+        lane_size, a gzip input is coded as the data it holds wherever lmz's deflate reproduces it
+        (runtime/segments.py); False: its bytes as they are."""
         if not 1 <= frame_size <= ct.MAX_FRAME_LIMIT:
             raise UsageError(f"frame size must be in 1..{ct.MAX_FRAME_LIMIT}")
         if lane_size is not None and not 1 <= lane_size <= frame_size:
@@ -205,10 +236,11 @@ class Compressor(_Workers):
         self.lanes, self.frame_size = lanes, frame_size
         self.lane_size = lane_size
         self.progress = progress
+        self.recompress = bool(recompress) and self.auto and not self.index and lane_size is None
 
-    def header(self, content_size: int | None = None) -> Header:
+    def header(self, content_size: int | None = None, table: segments.Table | None = None) -> Header:
         return Header(self.model.info.fingerprint, _model_name(self.model), self.stack.stack_id,
-                      self.stack.blob, self.frame_size, content_size, index=self.index)
+                      self.stack.blob, self.frame_size, content_size, index=self.index, segments=table)
 
     def frame(self, raw: bytes, offset: int = 0) -> bytes:
         """The coded frame(s) of `raw`, the input's bytes from position `offset` on."""
@@ -288,7 +320,34 @@ class Compressor(_Workers):
         """Read `ifh` to its end, write the compressed stream to `ofh`; returns (read, written).
 
         `size`, when known, is recorded in the header and checked."""
-        written = write_all(ofh, self.header(size).pack())
+        table, ifh, size = self._segments(ifh, size) if self.recompress else (None, ifh, size)
+        progress = self.progress
+        if table is not None:  # the frames code the expanded data; the header records the original's size
+            self.progress = _scaled(progress, table.size, table.expanded)
+        try:
+            return self._copy_frames(ifh, ofh, size, table)
+        finally:
+            self.progress = progress
+
+    def _segments(self, ifh: BinaryIO, size: int | None):
+        """(segment table or None, the stream to code, its size): a gzip input of at most
+        MAX_INFLATED bytes is read whole and split into raw and deflate segments."""
+        head = _read_full(ifh, 3)
+        if not segments.looks_like_gzip(head):
+            return None, _Prefixed(head, ifh), size
+        data = head + _read_full(ifh, segments.MAX_INFLATED + 1 - len(head))
+        if len(data) > segments.MAX_INFLATED:
+            return None, _Prefixed(data, ifh), size
+        if size is not None and size != len(data):
+            raise UsageError(f"input changed while compressing: expected {size} bytes, read {len(data)}")
+        got = segments.split(data)
+        if got is None:
+            return None, io.BytesIO(data), size
+        table, expanded = got
+        return table, io.BytesIO(expanded), None
+
+    def _copy_frames(self, ifh: BinaryIO, ofh: BinaryIO, size: int | None, table) -> tuple[int, int]:
+        written = write_all(ofh, self.header(table.size if table else size, table).pack())
         total, crc, index = 0, 0, []
         frames = images.Frames()  # an image larger than a frame: its geometry for the later frames
 
@@ -318,7 +377,7 @@ class Compressor(_Workers):
         written += write_all(ofh, ct.pack_end(total, crc))
         if self.index:
             written += write_all(ofh, ct.pack_index(index))
-        return total, written
+        return (table.size if table else total), written
 
     def _get_pool(self):
         if self._pool is None or self._pool.dead:
@@ -354,13 +413,15 @@ class Decompressor(_Workers):
         self.ort_threads = parallel.worker_ort_threads(self.threads, ort_threads)
         self._pool = None
 
-    def _check_memory(self, spec, lanes: int, frame_bytes: int) -> None:
-        """`spec`: the stream's StackSpec (its parameters already parsed and checked once)."""
-        need = sp.stack_memory(spec.stack_id, spec.params, lanes) + sp.frame_memory(frame_bytes)
+    def _check_memory(self, spec, lanes: int, frame_bytes: int, rebuild: int = 0) -> None:
+        """`spec`: the stream's StackSpec (its parameters already parsed and checked once); `rebuild`:
+        what deflate segments hold (segments.Table.memory)."""
+        need = sp.stack_memory(spec.stack_id, spec.params, lanes) + sp.frame_memory(frame_bytes) + rebuild
         if need > self.memory_limit:
+            extra = f", {rebuild >> 20} MiB to deflate a segment again" if rebuild else ""
             raise MemoryLimitError(f"decoding this stream needs about {need >> 20} MiB (frames of up to "
-                                   f"{frame_bytes:,} bytes, {lanes} lanes, the {spec.name} stack's tables), above "
-                                   f"the limit of {self.memory_limit >> 20} MiB; raise it with --memory")
+                                   f"{frame_bytes:,} bytes, {lanes} lanes, the {spec.name} stack's tables{extra}), "
+                                   f"above the limit of {self.memory_limit >> 20} MiB; raise it with --memory")
 
     def _model_for(self, h: Header):
         arg = self.model_arg
@@ -383,8 +444,23 @@ class Decompressor(_Workers):
         r = Reader(ifh)
         h = ct.read_header(r)
         stack = stack_from_header(h.stack_id, h.stack_params)
-        self._check_memory(stack, 1, min(h.max_frame, h.content_size if h.content_size is not None else h.max_frame))
+        table = h.segments
+        if table is None:
+            self._check_memory(stack, 1, min(h.max_frame, h.content_size if h.content_size is not None else h.max_frame))
+        else:
+            self._check_memory(stack, 1, h.max_frame, table.memory())
         model = self._model_for(h)
+        progress = self.progress
+        if table is not None:  # progress counts original bytes
+            self.progress = _scaled(progress, table.size, table.expanded)
+        try:
+            yield from self._frames(r, h, stack, model)
+        finally:
+            self.progress = progress
+
+    def _frames(self, r: Reader, h: Header, stack, model):
+        table = h.segments
+        rebuild = segments.Rebuilder(table) if table is not None else None
         index, end, own = [], [], {}
 
         def jobs():  # (None, raw) for a stored frame, (task, args) for a modeled one
@@ -418,14 +494,19 @@ class Decompressor(_Workers):
                 self.progress(len(raw))
             total += len(raw)
             crc = zlib.crc32(raw, crc)
-            yield raw
+            if rebuild is None:
+                yield raw
+            else:
+                yield from rebuild.feed(raw)
         f = end[0]
         if f.total != total:
             raise CorruptError(f"corrupt stream: end marker says {f.total} bytes, frames hold {total}")
-        if h.content_size is not None and h.content_size != total:
+        if table is None and h.content_size is not None and h.content_size != total:
             raise CorruptError(f"corrupt stream: header says {h.content_size} bytes, frames hold {total}")
         if f.crc != crc:
             raise ChecksumError("checksum mismatch: the decompressed data is not the original")
+        if rebuild is not None:
+            yield from rebuild.finish()
         if h.index:
             ct.read_index(r, index)
 
@@ -545,8 +626,9 @@ def decompress(data: bytes, model=None, provider: str = "auto") -> bytes:
 
 # -- inspection -------------------------------------------------------------------------------
 def scan(src) -> dict:
-    """Walk the frames of a stream without decoding: header, sizes, frame and lane counts, and each
-    frame's (type, preset of its own stack or None) in ``frame_kinds``."""
+    """Walk the frames of a stream without decoding: header, sizes (``size``: the original's,
+    ``coded_size``: what the frames hold, more than ``size`` with deflate segments), frame and lane
+    counts, and each frame's (type, preset of its own stack or None) in ``frame_kinds``."""
     opened = isinstance(src, (str, os.PathLike))
     f = open(src, "rb") if opened else (io.BytesIO(src) if isinstance(src, (bytes, bytearray)) else src)
     try:
@@ -565,7 +647,9 @@ def scan(src) -> dict:
             if fr.stack_id is not None:
                 key = f"{ct.STACK_NAMES[fr.stack_id]} preset {fr.preset}"
                 own[key] = own.get(key, 0) + 1
-        return {"header": h, "compressed": r.offset, "size": fr.total, "crc32": fr.crc, "frames": len(kinds),
+        table = h.segments  # with deflate segments: the original's size and CRC; the frames hold more
+        return {"header": h, "compressed": r.offset, "size": table.size if table else fr.total,
+                "crc32": table.crc if table else fr.crc, "coded_size": fr.total, "frames": len(kinds),
                 "stored_frames": sum(k == ct.FRAME_STORED for k, _ in kinds), "lanes": lanes,
                 "frame_kinds": kinds, "own_stack_frames": own}
     finally:

@@ -36,7 +36,7 @@ from typing import List, Optional
 import typer
 import typer.core
 
-from . import api
+from . import api, segments
 from .errors import EXIT_INTERRUPTED, EXIT_USAGE, LmzError, LmzIOError, UsageError
 
 SUFFIX = ".lmz"
@@ -152,6 +152,8 @@ SeekableOpt = typer.Option(False, "--seekable", help="Write a seek index at the 
 FrameSizeOpt = typer.Option("4MiB", "--frame-size", metavar="SIZE",
                             help="Frame size (e.g. 1MiB): frames are coded independently, so smaller frames mean "
                             "finer random access (--seekable, --range) and more parallelism (-T), at some cost in ratio.")
+NoRecompressOpt = typer.Option(False, "--no-recompress", help="Code a gzip file's bytes as they are (default, "
+                               "with --mix auto: the data it holds, deflated again exactly when decompressing).")
 RangeOpt = typer.Option(None, "--range", metavar="START:END",
                         help="Decompress only the original bytes [START, END) (either may be omitted); decodes "
                         "only the frames they lie in (needs a seekable input).")
@@ -395,12 +397,13 @@ def parse_range(text: str) -> tuple[int, int | None]:
 class _Opts:
     def __init__(self, mode, output=None, stdout=False, keep=True, force=False, model=None, provider=Provider.auto,
                  lanes=None, mix=Mix.auto, threads=1, recursive=False, memory="1GiB", seekable=False, range_=None,
-                 frame_size="4MiB"):
+                 frame_size="4MiB", no_recompress=False):
         self.mode, self.output, self.stdout, self.keep, self.force = mode, output, stdout, keep, force
         self.model, self.provider, self.lanes, self.mix = model, provider, lanes, mix
         self.threads, self.recursive = threads, recursive
         self.memory = parse_size(memory)
         self.seekable = seekable
+        self.recompress = not no_recompress
         self.frame_size = parse_size(frame_size)
         self.range = parse_range(range_) if range_ is not None else None
         if self.range is not None and mode != "decompress":
@@ -458,7 +461,7 @@ def _run(ctx: Ctx, opts: _Opts, files) -> int:
                 if opts.mode == "compress":
                     worker.append(api.Compressor(opts.model or api.DEFAULT_MODEL, opts.provider.value, opts.lanes,
                                                  opts.mix.value, index=opts.seekable, threads=opts.threads,
-                                                 frame_size=opts.frame_size))
+                                                 frame_size=opts.frame_size, recompress=opts.recompress))
                 else:
                     worker.append(api.Decompressor(opts.model, opts.provider.value, memory_limit=opts.memory,
                                                    threads=opts.threads))
@@ -638,6 +641,14 @@ def _list_one(ctx: Ctx, inp: Optional[str]) -> None:
             print(f"  stack params {h.stack_params.decode(errors='replace')}")
         for what, count in info["own_stack_frames"].items():  # --mix auto's per-block decisions
             print(f"  frames coded with their own stack ({what}): {count}")
+        if h.segments is not None:
+            t = h.segments
+            print(f"  deflate segments: {t.deflated} of {len(t.segments)} segments inflated, the frames hold "
+                  f"{info['coded_size']} bytes")
+            for s in t.segments:
+                if s.kind == segments.DEFLATE:
+                    print(f"    {s.size} deflated bytes <- {s.coded} (zlib level {s.level}, memLevel "
+                          f"{s.mem_level}, window bits {s.wbits})")
 
 
 # -- commands -----------------------------------------------------------------------------------
@@ -661,6 +672,7 @@ def zstd_style(files: Optional[List[str]] = FilesArg,
                provider: Provider = ProviderOpt, lanes: Optional[int] = LanesOpt, mix: Mix = MixOpt,
                threads: int = ThreadsOpt, recursive: bool = RecursiveOpt, memory: str = MemoryOpt,
                seekable: bool = SeekableOpt, range_: Optional[str] = RangeOpt, frame_size: str = FrameSizeOpt,
+               no_recompress: bool = NoRecompressOpt,
                version: bool = typer.Option(False, "-V", "--version", callback=_version, is_eager=True,
                                             help="Print the version and exit.")):
     """lmz-run [OPTIONS] [FILE...]: compress (default), -d decompress, -t test, -l list; zstd's options."""
@@ -671,7 +683,7 @@ def zstd_style(files: Optional[List[str]] = FilesArg,
             raise UsageError("-z cannot be combined with -d, -t or -l")
         mode = "list" if list_ else "test" if test else "decompress" if decompress_ else "compress"
         return _run(ctx, _Opts(mode, output, stdout, keep, force, model, provider, lanes, mix, threads,
-                               recursive, memory, seekable, range_, frame_size), files)
+                               recursive, memory, seekable, range_, frame_size, no_recompress), files)
 
     run_command(ctx, body)
 
@@ -682,11 +694,12 @@ def compress(files: Optional[List[str]] = FilesArg, output: Optional[str] = OutO
              no_progress: bool = NoProgressOpt, model: Optional[str] = ModelOpt,
              provider: Provider = ProviderOpt, lanes: Optional[int] = LanesOpt, mix: Mix = MixOpt,
              threads: int = ThreadsOpt, recursive: bool = RecursiveOpt, seekable: bool = SeekableOpt,
-             frame_size: str = FrameSizeOpt):
+             frame_size: str = FrameSizeOpt, no_recompress: bool = NoRecompressOpt):
     """Compress FILEs to FILE.lmz (or stdin to stdout)."""
     ctx = Ctx(quiet, verbose, no_progress)
     run_command(ctx, lambda: _run(ctx, _Opts("compress", output, stdout, keep, force, model, provider, lanes, mix,
-                                             threads, recursive, seekable=seekable, frame_size=frame_size), files))
+                                             threads, recursive, seekable=seekable, frame_size=frame_size,
+                                             no_recompress=no_recompress), files))
 
 
 @app.command(cls=_Command)

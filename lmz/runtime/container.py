@@ -17,6 +17,7 @@ from .errors import ChecksumError, CorruptError, FormatError, TruncatedError
 from .lanes import MAX_FRAME as MAX_FRAME_LIMIT
 from .lanes import MAX_LANES, FramePlan, lane_lengths  # noqa: F401  (lane_lengths: re-exported)
 from .model_store import fingerprint_matches, valid_name  # noqa: F401  (the stream's rules for both)
+from .segments import MAX_TABLE, Table
 from .stack_params import STACK_MIX, STACK_MODEL_ONLY
 
 MAGIC = b"\x89LMZ"
@@ -26,7 +27,9 @@ FLAG_CONTENT_SIZE = 0x01
 FLAG_OVERRIDES = 0x02  # version 2: stack parameters that differ from the preset follow
 FLAG_INDEX = 0x04  # version 2: a seek index follows the end marker
 FLAG_RECORDS = 0x08  # version 2: a records file (lmz/runtime/recordfile.py), not frames
-FLAGS_KNOWN = {1: FLAG_CONTENT_SIZE, 2: FLAG_CONTENT_SIZE | FLAG_OVERRIDES | FLAG_INDEX | FLAG_RECORDS}
+FLAG_SEGMENTS = 0x10  # version 2: a segment table follows; the frames hold the expanded data (segments.py)
+FLAGS_KNOWN = {1: FLAG_CONTENT_SIZE,
+               2: FLAG_CONTENT_SIZE | FLAG_OVERRIDES | FLAG_INDEX | FLAG_RECORDS | FLAG_SEGMENTS}
 INDEX_MAGIC = b"LMZX"  # the last 4 bytes of a stream with a seek index
 
 CODER_RANGE48 = 1  # lmz/runtime/coder.py: 48-bit range coder, range kept in [2**40, 2**48]
@@ -64,6 +67,9 @@ class Header:
     preset: int | None = field(default=None, compare=False)  # version 2: the preset id it was written with
     index: bool = False  # version 2, flag bit 2: a seek index follows the end marker
     records: bool = False  # version 2, flag bit 3: a records file (independent records, not frames)
+    # version 2, flag bit 4: how the frames' expanded data rebuilds the original (deflate segments);
+    # content_size is then the original's size
+    segments: Table | None = None
 
     @property
     def stack_name(self) -> str:
@@ -88,11 +94,16 @@ class Header:
             raise ValueError("stack params too long")
         flags = (FLAG_CONTENT_SIZE if self.content_size is not None else 0) | (FLAG_OVERRIDES if blob else 0)
         flags |= (FLAG_INDEX if self.index else 0) | (FLAG_RECORDS if self.records else 0)
+        flags |= FLAG_SEGMENTS if self.segments is not None else 0
+        if self.segments is not None and (self.index or self.records):
+            raise ValueError("a segment table excludes a seek index and records")
         body = bytearray(fp)
         body += bytes([len(name)]) + name
         body += bytes([self.stack_id]) + varint(preset)
         if blob:
             body += varint(len(blob)) + blob
+        if self.segments is not None:
+            body += self.segments.pack()
         body += bytes([self.coder_id]) + varint(self.max_frame)
         if self.content_size is not None:
             body += varint(self.content_size)
@@ -229,7 +240,8 @@ def _read_header_v1(r: Reader, magic: bytes, version: int, flags: int) -> Header
 def _read_header_v2(r: Reader, flags: int) -> Header:
     start = r.offset - 6
     n = r.varint("header length")
-    if not 8 + 1 + 2 + 1 + 1 + 4 <= n <= 8 + 1 + MAX_NAME + 1 + 10 + 10 + MAX_PARAMS + 1 + 10 + 10 + 4:
+    longest = 8 + 1 + MAX_NAME + 1 + 10 + 10 + MAX_PARAMS + 1 + 10 + 10 + 4 + (MAX_TABLE if flags & FLAG_SEGMENTS else 0)
+    if not 8 + 1 + 2 + 1 + 1 + 4 <= n <= longest:
         raise FormatError(f"corrupt header (length {n})")
     head_len = r.offset - start
     rest = r.read(n, "header")
@@ -257,6 +269,7 @@ def _read_header_v2(r: Reader, flags: int) -> Header:
             if not 2 <= m <= MAX_PARAMS:
                 raise FormatError(f"corrupt header (stack overrides of {m} bytes)")
             over = sp.parse_params(b.read(m, "stack overrides"))
+        segments = Table.read(b) if flags & FLAG_SEGMENTS else None
         coder_id = b.u8("coder id")
         max_frame = b.varint("max frame size")
         size = b.varint("content size") if flags & FLAG_CONTENT_SIZE else None
@@ -271,10 +284,15 @@ def _read_header_v2(r: Reader, flags: int) -> Header:
     _check_max_frame(max_frame)
     if size is not None and size >= 1 << 63:
         raise FormatError(f"corrupt header (content size {size})")
+    if segments is not None:
+        if flags & (FLAG_INDEX | FLAG_RECORDS):
+            raise FormatError("corrupt header (a segment table with a seek index or records)")
+        if size is not None and size != segments.size:
+            raise FormatError(f"corrupt header (content size {size}, the segment table says {segments.size})")
     full = sp.from_preset(stack_id, preset, sp.check_params(stack_id, over))
     blob = sp.dump_params(full) if full else b""
     return Header(fp, name, stack_id, blob, max_frame, size, coder_id, 16, FREQS_V1, 2, r.offset - start, preset,
-                  index=bool(flags & FLAG_INDEX), records=bool(flags & FLAG_RECORDS))
+                  index=bool(flags & FLAG_INDEX), records=bool(flags & FLAG_RECORDS), segments=segments)
 
 
 def _check_max_frame(max_frame: int) -> None:

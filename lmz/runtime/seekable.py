@@ -120,6 +120,11 @@ class LmzReader(io.BufferedIOBase):
                 raise UsageError("lmz.open needs a seekable file (decompress a pipe with lmz.Decompressor)")
             self.name = getattr(self._f, "name", None)
             self.headers, self._frames = locate_frames(self._f, _file_size(self._f))
+            if any(h.segments is not None for h in self.headers):
+                raise UsageError("this lmz file holds deflate segments (a gzip file coded as the data it holds): "
+                                 "its original bytes exist only whole, so lmz.open and --range cannot read parts "
+                                 "of it; decompress it whole (lmz.decompress, lmz-run -d), or compress it with "
+                                 "--seekable or --no-recompress")
         except BaseException:
             if self._own:
                 self._f.close()

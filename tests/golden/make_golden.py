@@ -11,6 +11,8 @@ and one with 1 (preset 6).
 v8: the v7 cases with text-mix headers naming mix preset 10 (column contexts), + rows of fields.
 v9: the v8 cases with --mix auto's binary frames at mix preset 12 (column contexts), + raster images
 (PGM, PPM, BMP) under --mix auto (mix preset 11, the raster stack).
+v10: the v9 cases + gzip files under --mix auto (deflate segments, header flag bit 4): members at
+zlib levels 9 and 1 (memLevel 9), one that stays raw (flushed mid-stream), trailing bytes.
 dict1: a dictionary file (format LMZD 1) and records coded with it (``make_golden.py dict1``).
 
 Each case is a small input (committed beside its stream as NAME.raw) and the Compressor options
@@ -23,6 +25,7 @@ from __future__ import annotations
 import json
 import struct
 import sys
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -72,7 +75,18 @@ def inputs() -> dict[str, bytes]:
             "rows": rows,
             # v9: raster images with a header (gray PGM with a comment, RGB PPM, 24-bit BMP); a tar-like
             # binary block with lines of fields in it (mix preset 12)
-            **_images(rng), "tar": _member(b"a.csv", rows[:1500]) + _member(b"b.txt", text[:900]) + bytes(1024)}
+            **_images(rng), "tar": _member(b"a.csv", rows[:1500]) + _member(b"b.txt", text[:900]) + bytes(1024),
+            # v10: gzip members (deflate segments)
+            "gzip": _gzip(rows + text[:1500], 9, 8) + _gzip(text, 1, 9) + _gzip(rows, 9, 8, flush=700) + b"tail\n"}
+
+
+def _gzip(data: bytes, level: int, mem: int, flush: int | None = None) -> bytes:
+    """A gzip member made by zlib (the system's, when the folder is made; the bytes are then fixed)."""
+    c = zlib.compressobj(level, zlib.DEFLATED, -15, mem)
+    body = (c.compress(data[:flush]) + c.flush(zlib.Z_FULL_FLUSH) + c.compress(data[flush:]) if flush
+            else c.compress(data)) + c.flush()
+    return b"\x1f\x8b\x08\x08" + bytes(4) + b"\x02\x03" + b"golden.txt\0" + body + struct.pack("<II", zlib.crc32(data),
+                                                                                            len(data))
 
 
 def _member(name: bytes, body: bytes) -> bytes:
@@ -134,6 +148,8 @@ CASES = {
     "raster-ppm": ("ppm", dict(model="text", mix="auto")),
     "raster-bmp": ("bmp", dict(model="text", mix="auto")),
     "binary-auto": ("tar", dict(model="text", mix="auto")),
+    # v10: gzip members coded as the data they hold (deflate segments)
+    "gzip-auto": ("gzip", dict(model="text", mix="auto")),
 }
 
 

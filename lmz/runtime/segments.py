@@ -1,0 +1,262 @@
+"""Deflate segments (header flag bit 4): a gzip file coded as the data it holds.
+
+Deflated bytes look random to every model, so lmz, like xz and zpaq, could only store a .tar.gz.
+Instead the writer cuts the input into segments: raw bytes (gzip headers and trailers, anything
+else) and deflate streams that ``lmz/runtime/deflate.py`` reproduces exactly from their inflated
+bytes. The frames then code the *expanded* data, every segment's raw or inflated bytes in order,
+with the usual per-block decisions (the tarball inside is text and binary blocks); the segment
+table in the header says how to rebuild the original. The reader streams the frames' bytes
+through a :class:`Rebuilder`, which passes raw segments on and deflates each inflated segment
+again when it is complete.
+
+Only gzip members at the start of the input are looked at (one after another, as ``cat a.gz b.gz``
+makes them); what follows the last member, and any member this build does not reproduce (another
+deflate implementation, a flushed stream, an inflated size above MAX_INFLATED), stays raw. The
+frames' end marker covers the expanded data; the table holds the original's size and CRC-32,
+checked after rebuilding.
+"""
+from __future__ import annotations
+
+import struct
+import zlib
+from dataclasses import dataclass
+
+from . import deflate
+from .errors import ChecksumError, CorruptError, FormatError
+
+__all__ = ["Segment", "Table", "Rebuilder", "split", "looks_like_gzip", "MAX_INFLATED", "MAX_SEGMENTS"]
+
+RAW, DEFLATE = 0, 1
+MAX_SEGMENTS = 4096
+MAX_INFLATED = 1 << 28  # a deflate segment's inflated bytes: the reader holds one such segment whole
+MIN_DEFLATED = 64  # smaller deflate streams stay raw (a table entry costs about 8 bytes)
+MAX_TABLE = 10 + 10 + 4 + MAX_SEGMENTS * (1 + 3 + 10 + 10)  # the table's largest encoding
+GZIP_MAGIC = b"\x1f\x8b\x08"
+
+
+@dataclass(frozen=True)
+class Segment:
+    kind: int  # RAW or DEFLATE
+    size: int  # its bytes in the original
+    coded: int  # its bytes in the expanded data the frames code (RAW: size; DEFLATE: the inflated length)
+    level: int = 0  # DEFLATE: zlib's parameters that reproduce it
+    mem_level: int = 0
+    wbits: int = 0
+
+
+@dataclass(frozen=True)
+class Table:
+    segments: tuple[Segment, ...]
+    size: int  # the original's bytes
+    crc: int  # CRC-32 of the original
+
+    @property
+    def expanded(self) -> int:
+        return sum(s.coded for s in self.segments)
+
+    @property
+    def deflated(self) -> int:
+        """The number of deflate segments."""
+        return sum(s.kind == DEFLATE for s in self.segments)
+
+    def memory(self) -> int:
+        """Bytes the reader holds for the largest deflate segment (its inflated bytes, the deflater's
+        output and window, hash and symbol tables)."""
+        worst = max((s.coded + deflate.bound(s.coded) for s in self.segments if s.kind == DEFLATE), default=0)
+        return worst + (8 << 20) if worst else 0
+
+    def pack(self) -> bytes:
+        out = bytearray(_varint(len(self.segments)) + _varint(self.size) + struct.pack("<I", self.crc))
+        for s in self.segments:
+            if s.kind == RAW:
+                out += bytes([RAW]) + _varint(s.size)
+            else:
+                out += bytes([DEFLATE, s.level, s.mem_level, s.wbits]) + _varint(s.coded) + _varint(s.size)
+        return bytes(out)
+
+    @classmethod
+    def read(cls, r) -> Table:
+        """Parse and check a table from the container Reader `r` (FormatError on anything out of range)."""
+        n = r.varint("segment count")
+        if not 1 <= n <= MAX_SEGMENTS:
+            raise FormatError(f"corrupt header (segment table of {n} segments)")
+        size = r.varint("original size")
+        crc = struct.unpack("<I", r.read(4, "original CRC-32"))[0]
+        segs, total = [], 0
+        for i in range(n):
+            kind = r.u8("segment kind")
+            if kind == RAW:
+                s = r.varint("segment size")
+                if s < 1:
+                    raise FormatError(f"corrupt header (raw segment {i} is empty)")
+                segs.append(Segment(RAW, s, s))
+            elif kind == DEFLATE:
+                level, mem, wbits = r.u8("deflate level"), r.u8("deflate memLevel"), r.u8("deflate window bits")
+                if level not in deflate.LEVELS or mem not in deflate.MEM_LEVELS or wbits not in deflate.WBITS:
+                    raise FormatError(f"corrupt header (segment {i}: deflate level {level}, memLevel {mem}, "
+                                      f"window bits {wbits})")
+                coded, s = r.varint("inflated size"), r.varint("deflated size")
+                if coded > MAX_INFLATED or not 1 <= s <= deflate.bound(coded):
+                    raise FormatError(f"corrupt header (segment {i}: {coded} bytes inflated, {s} deflated)")
+                segs.append(Segment(DEFLATE, s, coded, level, mem, wbits))
+            else:
+                raise FormatError(f"corrupt header (segment {i} has unknown kind {kind}; written by a newer lmz?)")
+            total += segs[-1].size
+        if total != size:
+            raise FormatError(f"corrupt header (segments hold {total} bytes, the table says {size})")
+        return cls(tuple(segs), size, crc)
+
+
+def _varint(v: int) -> bytes:
+    out = bytearray()
+    while True:
+        b = v & 0x7F
+        v >>= 7
+        out.append(b | (0x80 if v else 0))
+        if not v:
+            return bytes(out)
+
+
+def looks_like_gzip(head: bytes) -> bool:
+    return head[:3] == GZIP_MAGIC
+
+
+def _gzip_body(data: memoryview, pos: int) -> int | None:
+    """Where the deflate stream of the gzip member at `pos` starts (RFC 1952), or None."""
+    if bytes(data[pos:pos + 3]) != GZIP_MAGIC or len(data) < pos + 18:
+        return None
+    flg = data[pos + 3]
+    if flg & 0xE0:
+        return None
+    p = pos + 10
+    if flg & 4:  # FEXTRA
+        if len(data) < p + 2:
+            return None
+        p += 2 + (data[p] | data[p + 1] << 8)
+    for bit in (8, 16):  # FNAME, FCOMMENT: zero-terminated
+        if flg & bit:
+            end = bytes(data[p:p + 65536]).find(b"\0")
+            if end < 0:
+                return None
+            p += end + 1
+    if flg & 2:  # FHCRC
+        p += 2
+    return p if p < len(data) else None
+
+
+def _inflate(data: memoryview, pos: int) -> tuple[bytes, int] | None:
+    """The inflated bytes of the raw deflate stream at `pos` and its length, or None (not a complete
+    stream, or larger than MAX_INFLATED)."""
+    d = zlib.decompressobj(-15)
+    try:
+        out = d.decompress(data[pos:], MAX_INFLATED + 1)
+    except zlib.error:
+        return None
+    if not d.eof or len(out) > MAX_INFLATED:
+        return None
+    return out, len(data) - pos - len(d.unused_data)
+
+
+def split(data: bytes, progress=None) -> tuple[Table, bytes] | None:
+    """The segment table of `data` and its expanded bytes, or None when no deflate stream of it is
+    reproduced (then nothing is gained). `progress(n)`: called with original bytes as they are done."""
+    mv = memoryview(data)
+    segs: list[Segment] = []
+    parts: list = []
+    raw_from = pos = 0
+
+    def raw_until(end: int) -> None:
+        nonlocal raw_from
+        if end > raw_from:
+            segs.append(Segment(RAW, end - raw_from, end - raw_from))
+            parts.append(mv[raw_from:end])
+        raw_from = end
+
+    while len(segs) < MAX_SEGMENTS - 3:
+        body = _gzip_body(mv, pos)
+        if body is None:
+            break
+        got = _inflate(mv, body)
+        if got is None:
+            break
+        inflated, used = got
+        end = body + used + 8  # the trailer: CRC-32 and size
+        if end > len(data):
+            break
+        params = deflate.find_params(inflated, mv[body:body + used]) if used >= MIN_DEFLATED else None
+        if params is not None:
+            raw_until(body)
+            segs.append(Segment(DEFLATE, used, len(inflated), *params))
+            parts.append(inflated)
+            raw_from = body + used
+        if progress:
+            progress(end - pos)
+        pos = end
+    if not any(s.kind == DEFLATE for s in segs):
+        return None
+    raw_until(len(data))
+    if progress and len(data) > pos:
+        progress(len(data) - pos)
+    return Table(tuple(segs), len(data), zlib.crc32(data)), b"".join(parts)
+
+
+class Rebuilder:
+    """Turns the expanded bytes, fed in any pieces, back into the original."""
+
+    def __init__(self, table: Table):
+        self.table = table
+        self.k = 0  # the current segment
+        self.got = 0  # its expanded bytes seen so far
+        self.buf = bytearray()  # a deflate segment's inflated bytes
+        self.total = 0
+        self.crc = 0
+
+    def feed(self, chunk) -> list[bytes]:
+        out: list[bytes] = []
+        mv = memoryview(chunk)
+        i = 0
+        self._complete(out)
+        while i < len(mv):
+            if self.k >= len(self.table.segments):
+                raise CorruptError("corrupt stream: the frames hold more bytes than the segment table")
+            s = self.table.segments[self.k]
+            take = mv[i:i + s.coded - self.got]
+            i += len(take)
+            self.got += len(take)
+            if s.kind == RAW:
+                self._emit(out, bytes(take))
+            else:
+                self.buf += take
+            self._complete(out)
+        return out
+
+    def _complete(self, out: list[bytes]) -> None:
+        """Finish every segment whose expanded bytes are all in (a deflate segment may hold none)."""
+        segs = self.table.segments
+        while self.k < len(segs) and self.got == segs[self.k].coded:
+            s = segs[self.k]
+            if s.kind == DEFLATE:
+                d = deflate.deflate(bytes(self.buf), s.level, s.mem_level, s.wbits)
+                if len(d) != s.size:
+                    raise CorruptError(f"corrupt stream: segment {self.k} deflates to {len(d)} bytes, the table "
+                                       f"says {s.size}")
+                self._emit(out, d)
+                self.buf = bytearray()
+            self.k += 1
+            self.got = 0
+
+    def _emit(self, out: list[bytes], b: bytes) -> None:
+        self.total += len(b)
+        self.crc = zlib.crc32(b, self.crc)
+        out.append(b)
+
+    def finish(self) -> list[bytes]:
+        out: list[bytes] = []
+        self._complete(out)
+        if self.k != len(self.table.segments):
+            raise CorruptError("corrupt stream: the frames end before the segment table's last segment")
+        if self.total != self.table.size:
+            raise CorruptError(f"corrupt stream: rebuilt {self.total} bytes, the segment table says {self.table.size}")
+        if self.crc != self.table.crc:
+            raise ChecksumError("checksum mismatch: the rebuilt data is not the original")
+        return out
