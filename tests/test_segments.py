@@ -224,3 +224,56 @@ def test_random_gzip_inputs_round_trip(tiny_paths):
                  for lv in rng.integers(1, 10, 2)]
         gz = b"".join(parts) + rng.integers(0, 256, int(rng.integers(0, 50)), dtype=np.uint8).tobytes()
         assert lmz.decompress(c.compress(gz), model=tiny_paths[1]) == gz
+
+
+def _zip(entries: list[tuple[str, bytes, int]], descriptor: bool = False) -> bytes:
+    """A zip archive as Python's zipfile writes it (method 8 with zlib at `level`, or 0: stored)."""
+    import zipfile
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for name, data, level in entries:
+            info = zipfile.ZipInfo(name, (2020, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED if level else zipfile.ZIP_STORED
+            z.writestr(info, data, compresslevel=level or None)
+    if not descriptor:
+        return buf.getvalue()
+
+    class Pipe(io.RawIOBase):  # not seekable: zipfile streams, sizes in data descriptors after the entries
+        def __init__(self):
+            self.parts = []
+
+        def writable(self):
+            return True
+
+        def write(self, b):
+            self.parts.append(bytes(b))
+            return len(b)
+
+    out = Pipe()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data, _ in entries:
+            info = zipfile.ZipInfo(name, (2020, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            with z.open(info, "w") as w:
+                w.write(data)
+    arc = b"".join(out.parts)
+    assert struct.unpack_from("<H", arc, 6)[0] & 8
+    return arc
+
+
+def test_zip_entries():
+    arc = _zip([("a.txt", DATA, 6), ("b.bin", bytes(range(256)) * 4, 0), ("c.txt", DATA[::-1], 9),
+                ("d.txt", b"short", 6)])
+    table, expanded = segments.split(arc)
+    assert [s.coded for s in table.segments if s.kind == DEFLATE] == [len(DATA), len(DATA)]
+    assert _rebuild(table, expanded, 333) == arc
+    for descriptor in (False, True):
+        assert segments.split(_zip([("x", DATA, 6)], descriptor)) is not None
+    assert segments.split(b"PK\x03\x04" + bytes(40)) is None
+
+
+def test_zip_round_trip_through_the_api(tiny_paths):
+    arc = _zip([("a.txt", DATA, 6), ("c.txt", DATA[::-1], 9)])
+    blob = api.Compressor(tiny_paths[1]).compress(arc)
+    assert lmz.read_header(blob).segments.deflated == 2
+    assert lmz.decompress(blob, model=tiny_paths[1]) == arc

@@ -1,6 +1,7 @@
-"""Deflate segments (header flag bit 4): a gzip file coded as the data it holds.
+"""Deflate segments (header flag bit 4): a gzip or zip file coded as the data it holds.
 
-Deflated bytes look random to every model, so lmz, like xz and zpaq, could only store a .tar.gz.
+Deflated bytes look random to every model, so lmz, like xz and zpaq, could only store a .tar.gz
+or a zip archive (.whl, .jar, .docx).
 Instead the writer cuts the input into segments: raw bytes (gzip headers and trailers, anything
 else) and deflate streams that ``lmz/runtime/deflate.py`` reproduces exactly from their inflated
 bytes. The frames then code the *expanded* data, every segment's raw or inflated bytes in order,
@@ -9,9 +10,11 @@ table in the header says how to rebuild the original. The reader streams the fra
 through a :class:`Rebuilder`, which passes raw segments on and deflates each inflated segment
 again when it is complete.
 
-Only gzip members at the start of the input are looked at (one after another, as ``cat a.gz b.gz``
-makes them); what follows the last member, and any member this build does not reproduce (another
-deflate implementation, a flushed stream, an inflated size above MAX_INFLATED), stays raw. The
+Only two layouts are looked at: gzip members from the start of the input, one after another (as
+``cat a.gz b.gz`` makes them), and a zip archive's entries from its start, one after another
+(following each local header). Headers, trailers, stored entries, the zip central directory,
+whatever follows, and any stream this build does not reproduce (another deflate implementation, a
+flushed stream, an inflated size above MAX_INFLATED) stay raw. The
 frames' end marker covers the expanded data; the table holds the original's size and CRC-32,
 checked after rebuilding.
 """
@@ -24,7 +27,7 @@ from dataclasses import dataclass
 from . import deflate
 from .errors import ChecksumError, CorruptError, FormatError
 
-__all__ = ["Segment", "Table", "Rebuilder", "split", "looks_like_gzip", "MAX_INFLATED", "MAX_SEGMENTS"]
+__all__ = ["Segment", "Table", "Rebuilder", "split", "may_hold_deflate", "MAX_INFLATED", "MAX_SEGMENTS"]
 
 RAW, DEFLATE = 0, 1
 MAX_SEGMENTS = 4096
@@ -32,6 +35,8 @@ MAX_INFLATED = 1 << 28  # a deflate segment's inflated bytes: the reader holds o
 MIN_DEFLATED = 64  # smaller deflate streams stay raw (a table entry costs about 8 bytes)
 MAX_TABLE = 10 + 10 + 4 + MAX_SEGMENTS * (1 + 3 + 10 + 10)  # the table's largest encoding
 GZIP_MAGIC = b"\x1f\x8b\x08"
+ZIP_LOCAL = b"PK\x03\x04"
+ZIP_DESCRIPTOR = b"PK\x07\x08"
 
 
 @dataclass(frozen=True)
@@ -117,8 +122,9 @@ def _varint(v: int) -> bytes:
             return bytes(out)
 
 
-def looks_like_gzip(head: bytes) -> bool:
-    return head[:3] == GZIP_MAGIC
+def may_hold_deflate(head: bytes) -> bool:
+    """Whether an input starting with these 4 bytes is a gzip file or a zip archive."""
+    return head[:3] == GZIP_MAGIC or head[:4] == ZIP_LOCAL
 
 
 def _gzip_body(data: memoryview, pos: int) -> int | None:
@@ -157,13 +163,50 @@ def _inflate(data: memoryview, pos: int) -> tuple[bytes, int] | None:
     return out, len(data) - pos - len(d.unused_data)
 
 
-def split(data: bytes, progress=None) -> tuple[Table, bytes] | None:
+def _gzip_streams(mv: memoryview):
+    """(start, length, inflated bytes) of each gzip member's deflate stream, from the start on."""
+    pos = 0
+    while True:
+        body = _gzip_body(mv, pos)
+        got = _inflate(mv, body) if body is not None else None
+        if got is None or body + got[1] + 8 > len(mv):  # + the trailer: CRC-32 and size
+            return
+        yield body, got[1], got[0]
+        pos = body + got[1] + 8
+
+
+def _zip_streams(mv: memoryview):
+    """(start, length, inflated bytes) of each deflated entry of a zip archive, following the local
+    headers from the start (APPNOTE 4.3.7); stops at the central directory or anything unexpected."""
+    pos = 0
+    while bytes(mv[pos:pos + 4]) == ZIP_LOCAL and pos + 30 <= len(mv):
+        flags, method = struct.unpack_from("<HH", mv, pos + 6)
+        csize, _, nlen, xlen = struct.unpack_from("<IIHH", mv, pos + 18)
+        start = pos + 30 + nlen + xlen
+        if method == 8:
+            got = _inflate(mv, start)
+            if got is None:
+                return
+            yield start, got[1], got[0]
+            end = start + got[1]
+        elif flags & 8 or csize == 0xFFFFFFFF:  # a size only after the data (or in zip64 fields)
+            return
+        else:
+            end = start + csize
+        if flags & 8:  # a data descriptor: optional signature, CRC-32, sizes
+            end += 16 if bytes(mv[end:end + 4]) == ZIP_DESCRIPTOR else 12
+        if end > len(mv):
+            return
+        pos = end
+
+
+def split(data: bytes) -> tuple[Table, bytes] | None:
     """The segment table of `data` and its expanded bytes, or None when no deflate stream of it is
-    reproduced (then nothing is gained). `progress(n)`: called with original bytes as they are done."""
+    reproduced (then nothing is gained)."""
     mv = memoryview(data)
     segs: list[Segment] = []
     parts: list = []
-    raw_from = pos = 0
+    raw_from = 0
 
     def raw_until(end: int) -> None:
         nonlocal raw_from
@@ -172,31 +215,19 @@ def split(data: bytes, progress=None) -> tuple[Table, bytes] | None:
             parts.append(mv[raw_from:end])
         raw_from = end
 
-    while len(segs) < MAX_SEGMENTS - 3:
-        body = _gzip_body(mv, pos)
-        if body is None:
+    streams = _gzip_streams(mv) if bytes(mv[:3]) == GZIP_MAGIC else _zip_streams(mv)
+    for start, used, inflated in streams:
+        if len(segs) >= MAX_SEGMENTS - 2:
             break
-        got = _inflate(mv, body)
-        if got is None:
-            break
-        inflated, used = got
-        end = body + used + 8  # the trailer: CRC-32 and size
-        if end > len(data):
-            break
-        params = deflate.find_params(inflated, mv[body:body + used]) if used >= MIN_DEFLATED else None
+        params = deflate.find_params(inflated, mv[start:start + used]) if used >= MIN_DEFLATED else None
         if params is not None:
-            raw_until(body)
+            raw_until(start)
             segs.append(Segment(DEFLATE, used, len(inflated), *params))
             parts.append(inflated)
-            raw_from = body + used
-        if progress:
-            progress(end - pos)
-        pos = end
+            raw_from = start + used
     if not any(s.kind == DEFLATE for s in segs):
         return None
     raw_until(len(data))
-    if progress and len(data) > pos:
-        progress(len(data) - pos)
     return Table(tuple(segs), len(data), zlib.crc32(data)), b"".join(parts)
 
 
