@@ -32,6 +32,7 @@ __all__ = ["Segment", "Table", "Rebuilder", "split", "may_hold_deflate", "MAX_IN
 RAW, DEFLATE = 0, 1
 MAX_SEGMENTS = 4096
 MAX_INFLATED = 1 << 28  # a deflate segment's inflated bytes: the reader holds one such segment whole
+MAX_EXPANDED = 1 << 29  # the writer holds the input and the expanded data: later streams stay raw
 MIN_DEFLATED = 64  # smaller deflate streams stay raw (a table entry costs about 8 bytes)
 MAX_TABLE = 10 + 10 + 4 + MAX_SEGMENTS * (1 + 3 + 10 + 10)  # the table's largest encoding
 GZIP_MAGIC = b"\x1f\x8b\x08"
@@ -216,8 +217,10 @@ def split(data: bytes) -> tuple[Table, bytes] | None:
         raw_from = end
 
     streams = _gzip_streams(mv) if bytes(mv[:3]) == GZIP_MAGIC else _zip_streams(mv)
+    grown = 0
     for start, used, inflated in streams:
-        if len(segs) >= MAX_SEGMENTS - 2:
+        grown += len(inflated) - used
+        if len(segs) >= MAX_SEGMENTS - 2 or len(data) + grown > MAX_EXPANDED:
             break
         params = deflate.find_params(inflated, mv[start:start + used]) if used >= MIN_DEFLATED else None
         if params is not None:
