@@ -1,7 +1,10 @@
-"""lmz's deflate (runtime/deflate.py) writes zlib's bytes exactly, for every level and memLevel."""
+"""lmz's deflate (runtime/deflate.py) writes zlib's bytes exactly, for every level and memLevel, and
+GNU gzip's for every level."""
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
 import zlib
 
 import numpy as np
@@ -13,6 +16,7 @@ from lmz.runtime import deflate
 _v = re.match(r"(\d+)\.(\d+)\.(\d+)", zlib.ZLIB_RUNTIME_VERSION)
 STOCK_ZLIB = bool(_v) and (int(_v[1]), int(_v[2]), int(_v[3])) >= (1, 2, 12) and "ng" not in zlib.ZLIB_RUNTIME_VERSION
 needs_zlib = pytest.mark.skipif(not STOCK_ZLIB, reason=f"system zlib {zlib.ZLIB_RUNTIME_VERSION} is not stock zlib")
+needs_gzip = pytest.mark.skipif(shutil.which("gzip") is None, reason="no gzip program")
 
 
 def _zlib(data: bytes, level: int, mem: int = 8, wbits: int = 15) -> bytes:
@@ -55,11 +59,25 @@ def test_zlib_bytes_other_memlevels_and_windows(name, level, mem, wbits):
     assert deflate.deflate(data, level, mem, wbits) == _zlib(data, level, mem, wbits)
 
 
+def _gnu_gzip(data: bytes, level: int) -> bytes:
+    """The raw deflate stream of GNU gzip's output (its 10-byte header with -n, 8-byte trailer)."""
+    return subprocess.run(["gzip", f"-{level}", "-n", "-c"], input=data, capture_output=True, check=True).stdout[10:-8]
+
+
+@needs_gzip
+@pytest.mark.parametrize("level", range(1, 10))
+@pytest.mark.parametrize("name", sorted(SAMPLES))
+def test_gnu_gzip_bytes_every_level(name, level):
+    data = SAMPLES[name]
+    assert deflate.deflate(data, level, impl=deflate.GNU) == _gnu_gzip(data, level)
+
+
 @pytest.mark.parametrize("name", sorted(SAMPLES))
 def test_output_inflates_to_the_input(name):
     data = SAMPLES[name]
     for level in (1, 6, 9):
         assert zlib.decompress(deflate.deflate(data, level), -15) == data
+        assert zlib.decompress(deflate.deflate(data, level, impl=deflate.GNU), -15) == data
 
 
 def test_reproduces_and_find_params():
@@ -68,11 +86,15 @@ def test_reproduces_and_find_params():
     assert deflate.reproduces(data, d9, 9)
     assert not deflate.reproduces(data, deflate.deflate(data, 1), 9)
     assert not deflate.reproduces(data, d9[:-1], 9) and not deflate.reproduces(data, d9 + b"\0", 9)
-    assert deflate.find_params(data, d9) == (9, 8, 15)
-    assert deflate.find_params(data, deflate.deflate(data, 2)) == (2, 8, 15)
+    assert deflate.find_params(data, d9) == (deflate.ZLIB, 9, 8, 15)
+    assert deflate.find_params(data, deflate.deflate(data, 2)) == (deflate.ZLIB, 2, 8, 15)
+    gnu = deflate.deflate(data, 1, impl=deflate.GNU)  # other blocks than zlib's (at level 9 the same here)
+    assert gnu != deflate.deflate(data, 1) and deflate.find_params(data, gnu) == (deflate.GNU, 1, 8, 15)
+    assert deflate.find_params(data, d9, prefer=((deflate.GNU, 9, 8),)) == (deflate.GNU, 9, 8, 15)
     for level, mem in [(9, 9), (4, 8), (7, 8)]:  # any parameters that reproduce it will do
         target = deflate.deflate(data, level, mem)
-        assert deflate.deflate(data, *deflate.find_params(data, target)) == target
+        impl, lv, m, wb = deflate.find_params(data, target)
+        assert deflate.deflate(data, lv, m, wb, impl) == target
     assert deflate.find_params(data, deflate.deflate(data, 6, 2)) is None  # memLevel 2 is not searched
     # a stream zlib flushed in the middle is not what one call of deflate writes
     c = zlib.compressobj(9, zlib.DEFLATED, -15)
@@ -82,5 +104,8 @@ def test_reproduces_and_find_params():
 
 def test_parameters_are_checked():
     for bad in [(0, 8, 15), (10, 8, 15), (6, 0, 15), (6, 10, 15), (6, 8, 8), (6, 8, 16)]:
+        with pytest.raises(ValueError):
+            deflate.deflate(b"abc", *bad)
+    for bad in [(6, 9, 15, deflate.GNU), (6, 8, 14, deflate.GNU), (6, 8, 15, 3), (6, 8, 15, 0)]:
         with pytest.raises(ValueError):
             deflate.deflate(b"abc", *bad)

@@ -19,7 +19,7 @@ from lmz.runtime import stack_params as sp
 from lmz.runtime.cli import app
 from lmz.runtime.errors import ChecksumError, CorruptError, FormatError, MemoryLimitError, UsageError
 from lmz.runtime.loop import stack_from_header
-from lmz.runtime.segments import DEFLATE, RAW, Rebuilder, Segment, Table
+from lmz.runtime.segments import DEFLATE, GNU_DEFLATE, RAW, Rebuilder, Segment, Table
 
 DATA = (TEXT * 40)[:12000] + bytes(range(256)) * 8
 
@@ -45,18 +45,29 @@ def test_split_one_member():
     assert expanded == gz[:16] + DATA + gz[-8:]
     assert table.size == len(gz) and table.crc == zlib.crc32(gz) and table.expanded == len(expanded)
     seg = table.segments[1]
-    assert deflate.deflate(DATA, seg.level, seg.mem_level, seg.wbits) == gz[16:-8]
+    assert seg.kind == DEFLATE and deflate.deflate(DATA, seg.level, seg.mem_level, seg.wbits) == gz[16:-8]
     assert gzip.decompress(gz) == DATA  # a real gzip file
 
 
 def test_split_members_trailing_data_and_what_stays_raw():
     gz = _gz(DATA, 6) + _gz(b"tiny", 9) + _flushed_gz(DATA) + _gz(DATA[::-1], 1) + b"trailing bytes"
     table, expanded = segments.split(gz)
-    deflated = [s for s in table.segments if s.kind == DEFLATE]
+    deflated = [s for s in table.segments if s.kind != RAW]
     assert [s.coded for s in deflated] == [len(DATA), len(DATA)]  # the tiny member and the flushed one stay raw
     assert sum(s.size for s in table.segments) == len(gz)
     assert all(a.kind != b.kind for a, b in zip(table.segments, table.segments[1:]))  # raw runs are merged
     assert _rebuild(table, expanded, 1000) == gz
+
+
+def test_split_gnu_gzip():
+    rng = np.random.default_rng(7)  # random words: enough symbols for GNU gzip's blocks to differ from zlib's
+    data = b" ".join(rng.choice([b"gzip", b"tar", b"deflate", b"lmz", b"block", b"\n"], 40000))
+    body = deflate.deflate(data, 1, impl=deflate.GNU)  # as `gzip -1` writes it (tests/test_deflate.py)
+    assert body != deflate.deflate(data, 1)
+    gz = b"\x1f\x8b\x08\x00" + bytes(4) + b"\x04\x03" + body + struct.pack("<II", zlib.crc32(data), len(data))
+    table, expanded = segments.split(gz)
+    assert [(s.kind, s.level) for s in table.segments] == [(RAW, 0), (GNU_DEFLATE, 1), (RAW, 0)]
+    assert _rebuild(table, expanded, 999) == gz
 
 
 def test_split_none():
@@ -120,6 +131,7 @@ def test_table_round_trip_and_checks():
         "level 10": packed([Segment(DEFLATE, 100, 300, 10, 8, 15)]),
         "memLevel": packed([Segment(DEFLATE, 100, 300, 9, 10, 15)]),
         "wbits": packed([Segment(DEFLATE, 100, 300, 9, 8, 16)]),
+        "gnu memLevel": packed([Segment(GNU_DEFLATE, 100, 300, 9, 9, 15)]),
         "too large": packed([Segment(DEFLATE, 100, segments.MAX_INFLATED + 1, 9, 8, 15)]),
         "deflated above bound": packed([Segment(DEFLATE, deflate.bound(300) + 1, 300, 9, 8, 15)]),
         "deflated empty": packed([Segment(DEFLATE, 0, 300, 9, 8, 15)]),
@@ -265,7 +277,7 @@ def test_zip_entries():
     arc = _zip([("a.txt", DATA, 6), ("b.bin", bytes(range(256)) * 4, 0), ("c.txt", DATA[::-1], 9),
                 ("d.txt", b"short", 6)])
     table, expanded = segments.split(arc)
-    assert [s.coded for s in table.segments if s.kind == DEFLATE] == [len(DATA), len(DATA)]
+    assert [s.coded for s in table.segments if s.kind != RAW] == [len(DATA), len(DATA)]
     assert _rebuild(table, expanded, 333) == arc
     for descriptor in (False, True):
         assert segments.split(_zip([("x", DATA, 6)], descriptor)) is not None

@@ -647,9 +647,9 @@ def _list_one(ctx: Ctx, inp: Optional[str]) -> None:
             print(f"  deflate segments: {t.deflated} of {len(t.segments)} segments inflated, the frames hold "
                   f"{info['coded_size']} bytes")
             for s in t.segments:
-                if s.kind == segments.DEFLATE:
-                    print(f"    {s.size} deflated bytes <- {s.coded} (zlib level {s.level}, memLevel "
-                          f"{s.mem_level}, window bits {s.wbits})")
+                if s.kind != segments.RAW:
+                    print(f"    {s.size} deflated bytes <- {s.coded} ({segments.IMPLEMENTATIONS[s.kind]} level "
+                          f"{s.level}, memLevel {s.mem_level}, window bits {s.wbits})")
 
 
 # -- commands -----------------------------------------------------------------------------------

@@ -1,29 +1,33 @@
-"""zlib's deflate, re-implemented bit for bit, so that deflated data can be stored inflated.
+"""Deflate as zlib and GNU gzip write it, bit for bit, so that deflated data can be stored inflated.
 
 A .gz, .tgz or zip member holds deflated bytes that no model can predict; inflated, the same data
 compresses well (a source tarball: 27% of its .tar.gz). To store the inflated bytes losslessly the
 decoder must deflate them again to exactly the original bytes, which only works when it runs the
-same algorithm as the program that made them. Almost all deflate streams come from zlib (gzip -n
-aside, Python's gzip and tarfile, setuptools, pip, libpng, ...), so this module is zlib 1.2.12-1.3's
-``deflate`` (``deflate.c``, ``trees.c``) for the default strategy: levels 1-9, memLevel 1-9, window
-bits 9-15, the whole input in one call and ``Z_FINISH``. Written from the algorithm's description
-and checked against the system's zlib on many inputs (tests/test_deflate.py); the system's zlib is
-never used to decode, so a machine whose zlib differs (zlib-ng, libdeflate) decodes the same.
+same algorithm as the program that made them. Most deflate streams come from one of two programs:
 
-The emulation is literal where the output depends on it: the 2 x 2^wbits window with its slide
-(so that what ``longest_match`` may read past the end is what zlib would read), the hash chains, the
-lazy evaluation and TOO_FAR rule, blocks cut after ``2^(memLevel+6) - 1`` symbols, Huffman trees
-built with zlib's heap order, depth tie-break and length-limit repair, and the choice of stored,
-fixed or dynamic block. The encoder of a stream (``lmz/runtime/segments.py``) only relies on this
-module after it has reproduced the original bytes exactly, so a deviation from zlib costs ratio
-(the stream is kept deflated), never data. Integer arithmetic only: the same on every CPU.
+* zlib (Python's gzip, tarfile and zipfile, setuptools, pip, git archive, Java's jar, libpng, ...):
+  ``_deflate`` is zlib 1.2.12-1.3's ``deflate`` (``deflate.c``, ``trees.c``) for the default
+  strategy: levels 1-9, memLevel 1-9, window bits 9-15, the whole input in one call and ``Z_FINISH``;
+* GNU gzip (``gzip``, ``tar czf``): ``_deflate_gnu`` is gzip 1.x's own deflate, zlib's ancestor:
+  the same matcher without zlib's end-of-input guards, blocks of at most 32767 symbols or 32768
+  matches, cut early when a block of 4096 * k symbols compresses to under half (levels 3-9).
+
+Both share the Huffman stage (``_flush_block``): trees built with zlib's heap order, depth tie-break
+and length-limit repair, and the choice of stored, fixed or dynamic block. Written from the
+algorithms' descriptions and checked against the system's zlib and gzip on many inputs
+(tests/test_deflate.py); the system's zlib is never used to decode, so a machine whose zlib differs
+(zlib-ng, libdeflate) decodes the same. The emulation is literal where the output depends on it,
+down to the window's slide (what ``longest_match`` may read past the end of the input is what the
+original reads). The encoder of a stream (``lmz/runtime/segments.py``) only relies on this module
+after it has reproduced the original bytes exactly, so a deviation costs ratio (the stream is kept
+deflated), never data. Integer arithmetic only: the same on every CPU.
 """
 from __future__ import annotations
 
 import numpy as np
 from numba import njit
 
-__all__ = ["deflate", "reproduces", "find_params", "bound", "LEVELS", "MEM_LEVELS", "WBITS"]
+__all__ = ["deflate", "reproduces", "find_params", "bound", "check", "ZLIB", "GNU", "LEVELS", "MEM_LEVELS", "WBITS"]
 
 LEVELS = range(1, 10)
 MEM_LEVELS = range(1, 10)
@@ -417,6 +421,20 @@ def _flush_block(t, window, block_start, stored_len, last, sym_d, sym_lc, nsym, 
         _windup(bw, out, expect, check)
 
 
+@njit(cache=True, nogil=True)
+def _new_trees():
+    """The three trees' freq, len, dad and code arrays, the heap, depth, bl_count and [opt_len, static_len]."""
+    t = (np.zeros(HEAP_SIZE, np.int64), np.zeros(HEAP_SIZE, np.int64), np.zeros(HEAP_SIZE, np.int64),
+         np.zeros(HEAP_SIZE, np.int64), np.zeros(2 * D_CODES + 1, np.int64), np.zeros(2 * D_CODES + 1, np.int64),
+         np.zeros(2 * D_CODES + 1, np.int64), np.zeros(2 * D_CODES + 1, np.int64),
+         np.zeros(2 * BL_CODES + 1, np.int64), np.zeros(2 * BL_CODES + 1, np.int64),
+         np.zeros(2 * BL_CODES + 1, np.int64), np.zeros(2 * BL_CODES + 1, np.int64),
+         np.zeros(HEAP_SIZE + 1, np.int64), np.zeros(HEAP_SIZE + 1, np.int64), np.zeros(MAX_BITS + 1, np.int64),
+         np.zeros(2, np.int64))
+    t[0][END_BLOCK] = 1
+    return t
+
+
 # -- deflate.c ----------------------------------------------------------------------------------
 @njit(cache=True, nogil=True)
 def _longest_match(window, prev, strstart, cur_match, prev_length, good, nice, chain, lookahead, max_dist, w_mask,
@@ -472,15 +490,8 @@ def _deflate(data, level, mem_level, wbits, out, expect, check):
     prev = np.zeros(w_size, np.int64)
     sym_d = np.zeros(sym_end + 1, np.int64)
     sym_lc = np.zeros(sym_end + 1, np.int64)
-    t = (np.zeros(HEAP_SIZE, np.int64), np.zeros(HEAP_SIZE, np.int64), np.zeros(HEAP_SIZE, np.int64),
-         np.zeros(HEAP_SIZE, np.int64), np.zeros(2 * D_CODES + 1, np.int64), np.zeros(2 * D_CODES + 1, np.int64),
-         np.zeros(2 * D_CODES + 1, np.int64), np.zeros(2 * D_CODES + 1, np.int64),
-         np.zeros(2 * BL_CODES + 1, np.int64), np.zeros(2 * BL_CODES + 1, np.int64),
-         np.zeros(2 * BL_CODES + 1, np.int64), np.zeros(2 * BL_CODES + 1, np.int64),
-         np.zeros(HEAP_SIZE + 1, np.int64), np.zeros(HEAP_SIZE + 1, np.int64), np.zeros(MAX_BITS + 1, np.int64),
-         np.zeros(2, np.int64))
+    t = _new_trees()
     lfreq, dfreq = t[0], t[4]
-    lfreq[END_BLOCK] = 1
     bw = np.zeros(4, np.int64)
     n = data.shape[0]
     inpos = 0
@@ -639,9 +650,203 @@ def _deflate(data, level, mem_level, wbits, out, expect, check):
     return bw[2]
 
 
-def _check(level: int, mem_level: int, wbits: int) -> None:
-    if level not in LEVELS or mem_level not in MEM_LEVELS or wbits not in WBITS:
-        raise ValueError(f"deflate parameters out of range: level {level}, memLevel {mem_level}, wbits {wbits}")
+# -- GNU gzip's deflate.c (gzip 1.x: the program behind `gzip` and `tar czf`) --------------------
+GNU_LIT_BUFSIZE = 0x8000
+GNU_DIST_BUFSIZE = 0x8000
+_NO_CLAMP = 1 << 40  # gzip's longest_match neither caps nice_match nor its result by the lookahead
+
+
+@njit(cache=True, nogil=True)
+def _deflate_gnu(data, level, out, expect, check):
+    """GNU gzip's deflate of `data` (32 KiB window, 15 hash bits, blocks of at most 32767 symbols or
+    32768 matches, or cut early every 4096 symbols when level > 2 and the block compresses well);
+    returns as _deflate."""
+    good, lazy, nice, chain = CONFIG[level, 0], CONFIG[level, 1], CONFIG[level, 2], CONFIG[level, 3]
+    w_size = 1 << 15
+    w_mask = w_size - 1
+    window_size = 2 * w_size
+    max_dist = w_size - MIN_LOOKAHEAD
+    hash_mask = w_size - 1
+    window = np.zeros(window_size + 2 * MAX_MATCH, np.uint8)  # gzip may read a little past its window
+    head = np.zeros(w_size, np.int64)
+    prev = np.zeros(w_size, np.int64)
+    sym_d = np.zeros(GNU_LIT_BUFSIZE, np.int64)
+    sym_lc = np.zeros(GNU_LIT_BUFSIZE, np.int64)
+    t = _new_trees()
+    lfreq, dfreq = t[0], t[4]
+    bw = np.zeros(4, np.int64)
+    n = data.shape[0]
+    inpos = 0
+    eofile = False
+    strstart = 0
+    block_start = 0
+    lookahead = 0
+    ins_h = 0
+    match_length = MIN_MATCH - 1 if level > 3 else 0
+    match_available = False
+    match_start = 0
+    nsym = 0
+    ndist = 0
+    first = True
+    while True:
+        while lookahead < MIN_LOOKAHEAD and not eofile:  # fill_window
+            more = window_size - lookahead - strstart
+            if strstart >= w_size + max_dist:
+                window[:w_size] = window[w_size:window_size]
+                match_start -= w_size
+                strstart -= w_size
+                block_start -= w_size
+                for i in range(w_size):
+                    head[i] = head[i] - w_size if head[i] >= w_size else 0
+                    prev[i] = prev[i] - w_size if prev[i] >= w_size else 0
+                more += w_size
+            k = min(more, n - inpos)
+            if k == 0:
+                eofile = True
+                window[strstart + lookahead: strstart + lookahead + MIN_MATCH - 1] = 0
+            else:
+                window[strstart + lookahead: strstart + lookahead + k] = data[inpos: inpos + k]
+                inpos += k
+                lookahead += k
+        if first:  # lm_init, after its first reads
+            ins_h = ((np.int64(window[0]) << 5) ^ window[1]) & hash_mask
+            first = False
+        if lookahead == 0:
+            break
+        ins_h = ((ins_h << 5) ^ window[strstart + 2]) & hash_mask
+        hash_head = head[ins_h]
+        prev[strstart & w_mask] = hash_head
+        head[ins_h] = strstart
+        if level > 3:
+            prev_length = match_length
+            prev_match = match_start
+            match_length = MIN_MATCH - 1
+            if (hash_head != 0 and prev_length < lazy and strstart - hash_head <= max_dist
+                    and strstart <= window_size - MIN_LOOKAHEAD):
+                match_length, match_start = _longest_match(window, prev, strstart, hash_head, prev_length, good, nice,
+                                                           chain, _NO_CLAMP, max_dist, w_mask, match_start)
+                if match_length > lookahead:
+                    match_length = lookahead
+                if match_length == MIN_MATCH and strstart - match_start > TOO_FAR:
+                    match_length -= 1
+            if prev_length >= MIN_MATCH and match_length <= prev_length:
+                dist, lc = strstart - 1 - prev_match, prev_length - MIN_MATCH
+            elif match_available:
+                dist, lc = 0, np.int64(window[strstart - 1])
+            else:
+                match_available = True
+                strstart += 1
+                lookahead -= 1
+                continue
+        else:
+            if hash_head != 0 and strstart - hash_head <= max_dist and strstart <= window_size - MIN_LOOKAHEAD:
+                match_length, match_start = _longest_match(window, prev, strstart, hash_head, MIN_MATCH - 1, good,
+                                                           nice, chain, _NO_CLAMP, max_dist, w_mask, match_start)
+                if match_length > lookahead:
+                    match_length = lookahead
+            if match_length >= MIN_MATCH:
+                dist, lc = strstart - match_start, match_length - MIN_MATCH
+            else:
+                dist, lc = 0, np.int64(window[strstart])
+        # ct_tally
+        sym_d[nsym] = dist
+        sym_lc[nsym] = lc
+        nsym += 1
+        if dist == 0:
+            lfreq[lc] += 1
+        else:
+            ndist += 1
+            lfreq[LENGTH_CODE[lc] + 257] += 1
+            dfreq[_d_code(dist - 1)] += 1
+        flush = False
+        if level > 2 and (nsym & 0xFFF) == 0:
+            out_length = nsym * 8
+            for dcode in range(D_CODES):
+                out_length += dfreq[dcode] * (5 + EXTRA_DBITS[dcode])
+            out_length >>= 3
+            if ndist < nsym // 2 and out_length < (strstart - block_start) // 2:
+                flush = True
+        if nsym == GNU_LIT_BUFSIZE - 1 or ndist == GNU_DIST_BUFSIZE:
+            flush = True
+        if level > 3:
+            if dist != 0:
+                lookahead -= prev_length - 1
+                prev_length -= 2
+                while True:
+                    strstart += 1
+                    ins_h = ((ins_h << 5) ^ window[strstart + 2]) & hash_mask
+                    prev[strstart & w_mask] = head[ins_h]
+                    head[ins_h] = strstart
+                    prev_length -= 1
+                    if prev_length == 0:
+                        break
+                match_available = False
+                match_length = MIN_MATCH - 1
+                strstart += 1
+                if flush:
+                    _flush_block(t, window, block_start, strstart - block_start, 0, sym_d, sym_lc, nsym, bw, out,
+                                 expect, check)
+                    nsym = ndist = 0
+                    block_start = strstart
+            else:
+                if flush:
+                    _flush_block(t, window, block_start, strstart - block_start, 0, sym_d, sym_lc, nsym, bw, out,
+                                 expect, check)
+                    nsym = ndist = 0
+                    block_start = strstart
+                strstart += 1
+                lookahead -= 1
+        else:
+            if dist != 0:
+                lookahead -= match_length
+                if match_length <= lazy:
+                    match_length -= 1
+                    while True:
+                        strstart += 1
+                        ins_h = ((ins_h << 5) ^ window[strstart + 2]) & hash_mask
+                        prev[strstart & w_mask] = head[ins_h]
+                        head[ins_h] = strstart
+                        match_length -= 1
+                        if match_length == 0:
+                            break
+                    strstart += 1
+                else:
+                    strstart += match_length
+                    match_length = 0
+                    ins_h = ((np.int64(window[strstart]) << 5) ^ window[strstart + 1]) & hash_mask
+            else:
+                lookahead -= 1
+                strstart += 1
+            if flush:
+                _flush_block(t, window, block_start, strstart - block_start, 0, sym_d, sym_lc, nsym, bw, out, expect,
+                             check)
+                nsym = ndist = 0
+                block_start = strstart
+        if bw[3] != 0:
+            return -bw[3]
+    if level > 3 and match_available:
+        c = window[strstart - 1]
+        sym_d[nsym] = 0
+        sym_lc[nsym] = c
+        nsym += 1
+        lfreq[c] += 1
+    _flush_block(t, window, block_start, strstart - block_start, 1, sym_d, sym_lc, nsym, bw, out, expect, check)
+    if bw[3] != 0:
+        return -bw[3]
+    if check and bw[2] != expect.shape[0]:
+        return -1
+    return bw[2]
+
+
+ZLIB, GNU = 1, 2  # the implementations (and their segment kinds, runtime/segments.py)
+
+
+def check(impl: int, level: int, mem_level: int, wbits: int) -> None:
+    """ValueError unless these are parameters this module implements."""
+    if impl not in (ZLIB, GNU) or level not in LEVELS or mem_level not in MEM_LEVELS or wbits not in WBITS or (
+            impl == GNU and (mem_level, wbits) != (8, 15)):
+        raise ValueError(f"deflate parameters out of range: implementation {impl}, level {level}, memLevel "
+                         f"{mem_level}, wbits {wbits}")
 
 
 _NOTHING = np.frombuffer(b"", dtype=np.uint8)  # read-only, as `expect` always is (one compiled signature)
@@ -652,35 +857,46 @@ def bound(n: int) -> int:
     return n + (n >> 3) + 1024
 
 
-def deflate(data, level: int = 6, mem_level: int = 8, wbits: int = 15) -> bytes:
-    """Raw deflate (no zlib or gzip wrapper) of `data`, as zlib's ``compressobj(level, DEFLATED,
-    -wbits, mem_level)`` writes it."""
-    _check(level, mem_level, wbits)
+def _run(impl, a, level, mem_level, wbits, out, expect, check) -> int:
+    if impl == GNU:
+        return _deflate_gnu(a, level, out, expect, check)
+    return _deflate(a, level, mem_level, wbits, out, expect, check)
+
+
+def deflate(data, level: int = 6, mem_level: int = 8, wbits: int = 15, impl: int = ZLIB) -> bytes:
+    """Raw deflate (no zlib or gzip wrapper) of `data`: as zlib's ``compressobj(level, DEFLATED,
+    -wbits, mem_level)`` writes it, or with ``impl=GNU`` as GNU gzip's ``gzip -LEVEL`` (memLevel 8
+    and 15 window bits only)."""
+    check(impl, level, mem_level, wbits)
     a = np.frombuffer(bytes(data), dtype=np.uint8)
     out = np.zeros(bound(len(a)), np.uint8)
-    n = _deflate(a, level, mem_level, wbits, out, _NOTHING, False)
+    n = _run(impl, a, level, mem_level, wbits, out, _NOTHING, False)
     if n < 0:  # cannot happen: the bound covers stored blocks and their headers
         raise ValueError("deflate output exceeded its bound")
     return out[:n].tobytes()
 
 
-def reproduces(data, deflated, level: int, mem_level: int = 8, wbits: int = 15) -> bool:
+def reproduces(data, deflated, level: int, mem_level: int = 8, wbits: int = 15, impl: int = ZLIB) -> bool:
     """Whether deflating `data` with these parameters gives exactly `deflated` (stops at the
     first differing byte, so a wrong guess costs about one block)."""
-    _check(level, mem_level, wbits)
+    check(impl, level, mem_level, wbits)
     a = np.frombuffer(bytes(data), dtype=np.uint8)
     e = np.frombuffer(bytes(deflated), dtype=np.uint8)
     out = np.zeros(len(e) + 1, np.uint8)
-    return _deflate(a, level, mem_level, wbits, out, e, True) == len(e)
+    return _run(impl, a, level, mem_level, wbits, out, e, True) == len(e)
 
 
-# the order parameters are tried in: zlib's default level, then the others, at the default memLevel
-SEARCH = [(lv, 8) for lv in (6, 9, 1, 5, 4, 7, 8, 3, 2)] + [(lv, 9) for lv in (9, 6)]
+# the order parameters are tried in: zlib's default level, then its others at the default memLevel,
+# then memLevel 9; then GNU gzip's default level, its -9, and the others
+SEARCH = ([(ZLIB, lv, 8) for lv in (6, 9, 1, 5, 4, 7, 8, 3, 2)] + [(ZLIB, lv, 9) for lv in (9, 6)]
+          + [(GNU, lv, 8) for lv in (6, 9, 1, 5, 4, 7, 8, 3, 2)])
 
 
-def find_params(data, deflated, wbits: int = 15) -> tuple[int, int, int] | None:
-    """(level, memLevel, wbits) under which this module turns `data` into exactly `deflated`, or None."""
-    for level, mem in SEARCH:
-        if reproduces(data, deflated, level, mem, wbits):
-            return level, mem, wbits
+def find_params(data, deflated, prefer: tuple = ()) -> tuple[int, int, int, int] | None:
+    """(implementation, level, memLevel, window bits) under which this module turns `data` into
+    exactly `deflated`, or None. `prefer`: (implementation, level, memLevel) to try first (a guess
+    from the container's header: a wrong try can run long when two levels agree for a while)."""
+    for impl, level, mem in [*prefer, *(p for p in SEARCH if p not in prefer)]:
+        if reproduces(data, deflated, level, mem, 15, impl):
+            return impl, level, mem, 15
     return None

@@ -1,10 +1,9 @@
 """Deflate segments (header flag bit 4): a gzip or zip file coded as the data it holds.
 
 Deflated bytes look random to every model, so lmz, like xz and zpaq, could only store a .tar.gz
-or a zip archive (.whl, .jar, .docx).
-Instead the writer cuts the input into segments: raw bytes (gzip headers and trailers, anything
-else) and deflate streams that ``lmz/runtime/deflate.py`` reproduces exactly from their inflated
-bytes. The frames then code the *expanded* data, every segment's raw or inflated bytes in order,
+or a zip archive (.whl, .jar, .docx). Instead the writer cuts the input into segments: raw bytes
+(gzip headers and trailers, anything else) and deflate streams that ``lmz/runtime/deflate.py``
+reproduces exactly from their inflated bytes (streams written by zlib, or by GNU gzip). The frames then code the *expanded* data, every segment's raw or inflated bytes in order,
 with the usual per-block decisions (the tarball inside is text and binary blocks); the segment
 table in the header says how to rebuild the original. The reader streams the frames' bytes
 through a :class:`Rebuilder`, which passes raw segments on and deflates each inflated segment
@@ -29,7 +28,8 @@ from .errors import ChecksumError, CorruptError, FormatError
 
 __all__ = ["Segment", "Table", "Rebuilder", "split", "may_hold_deflate", "MAX_INFLATED", "MAX_SEGMENTS"]
 
-RAW, DEFLATE = 0, 1
+RAW, DEFLATE, GNU_DEFLATE = 0, deflate.ZLIB, deflate.GNU  # segment kinds: raw; deflated by zlib, by GNU gzip
+IMPLEMENTATIONS = {DEFLATE: "zlib", GNU_DEFLATE: "GNU gzip"}
 MAX_SEGMENTS = 4096
 MAX_INFLATED = 1 << 28  # a deflate segment's inflated bytes: the reader holds one such segment whole
 MAX_EXPANDED = 1 << 29  # the writer holds the input and the expanded data: later streams stay raw
@@ -42,10 +42,10 @@ ZIP_DESCRIPTOR = b"PK\x07\x08"
 
 @dataclass(frozen=True)
 class Segment:
-    kind: int  # RAW or DEFLATE
+    kind: int  # RAW, DEFLATE or GNU_DEFLATE
     size: int  # its bytes in the original
-    coded: int  # its bytes in the expanded data the frames code (RAW: size; DEFLATE: the inflated length)
-    level: int = 0  # DEFLATE: zlib's parameters that reproduce it
+    coded: int  # its bytes in the expanded data the frames code (RAW: size; deflated: the inflated length)
+    level: int = 0  # deflated: the parameters that reproduce it
     mem_level: int = 0
     wbits: int = 0
 
@@ -62,13 +62,13 @@ class Table:
 
     @property
     def deflated(self) -> int:
-        """The number of deflate segments."""
-        return sum(s.kind == DEFLATE for s in self.segments)
+        """The number of deflated segments."""
+        return sum(s.kind != RAW for s in self.segments)
 
     def memory(self) -> int:
         """Bytes the reader holds for the largest deflate segment (its inflated bytes, the deflater's
         output and window, hash and symbol tables)."""
-        worst = max((s.coded + deflate.bound(s.coded) for s in self.segments if s.kind == DEFLATE), default=0)
+        worst = max((s.coded + deflate.bound(s.coded) for s in self.segments if s.kind != RAW), default=0)
         return worst + (8 << 20) if worst else 0
 
     def pack(self) -> bytes:
@@ -77,7 +77,7 @@ class Table:
             if s.kind == RAW:
                 out += bytes([RAW]) + _varint(s.size)
             else:
-                out += bytes([DEFLATE, s.level, s.mem_level, s.wbits]) + _varint(s.coded) + _varint(s.size)
+                out += bytes([s.kind, s.level, s.mem_level, s.wbits]) + _varint(s.coded) + _varint(s.size)
         return bytes(out)
 
     @classmethod
@@ -96,15 +96,16 @@ class Table:
                 if s < 1:
                     raise FormatError(f"corrupt header (raw segment {i} is empty)")
                 segs.append(Segment(RAW, s, s))
-            elif kind == DEFLATE:
+            elif kind in IMPLEMENTATIONS:
                 level, mem, wbits = r.u8("deflate level"), r.u8("deflate memLevel"), r.u8("deflate window bits")
-                if level not in deflate.LEVELS or mem not in deflate.MEM_LEVELS or wbits not in deflate.WBITS:
-                    raise FormatError(f"corrupt header (segment {i}: deflate level {level}, memLevel {mem}, "
-                                      f"window bits {wbits})")
+                try:
+                    deflate.check(kind, level, mem, wbits)
+                except ValueError as e:
+                    raise FormatError(f"corrupt header (segment {i}: {e})") from None
                 coded, s = r.varint("inflated size"), r.varint("deflated size")
                 if coded > MAX_INFLATED or not 1 <= s <= deflate.bound(coded):
                     raise FormatError(f"corrupt header (segment {i}: {coded} bytes inflated, {s} deflated)")
-                segs.append(Segment(DEFLATE, s, coded, level, mem, wbits))
+                segs.append(Segment(kind, s, coded, level, mem, wbits))
             else:
                 raise FormatError(f"corrupt header (segment {i} has unknown kind {kind}; written by a newer lmz?)")
             total += segs[-1].size
@@ -165,19 +166,25 @@ def _inflate(data: memoryview, pos: int) -> tuple[bytes, int] | None:
 
 
 def _gzip_streams(mv: memoryview):
-    """(start, length, inflated bytes) of each gzip member's deflate stream, from the start on."""
+    """(start, length, inflated bytes, parameters to try first) of each gzip member's deflate
+    stream, from the start on. The guess: GNU gzip writes OS 3 (Unix), Python's gzip 255; both write
+    XFL 2 for the slowest level, 4 for the fastest."""
     pos = 0
     while True:
         body = _gzip_body(mv, pos)
         got = _inflate(mv, body) if body is not None else None
         if got is None or body + got[1] + 8 > len(mv):  # + the trailer: CRC-32 and size
             return
-        yield body, got[1], got[0]
+        xfl, os_code = mv[pos + 8], mv[pos + 9]
+        level = 9 if xfl == 2 else 1 if xfl == 4 else 6
+        impls = (GNU_DEFLATE, DEFLATE) if os_code == 3 else (DEFLATE, GNU_DEFLATE)
+        yield body, got[1], got[0], tuple((impl, level, 8) for impl in impls)
         pos = body + got[1] + 8
 
 
 def _zip_streams(mv: memoryview):
-    """(start, length, inflated bytes) of each deflated entry of a zip archive, following the local
+    """(start, length, inflated bytes, parameters to try first) of each deflated entry of a zip
+    archive (zlib's default level first), following the local
     headers from the start (APPNOTE 4.3.7); stops at the central directory or anything unexpected."""
     pos = 0
     while bytes(mv[pos:pos + 4]) == ZIP_LOCAL and pos + 30 <= len(mv):
@@ -188,7 +195,7 @@ def _zip_streams(mv: memoryview):
             got = _inflate(mv, start)
             if got is None:
                 return
-            yield start, got[1], got[0]
+            yield start, got[1], got[0], ((DEFLATE, 6, 8),)
             end = start + got[1]
         elif flags & 8 or csize == 0xFFFFFFFF:  # a size only after the data (or in zip64 fields)
             return
@@ -218,17 +225,18 @@ def split(data: bytes) -> tuple[Table, bytes] | None:
 
     streams = _gzip_streams(mv) if bytes(mv[:3]) == GZIP_MAGIC else _zip_streams(mv)
     grown = 0
-    for start, used, inflated in streams:
+    for start, used, inflated, prefer in streams:
         grown += len(inflated) - used
         if len(segs) >= MAX_SEGMENTS - 2 or len(data) + grown > MAX_EXPANDED:
             break
-        params = deflate.find_params(inflated, mv[start:start + used]) if used >= MIN_DEFLATED else None
+        params = deflate.find_params(inflated, mv[start:start + used], prefer) if used >= MIN_DEFLATED else None
         if params is not None:
+            impl, level, mem, wbits = params
             raw_until(start)
-            segs.append(Segment(DEFLATE, used, len(inflated), *params))
+            segs.append(Segment(impl, used, len(inflated), level, mem, wbits))
             parts.append(inflated)
             raw_from = start + used
-    if not any(s.kind == DEFLATE for s in segs):
+    if not any(s.kind != RAW for s in segs):
         return None
     raw_until(len(data))
     return Table(tuple(segs), len(data), zlib.crc32(data)), b"".join(parts)
@@ -269,8 +277,8 @@ class Rebuilder:
         segs = self.table.segments
         while self.k < len(segs) and self.got == segs[self.k].coded:
             s = segs[self.k]
-            if s.kind == DEFLATE:
-                d = deflate.deflate(bytes(self.buf), s.level, s.mem_level, s.wbits)
+            if s.kind != RAW:
+                d = deflate.deflate(bytes(self.buf), s.level, s.mem_level, s.wbits, s.kind)
                 if len(d) != s.size:
                     raise CorruptError(f"corrupt stream: segment {self.k} deflates to {len(d)} bytes, the table "
                                        f"says {s.size}")

@@ -12,7 +12,8 @@ v8: the v7 cases with text-mix headers naming mix preset 10 (column contexts), +
 v9: the v8 cases with --mix auto's binary frames at mix preset 12 (column contexts), + raster images
 (PGM, PPM, BMP) under --mix auto (mix preset 11, the raster stack).
 v10: the v9 cases + gzip files under --mix auto (deflate segments, header flag bit 4): members at
-zlib levels 9 and 1 (memLevel 9), one that stays raw (flushed mid-stream), trailing bytes.
+zlib levels 9 and 1 (memLevel 9), one made by GNU gzip -1 (the `gzip` program must be installed
+to make the folder), one that stays raw (flushed mid-stream), trailing bytes.
 dict1: a dictionary file (format LMZD 1) and records coded with it (``make_golden.py dict1``).
 
 Each case is a small input (committed beside its stream as NAME.raw) and the Compressor options
@@ -77,7 +78,13 @@ def inputs() -> dict[str, bytes]:
             # binary block with lines of fields in it (mix preset 12)
             **_images(rng), "tar": _member(b"a.csv", rows[:1500]) + _member(b"b.txt", text[:900]) + bytes(1024),
             # v10: gzip members (deflate segments)
-            "gzip": _gzip(rows + text[:1500], 9, 8) + _gzip(text, 1, 9) + _gzip(rows, 9, 8, flush=700) + b"tail\n"}
+            "gzip": _gzip(rows + text[:1500], 9, 8) + _gzip(text, 1, 9) + _gnu_gzip(rows * 8 + text, 1)
+            + _gzip(rows, 9, 8, flush=700) + b"tail\n"}
+
+
+def _gnu_gzip(data: bytes, level: int) -> bytes:
+    import subprocess
+    return subprocess.run(["gzip", f"-{level}", "-n", "-c"], input=data, capture_output=True, check=True).stdout
 
 
 def _gzip(data: bytes, level: int, mem: int, flush: int | None = None) -> bytes:
