@@ -331,12 +331,12 @@ class Compressor(_Workers):
 
     def _segments(self, ifh: BinaryIO, size: int | None):
         """(segment table or None, the stream to code, its size): a gzip or zip input of at most
-        MAX_INFLATED bytes is read whole and split into raw and deflate segments."""
+        MAX_INPUT bytes is read whole and split into raw and deflate segments."""
         head = _read_full(ifh, 4)
         if not segments.may_hold_deflate(head):
             return None, _Prefixed(head, ifh), size
-        data = head + _read_full(ifh, segments.MAX_INFLATED + 1 - len(head))
-        if len(data) > segments.MAX_INFLATED:
+        data = head + _read_full(ifh, segments.MAX_INPUT + 1 - len(head))
+        if len(data) > segments.MAX_INPUT:
             return None, _Prefixed(data, ifh), size
         if size is not None and size != len(data):
             raise UsageError(f"input changed while compressing: expected {size} bytes, read {len(data)}")
@@ -461,6 +461,7 @@ class Decompressor(_Workers):
     def _frames(self, r: Reader, h: Header, stack, model):
         table = h.segments
         rebuild = segments.Rebuilder(table) if table is not None else None
+        rebuild_memory = table.memory() if table is not None else 0  # held while the frames decode
         index, end, own = [], [], {}
 
         def jobs():  # (None, raw) for a stored frame, (task, args) for a modeled one
@@ -474,7 +475,8 @@ class Decompressor(_Workers):
                 if f.kind == ct.FRAME_STORED:
                     yield None, f.raw
                 else:
-                    self._check_memory(frame_stack(stack, f, own), sum(1 for s in f.lane_stored if not s), f.raw_len)
+                    self._check_memory(frame_stack(stack, f, own), sum(1 for s in f.lane_stored if not s), f.raw_len,
+                                       rebuild_memory)
                     sid, blob = (h.stack_id, h.stack_params) if f.stack_id is None else (f.stack_id, f.stack_params)
                     yield parallel.decode_task, (ref, sid, blob, f, offset)
                 offset += f.raw_len

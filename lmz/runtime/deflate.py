@@ -868,7 +868,7 @@ def deflate(data, level: int = 6, mem_level: int = 8, wbits: int = 15, impl: int
     -wbits, mem_level)`` writes it, or with ``impl=GNU`` as GNU gzip's ``gzip -LEVEL`` (memLevel 8
     and 15 window bits only)."""
     check(impl, level, mem_level, wbits)
-    a = np.frombuffer(bytes(data), dtype=np.uint8)
+    a = np.frombuffer(data if isinstance(data, bytes) else bytes(data), dtype=np.uint8)  # read-only: one signature
     out = np.zeros(bound(len(a)), np.uint8)
     n = _run(impl, a, level, mem_level, wbits, out, _NOTHING, False)
     if n < 0:  # cannot happen: the bound covers stored blocks and their headers

@@ -31,7 +31,8 @@ __all__ = ["Segment", "Table", "Rebuilder", "split", "may_hold_deflate", "MAX_IN
 RAW, DEFLATE, GNU_DEFLATE = 0, deflate.ZLIB, deflate.GNU  # segment kinds: raw; deflated by zlib, by GNU gzip
 IMPLEMENTATIONS = {DEFLATE: "zlib", GNU_DEFLATE: "GNU gzip"}
 MAX_SEGMENTS = 4096
-MAX_INFLATED = 1 << 28  # a deflate segment's inflated bytes: the reader holds one such segment whole
+MAX_INFLATED = 1 << 27  # a deflate segment's inflated bytes: the reader holds one such segment whole
+MAX_INPUT = 1 << 28  # the writer reads a gzip or zip input whole up to this size (a larger one: as it is)
 MAX_EXPANDED = 1 << 29  # the writer holds the input and the expanded data: later streams stay raw
 MIN_DEFLATED = 64  # smaller deflate streams stay raw (a table entry costs about 8 bytes)
 MAX_TABLE = 10 + 10 + 4 + MAX_SEGMENTS * (1 + 3 + 10 + 10)  # the table's largest encoding
@@ -66,9 +67,9 @@ class Table:
         return sum(s.kind != RAW for s in self.segments)
 
     def memory(self) -> int:
-        """Bytes the reader holds for the largest deflate segment (its inflated bytes, the deflater's
-        output and window, hash and symbol tables)."""
-        worst = max((s.coded + deflate.bound(s.coded) for s in self.segments if s.kind != RAW), default=0)
+        """Bytes the reader holds for the largest deflate segment: its inflated bytes (twice while
+        they are handed over), the deflater's output (and its copy), window, hash and symbol tables."""
+        worst = max((2 * s.coded + deflate.bound(s.coded) + s.size for s in self.segments if s.kind != RAW), default=0)
         return worst + (8 << 20) if worst else 0
 
     def pack(self) -> bytes:
@@ -278,7 +279,9 @@ class Rebuilder:
         while self.k < len(segs) and self.got == segs[self.k].coded:
             s = segs[self.k]
             if s.kind != RAW:
-                d = deflate.deflate(bytes(self.buf), s.level, s.mem_level, s.wbits, s.kind)
+                data, self.buf = bytes(self.buf), bytearray()
+                d = deflate.deflate(data, s.level, s.mem_level, s.wbits, s.kind)
+                del data
                 if len(d) != s.size:
                     raise CorruptError(f"corrupt stream: segment {self.k} deflates to {len(d)} bytes, the table "
                                        f"says {s.size}")
