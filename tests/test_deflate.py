@@ -52,6 +52,15 @@ def test_zlib_bytes_every_level(name, level):
 
 
 @needs_zlib
+@pytest.mark.parametrize("level", [1, 4, 6, 9])
+@pytest.mark.parametrize("name", ["source", "words", "2bit"])
+def test_zlib_bytes_filtered_strategy(name, level):
+    data = SAMPLES[name]
+    c = zlib.compressobj(level, zlib.DEFLATED, -15, 8, zlib.Z_FILTERED)
+    assert deflate.deflate(data, level, strategy=deflate.FILTERED) == c.compress(data) + c.flush()
+
+
+@needs_zlib
 @pytest.mark.parametrize("level,mem,wbits", [(9, 9, 15), (6, 1, 9), (1, 3, 10), (4, 5, 12), (8, 7, 14), (3, 9, 15)])
 @pytest.mark.parametrize("name", ["source", "words", "2bit"])
 def test_zlib_bytes_other_memlevels_and_windows(name, level, mem, wbits):
@@ -86,15 +95,15 @@ def test_reproduces_and_find_params():
     assert deflate.reproduces(data, d9, 9)
     assert not deflate.reproduces(data, deflate.deflate(data, 1), 9)
     assert not deflate.reproduces(data, d9[:-1], 9) and not deflate.reproduces(data, d9 + b"\0", 9)
-    assert deflate.find_params(data, d9) == (deflate.ZLIB, 9, 8, 15)
-    assert deflate.find_params(data, deflate.deflate(data, 2)) == (deflate.ZLIB, 2, 8, 15)
+    assert deflate.find_params(data, d9) == (deflate.ZLIB, 9, 8, 15, deflate.DEFAULT)
+    assert deflate.find_params(data, deflate.deflate(data, 2)) == (deflate.ZLIB, 2, 8, 15, deflate.DEFAULT)
     gnu = deflate.deflate(data, 1, impl=deflate.GNU)  # other blocks than zlib's (at level 9 the same here)
-    assert gnu != deflate.deflate(data, 1) and deflate.find_params(data, gnu) == (deflate.GNU, 1, 8, 15)
-    assert deflate.find_params(data, d9, prefer=((deflate.GNU, 9, 8),)) == (deflate.GNU, 9, 8, 15)
+    assert gnu != deflate.deflate(data, 1) and deflate.find_params(data, gnu) == (deflate.GNU, 1, 8, 15, deflate.DEFAULT)
+    assert deflate.find_params(data, d9, prefer=((deflate.GNU, 9, 8),)) == (deflate.GNU, 9, 8, 15, deflate.DEFAULT)
     for level, mem in [(9, 9), (4, 8), (7, 8)]:  # any parameters that reproduce it will do
         target = deflate.deflate(data, level, mem)
-        impl, lv, m, wb = deflate.find_params(data, target)
-        assert deflate.deflate(data, lv, m, wb, impl) == target
+        impl, lv, m, wb, st = deflate.find_params(data, target)
+        assert deflate.deflate(data, lv, m, wb, impl, st) == target
     assert deflate.find_params(data, deflate.deflate(data, 6, 2)) is None  # memLevel 2 is not searched
     # a stream zlib flushed in the middle is not what one call of deflate writes
     c = zlib.compressobj(9, zlib.DEFLATED, -15)
@@ -106,6 +115,7 @@ def test_parameters_are_checked():
     for bad in [(0, 8, 15), (10, 8, 15), (6, 0, 15), (6, 10, 15), (6, 8, 8), (6, 8, 16)]:
         with pytest.raises(ValueError):
             deflate.deflate(b"abc", *bad)
-    for bad in [(6, 9, 15, deflate.GNU), (6, 8, 14, deflate.GNU), (6, 8, 15, 3), (6, 8, 15, 0)]:
+    for bad in [(6, 9, 15, deflate.GNU), (6, 8, 14, deflate.GNU), (6, 8, 15, 3), (6, 8, 15, 0),
+                (6, 8, 15, deflate.GNU, deflate.FILTERED), (6, 8, 15, deflate.ZLIB, 2)]:
         with pytest.raises(ValueError):
             deflate.deflate(b"abc", *bad)

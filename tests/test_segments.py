@@ -118,10 +118,13 @@ def test_table_round_trip_and_checks():
         out = segments._varint(len(segs) if count is None else count) + segments._varint(size) + bytes(4)
         for s in segs:
             out += (bytes([RAW]) + segments._varint(s.size) if s.kind == RAW else
-                    bytes([s.kind, s.level, s.mem_level, s.wbits]) + segments._varint(s.coded) + segments._varint(s.size))
+                    bytes([s.kind, s.level, s.mem_level, s.wbits, s.strategy])
+                    + (segments._varint(s.chunk) if s.kind == segments.PNG_IDAT else b"")
+                    + segments._varint(s.coded) + segments._varint(s.size))
         return out
 
-    good = [Segment(RAW, 10, 10), Segment(DEFLATE, 100, 300, 9, 8, 15)]
+    good = [Segment(RAW, 10, 10), Segment(DEFLATE, 100, 300, 9, 8, 15),
+            Segment(segments.PNG_IDAT, 200, 300, 6, 8, 12, deflate.FILTERED, 8192)]
     Table.read(ct.Reader(packed(good)))
     bad = {
         "0 segments": packed([], count=0),
@@ -132,6 +135,10 @@ def test_table_round_trip_and_checks():
         "memLevel": packed([Segment(DEFLATE, 100, 300, 9, 10, 15)]),
         "wbits": packed([Segment(DEFLATE, 100, 300, 9, 8, 16)]),
         "gnu memLevel": packed([Segment(GNU_DEFLATE, 100, 300, 9, 9, 15)]),
+        "gnu filtered": packed([Segment(GNU_DEFLATE, 100, 300, 9, 8, 15, deflate.FILTERED)]),
+        "strategy": packed([Segment(DEFLATE, 100, 300, 9, 8, 15, 2)]),
+        "png chunk": packed([Segment(segments.PNG_IDAT, 200, 300, 6, 8, 15, 1, segments.MIN_CHUNK - 1)]),
+        "png size": packed([Segment(segments.PNG_IDAT, 10 ** 6, 300, 6, 8, 15, 1, 8192)]),
         "too large": packed([Segment(DEFLATE, 100, segments.MAX_INFLATED + 1, 9, 8, 15)]),
         "deflated above bound": packed([Segment(DEFLATE, deflate.bound(300) + 1, 300, 9, 8, 15)]),
         "deflated empty": packed([Segment(DEFLATE, 0, 300, 9, 8, 15)]),
@@ -289,3 +296,51 @@ def test_zip_round_trip_through_the_api(tiny_paths):
     blob = api.Compressor(tiny_paths[1]).compress(arc)
     assert lmz.read_header(blob).segments.deflated == 2
     assert lmz.decompress(blob, model=tiny_paths[1]) == arc
+
+
+def _png(level: int = 6, strategy: int = zlib.Z_FILTERED, chunk: int = 8192, mem: int = 8, crc_ok: bool = True) -> bytes:
+    """A 60x50 RGB PNG as libpng writes it: rows with a filter byte, one zlib stream cut into IDAT
+    chunks of `chunk` bytes."""
+    rng = np.random.default_rng(11)
+    y, x = np.mgrid[0:50, 0:60]
+    rgb = np.stack([x * 3 + y, y * 4, 255 - x * 2], axis=2) + rng.integers(0, 9, (50, 60, 3))
+    rows = b"".join(b"\x00" + r.astype(np.uint8).tobytes() for r in rgb)
+    c = zlib.compressobj(level, zlib.DEFLATED, 15, mem, strategy)
+    z = c.compress(rows) + c.flush()
+
+    def chunk_(kind: bytes, body: bytes) -> bytes:
+        crc = zlib.crc32(kind + body) ^ (0 if crc_ok or kind != b"IDAT" else 1)
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", crc)
+
+    idat = b"".join(chunk_(b"IDAT", z[i:i + chunk]) for i in range(0, len(z), chunk))
+    return (segments.PNG_SIGNATURE + chunk_(b"IHDR", struct.pack(">IIBBBBB", 60, 50, 8, 2, 0, 0, 0))
+            + chunk_(b"tEXt", b"Software\0lmz tests") + idat + chunk_(b"IEND", b""))
+
+
+@pytest.mark.parametrize("level,strategy,chunk,mem", [(6, zlib.Z_FILTERED, 1024, 8), (9, zlib.Z_DEFAULT_STRATEGY, 500, 9),
+                                                      (1, zlib.Z_FILTERED, 65536, 8)])
+def test_png(level, strategy, chunk, mem):
+    png = _png(level, strategy, chunk, mem)
+    table, expanded = segments.split(png)
+    [seg] = [s for s in table.segments if s.kind != RAW]
+    assert seg.kind == segments.PNG_IDAT and seg.chunk <= chunk and seg.coded == 50 * 181  # one chunk: its size
+    assert Table.read(ct.Reader(table.pack())) == table
+    assert _rebuild(table, expanded, 777) == png
+
+
+def test_png_that_stays_raw():
+    assert segments.split(_png(crc_ok=False)) is None  # a bad IDAT CRC
+    png = _png(chunk=1024)
+    first = png.index(b"IDAT") - 4  # IDAT chunks of uneven sizes: a 1024-byte chunk cut in two
+    n = struct.unpack_from(">I", png, first)[0]
+    body = png[first + 8:first + 8 + n]
+    halves = b"".join(struct.pack(">I", len(b)) + b"IDAT" + b + struct.pack(">I", zlib.crc32(b"IDAT" + b))
+                      for b in (body[:300], body[300:]))
+    assert segments.split(png[:first] + halves + png[first + 12 + n:]) is None
+
+
+def test_png_round_trip_through_the_api(tiny_paths):
+    png = _png()
+    blob = api.Compressor(tiny_paths[1]).compress(png)
+    assert lmz.read_header(blob).segments.segments[1].kind == segments.PNG_IDAT
+    assert lmz.decompress(blob, model=tiny_paths[1]) == png

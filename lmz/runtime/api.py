@@ -200,7 +200,7 @@ class Compressor(_Workers):
         unchanged: this only chooses how frames and lanes are cut. `mix`: "auto" (default: per frame,
         the model with the mix, the mix alone or stored; runtime/blocks.py), "on" (the model with the
         mix for every frame), "off" (the model alone). `recompress`: with mix="auto", no index and no
-        lane_size, a gzip or zip input is coded as the data it holds wherever lmz's deflate reproduces it
+        lane_size, a gzip, zip or PNG input is coded as the data it holds wherever lmz's deflate reproduces it
         (runtime/segments.py); False: its bytes as they are."""
         if not 1 <= frame_size <= ct.MAX_FRAME_LIMIT:
             raise UsageError(f"frame size must be in 1..{ct.MAX_FRAME_LIMIT}")
@@ -330,9 +330,9 @@ class Compressor(_Workers):
             self.progress = progress
 
     def _segments(self, ifh: BinaryIO, size: int | None):
-        """(segment table or None, the stream to code, its size): a gzip or zip input of at most
+        """(segment table or None, the stream to code, its size): a gzip, zip or PNG input of at most
         MAX_INPUT bytes is read whole and split into raw and deflate segments."""
-        head = _read_full(ifh, 4)
+        head = _read_full(ifh, 8)
         if not segments.may_hold_deflate(head):
             return None, _Prefixed(head, ifh), size
         data = head + _read_full(ifh, segments.MAX_INPUT + 1 - len(head))

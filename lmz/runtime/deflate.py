@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["deflate", "reproduces", "find_params", "bound", "check", "ZLIB", "GNU", "LEVELS", "MEM_LEVELS", "WBITS"]
+__all__ = ["deflate", "reproduces", "find_params", "bound", "check", "ZLIB", "GNU", "DEFAULT", "FILTERED", "LEVELS", "MEM_LEVELS", "WBITS"]
 
 LEVELS = range(1, 10)
 MEM_LEVELS = range(1, 10)
@@ -472,9 +472,10 @@ def _longest_match(window, prev, strstart, cur_match, prev_length, good, nice, c
 
 
 @njit(cache=True, nogil=True)
-def _deflate(data, level, mem_level, wbits, out, expect, check):
+def _deflate(data, level, mem_level, wbits, filtered, out, expect, check):
     """Raw deflate of `data` into `out`; returns the output length, -1 when `check` and the output
-    departs from `expect`, -2 when `out` is too small."""
+    departs from `expect`, -2 when `out` is too small. `filtered`: strategy Z_FILTERED (libpng's
+    default for filtered rows: lazy matches of at most 5 bytes are dropped)."""
     good, lazy, nice, chain = CONFIG[level, 0], CONFIG[level, 1], CONFIG[level, 2], CONFIG[level, 3]
     slow = level >= 4
     w_size = 1 << wbits
@@ -545,7 +546,8 @@ def _deflate(data, level, mem_level, wbits, out, expect, check):
             if hash_head != 0 and prev_length < lazy and strstart - hash_head <= max_dist:
                 match_length, match_start = _longest_match(window, prev, strstart, hash_head, prev_length, good, nice,
                                                            chain, lookahead, max_dist, w_mask, match_start)
-                if match_length == MIN_MATCH and strstart - match_start > TOO_FAR:
+                if match_length <= 5 and (filtered or (match_length == MIN_MATCH
+                                                       and strstart - match_start > TOO_FAR)):
                     match_length = MIN_MATCH - 1
             if prev_length >= MIN_MATCH and match_length <= prev_length:
                 max_insert = strstart + lookahead - MIN_MATCH
@@ -839,14 +841,16 @@ def _deflate_gnu(data, level, out, expect, check):
 
 
 ZLIB, GNU = 1, 2  # the implementations (and their segment kinds, runtime/segments.py)
+DEFAULT, FILTERED = 0, 1  # zlib's strategies Z_DEFAULT_STRATEGY and Z_FILTERED
+STRATEGIES = (DEFAULT, FILTERED)
 
 
-def check(impl: int, level: int, mem_level: int, wbits: int) -> None:
+def check(impl: int, level: int, mem_level: int, wbits: int, strategy: int = DEFAULT) -> None:
     """ValueError unless these are parameters this module implements."""
     if impl not in (ZLIB, GNU) or level not in LEVELS or mem_level not in MEM_LEVELS or wbits not in WBITS or (
-            impl == GNU and (mem_level, wbits) != (8, 15)):
+            strategy not in STRATEGIES) or (impl == GNU and (mem_level, wbits, strategy) != (8, 15, DEFAULT)):
         raise ValueError(f"deflate parameters out of range: implementation {impl}, level {level}, memLevel "
-                         f"{mem_level}, wbits {wbits}")
+                         f"{mem_level}, wbits {wbits}, strategy {strategy}")
 
 
 _NOTHING = np.frombuffer(b"", dtype=np.uint8)  # read-only, as `expect` always is (one compiled signature)
@@ -857,33 +861,35 @@ def bound(n: int) -> int:
     return n + (n >> 3) + 1024
 
 
-def _run(impl, a, level, mem_level, wbits, out, expect, check) -> int:
+def _run(impl, a, level, mem_level, wbits, strategy, out, expect, check) -> int:
     if impl == GNU:
         return _deflate_gnu(a, level, out, expect, check)
-    return _deflate(a, level, mem_level, wbits, out, expect, check)
+    return _deflate(a, level, mem_level, wbits, strategy == FILTERED, out, expect, check)
 
 
-def deflate(data, level: int = 6, mem_level: int = 8, wbits: int = 15, impl: int = ZLIB) -> bytes:
+def deflate(data, level: int = 6, mem_level: int = 8, wbits: int = 15, impl: int = ZLIB,
+            strategy: int = DEFAULT) -> bytes:
     """Raw deflate (no zlib or gzip wrapper) of `data`: as zlib's ``compressobj(level, DEFLATED,
-    -wbits, mem_level)`` writes it, or with ``impl=GNU`` as GNU gzip's ``gzip -LEVEL`` (memLevel 8
-    and 15 window bits only)."""
-    check(impl, level, mem_level, wbits)
+    -wbits, mem_level, strategy)`` writes it (strategy DEFAULT or FILTERED), or with ``impl=GNU`` as
+    GNU gzip's ``gzip -LEVEL`` (memLevel 8, 15 window bits and DEFAULT only)."""
+    check(impl, level, mem_level, wbits, strategy)
     a = np.frombuffer(data if isinstance(data, bytes) else bytes(data), dtype=np.uint8)  # read-only: one signature
     out = np.zeros(bound(len(a)), np.uint8)
-    n = _run(impl, a, level, mem_level, wbits, out, _NOTHING, False)
+    n = _run(impl, a, level, mem_level, wbits, strategy, out, _NOTHING, False)
     if n < 0:  # cannot happen: the bound covers stored blocks and their headers
         raise ValueError("deflate output exceeded its bound")
     return out[:n].tobytes()
 
 
-def reproduces(data, deflated, level: int, mem_level: int = 8, wbits: int = 15, impl: int = ZLIB) -> bool:
+def reproduces(data, deflated, level: int, mem_level: int = 8, wbits: int = 15, impl: int = ZLIB,
+               strategy: int = DEFAULT) -> bool:
     """Whether deflating `data` with these parameters gives exactly `deflated` (stops at the
     first differing byte, so a wrong guess costs about one block)."""
-    check(impl, level, mem_level, wbits)
+    check(impl, level, mem_level, wbits, strategy)
     a = np.frombuffer(bytes(data), dtype=np.uint8)
     e = np.frombuffer(bytes(deflated), dtype=np.uint8)
     out = np.zeros(len(e) + 1, np.uint8)
-    return _run(impl, a, level, mem_level, wbits, out, e, True) == len(e)
+    return _run(impl, a, level, mem_level, wbits, strategy, out, e, True) == len(e)
 
 
 # the order parameters are tried in: zlib's default level, then its others at the default memLevel,
@@ -892,11 +898,14 @@ SEARCH = ([(ZLIB, lv, 8) for lv in (6, 9, 1, 5, 4, 7, 8, 3, 2)] + [(ZLIB, lv, 9)
           + [(GNU, lv, 8) for lv in (6, 9, 1, 5, 4, 7, 8, 3, 2)])
 
 
-def find_params(data, deflated, prefer: tuple = ()) -> tuple[int, int, int, int] | None:
-    """(implementation, level, memLevel, window bits) under which this module turns `data` into
-    exactly `deflated`, or None. `prefer`: (implementation, level, memLevel) to try first (a guess
-    from the container's header: a wrong try can run long when two levels agree for a while)."""
+def find_params(data, deflated, prefer: tuple = (), wbits: int = 15,
+                strategies: tuple = (DEFAULT,)) -> tuple[int, int, int, int, int] | None:
+    """(implementation, level, memLevel, window bits, strategy) under which this module turns
+    `data` into exactly `deflated`, or None. `prefer`: (implementation, level, memLevel) to try
+    first (a guess from the container's header: a wrong try can run long when two levels agree for
+    a while); `strategies`: zlib's to try, in order (GNU gzip has only DEFAULT)."""
     for impl, level, mem in [*prefer, *(p for p in SEARCH if p not in prefer)]:
-        if reproduces(data, deflated, level, mem, 15, impl):
-            return impl, level, mem, 15
+        for strategy in strategies if impl == ZLIB else (DEFAULT,):
+            if (impl == ZLIB or wbits == 15) and reproduces(data, deflated, level, mem, wbits, impl, strategy):
+                return impl, level, mem, wbits, strategy
     return None

@@ -121,7 +121,7 @@ class LmzReader(io.BufferedIOBase):
             self.name = getattr(self._f, "name", None)
             self.headers, self._frames = locate_frames(self._f, _file_size(self._f))
             if any(h.segments is not None for h in self.headers):
-                raise UsageError("this lmz file holds deflate segments (a gzip or zip file coded as the data it holds): "
+                raise UsageError("this lmz file holds deflate segments (a gzip, zip or PNG file coded as the data it holds): "
                                  "its original bytes exist only whole, so lmz.open and --range cannot read parts "
                                  "of it; decompress it whole (lmz.decompress, lmz-run -d), or compress it with "
                                  "--seekable or --no-recompress")

@@ -1,21 +1,24 @@
-"""Deflate segments (header flag bit 4): a gzip or zip file coded as the data it holds.
+"""Deflate segments (header flag bit 4): a gzip, zip or PNG file coded as the data it holds.
 
-Deflated bytes look random to every model, so lmz, like xz and zpaq, could only store a .tar.gz
-or a zip archive (.whl, .jar, .docx). Instead the writer cuts the input into segments: raw bytes
-(gzip headers and trailers, anything else) and deflate streams that ``lmz/runtime/deflate.py``
-reproduces exactly from their inflated bytes (streams written by zlib, or by GNU gzip). The frames then code the *expanded* data, every segment's raw or inflated bytes in order,
-with the usual per-block decisions (the tarball inside is text and binary blocks); the segment
-table in the header says how to rebuild the original. The reader streams the frames' bytes
-through a :class:`Rebuilder`, which passes raw segments on and deflates each inflated segment
-again when it is complete.
+Deflated bytes look random to every model, so lmz, like xz and zpaq, could only store a .tar.gz,
+a zip archive (.whl, .jar, .docx) or a PNG image. Instead the writer cuts the input into segments:
+raw bytes (headers, trailers, anything else) and deflate streams that ``lmz/runtime/deflate.py``
+reproduces exactly from their inflated bytes (streams written by zlib, or by GNU gzip). The frames
+then code the *expanded* data, every segment's raw or inflated bytes in order, with the usual
+per-block decisions (the tarball inside is text and binary blocks); the segment table in the header
+says how to rebuild the original. The reader streams the frames' bytes through a
+:class:`Rebuilder`, which passes raw segments on and deflates each inflated segment again when it
+is complete.
 
-Only two layouts are looked at: gzip members from the start of the input, one after another (as
-``cat a.gz b.gz`` makes them), and a zip archive's entries from its start, one after another
-(following each local header). Headers, trailers, stored entries, the zip central directory,
-whatever follows, and any stream this build does not reproduce (another deflate implementation, a
-flushed stream, an inflated size above MAX_INFLATED) stay raw. The
-frames' end marker covers the expanded data; the table holds the original's size and CRC-32,
-checked after rebuilding.
+Three layouts are looked at: gzip members from the start of the input, one after another (as
+``cat a.gz b.gz`` makes them); a zip archive's entries from its start, one after another
+(following each local header); a PNG image's run of IDAT chunks (one zlib stream cut into chunks
+of one size: kind PNG_IDAT rebuilds the zlib wrapper and the chunks too). Headers, trailers,
+stored entries, the zip central directory, other PNG chunks, whatever follows, and any stream this
+build does not reproduce (another deflate implementation, a flushed stream, an inflated size above
+MAX_INFLATED) stay raw. The frames' end marker covers the expanded data; the table holds the
+original's size and CRC-32, checked after rebuilding. The writer rebuilds the input from its table
+before it keeps it, so a table can cost ratio, never data.
 """
 from __future__ import annotations
 
@@ -28,11 +31,13 @@ from .errors import ChecksumError, CorruptError, FormatError
 
 __all__ = ["Segment", "Table", "Rebuilder", "split", "may_hold_deflate", "MAX_INFLATED", "MAX_SEGMENTS"]
 
-RAW, DEFLATE, GNU_DEFLATE = 0, deflate.ZLIB, deflate.GNU  # segment kinds: raw; deflated by zlib, by GNU gzip
-IMPLEMENTATIONS = {DEFLATE: "zlib", GNU_DEFLATE: "GNU gzip"}
+RAW, DEFLATE, GNU_DEFLATE, PNG_IDAT = 0, deflate.ZLIB, deflate.GNU, 3  # segment kinds (docs/FORMAT.md)
+IMPLEMENTATIONS = {DEFLATE: "zlib", GNU_DEFLATE: "GNU gzip", PNG_IDAT: "zlib in PNG IDAT chunks"}
+MIN_CHUNK = 256  # PNG_IDAT: the shortest IDAT chunk size recorded (framing costs 12 bytes a chunk)
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 MAX_SEGMENTS = 4096
 MAX_INFLATED = 1 << 27  # a deflate segment's inflated bytes: the reader holds one such segment whole
-MAX_INPUT = 1 << 28  # the writer reads a gzip or zip input whole up to this size (a larger one: as it is)
+MAX_INPUT = 1 << 28  # the writer reads a gzip, zip or PNG input whole up to this size (a larger one: as it is)
 MAX_EXPANDED = 1 << 29  # the writer holds the input and the expanded data: later streams stay raw
 MIN_DEFLATED = 64  # smaller deflate streams stay raw (a table entry costs about 8 bytes)
 MAX_TABLE = 10 + 10 + 4 + MAX_SEGMENTS * (1 + 3 + 10 + 10)  # the table's largest encoding
@@ -43,12 +48,45 @@ ZIP_DESCRIPTOR = b"PK\x07\x08"
 
 @dataclass(frozen=True)
 class Segment:
-    kind: int  # RAW, DEFLATE or GNU_DEFLATE
+    kind: int  # RAW, DEFLATE, GNU_DEFLATE or PNG_IDAT
     size: int  # its bytes in the original
     coded: int  # its bytes in the expanded data the frames code (RAW: size; deflated: the inflated length)
     level: int = 0  # deflated: the parameters that reproduce it
     mem_level: int = 0
     wbits: int = 0
+    strategy: int = 0  # deflate.DEFAULT or FILTERED
+    chunk: int = 0  # PNG_IDAT: the data bytes of every IDAT chunk but the last
+
+
+def _zlib_header(level: int, wbits: int, strategy: int) -> bytes:
+    """The two bytes zlib's deflateInit2 writes before a zlib stream (RFC 1950)."""
+    flags = 0 if level < 2 else 1 if level < 6 else 2 if level == 6 else 3
+    h = ((8 + ((wbits - 8) << 4)) << 8) | flags << 6
+    return (h + 31 - h % 31).to_bytes(2, "big")
+
+
+def _idat_chunks(z: bytes, chunk: int) -> bytes:
+    """`z` cut into PNG IDAT chunks of `chunk` data bytes (the last one shorter), with their CRCs."""
+    out = bytearray()
+    for i in range(0, len(z), chunk):
+        part = b"IDAT" + z[i:i + chunk]
+        out += struct.pack(">I", len(part) - 4) + part + struct.pack(">I", zlib.crc32(part))
+    return bytes(out)
+
+
+def _max_size(kind: int, coded: int, chunk: int) -> int:
+    """The most original bytes a deflated segment of `coded` inflated bytes can rebuild to."""
+    n = deflate.bound(coded)
+    return n if kind != PNG_IDAT else n + 6 + 12 * -(-(n + 6) // chunk)
+
+
+def rebuild_segment(s: Segment, data: bytes) -> bytes:
+    """The original bytes of the deflated segment `s` from its inflated bytes."""
+    d = deflate.deflate(data, s.level, s.mem_level, s.wbits, DEFLATE if s.kind == PNG_IDAT else s.kind, s.strategy)
+    if s.kind != PNG_IDAT:
+        return d
+    z = _zlib_header(s.level, s.wbits, s.strategy) + d + struct.pack(">I", zlib.adler32(data))
+    return _idat_chunks(z, s.chunk)
 
 
 @dataclass(frozen=True)
@@ -68,8 +106,10 @@ class Table:
 
     def memory(self) -> int:
         """Bytes the reader holds for the largest deflate segment: its inflated bytes (twice while
-        they are handed over), the deflater's output (and its copy), window, hash and symbol tables."""
-        worst = max((2 * s.coded + deflate.bound(s.coded) + s.size for s in self.segments if s.kind != RAW), default=0)
+        they are handed over), the deflater's output and its copies (PNG: with its zlib wrapper and
+        IDAT chunks), window, hash and symbol tables."""
+        worst = max((2 * s.coded + deflate.bound(s.coded) + 3 * s.size for s in self.segments if s.kind != RAW),
+                    default=0)
         return worst + (8 << 20) if worst else 0
 
     def pack(self) -> bytes:
@@ -78,7 +118,9 @@ class Table:
             if s.kind == RAW:
                 out += bytes([RAW]) + _varint(s.size)
             else:
-                out += bytes([s.kind, s.level, s.mem_level, s.wbits]) + _varint(s.coded) + _varint(s.size)
+                out += bytes([s.kind, s.level, s.mem_level, s.wbits, s.strategy])
+                out += _varint(s.chunk) if s.kind == PNG_IDAT else b""
+                out += _varint(s.coded) + _varint(s.size)
         return bytes(out)
 
     @classmethod
@@ -99,14 +141,18 @@ class Table:
                 segs.append(Segment(RAW, s, s))
             elif kind in IMPLEMENTATIONS:
                 level, mem, wbits = r.u8("deflate level"), r.u8("deflate memLevel"), r.u8("deflate window bits")
+                strategy = r.u8("deflate strategy")
                 try:
-                    deflate.check(kind, level, mem, wbits)
+                    deflate.check(DEFLATE if kind == PNG_IDAT else kind, level, mem, wbits, strategy)
                 except ValueError as e:
                     raise FormatError(f"corrupt header (segment {i}: {e})") from None
+                chunk = r.varint("IDAT chunk size") if kind == PNG_IDAT else 0
+                if kind == PNG_IDAT and not MIN_CHUNK <= chunk < 1 << 31:
+                    raise FormatError(f"corrupt header (segment {i}: IDAT chunks of {chunk} bytes)")
                 coded, s = r.varint("inflated size"), r.varint("deflated size")
-                if coded > MAX_INFLATED or not 1 <= s <= deflate.bound(coded):
+                if coded > MAX_INFLATED or not 1 <= s <= _max_size(kind, coded, chunk):
                     raise FormatError(f"corrupt header (segment {i}: {coded} bytes inflated, {s} deflated)")
-                segs.append(Segment(kind, s, coded, level, mem, wbits))
+                segs.append(Segment(kind, s, coded, level, mem, wbits, strategy, chunk))
             else:
                 raise FormatError(f"corrupt header (segment {i} has unknown kind {kind}; written by a newer lmz?)")
             total += segs[-1].size
@@ -126,8 +172,8 @@ def _varint(v: int) -> bytes:
 
 
 def may_hold_deflate(head: bytes) -> bool:
-    """Whether an input starting with these 4 bytes is a gzip file or a zip archive."""
-    return head[:3] == GZIP_MAGIC or head[:4] == ZIP_LOCAL
+    """Whether an input starting with these 8 bytes is a gzip file, a zip archive or a PNG image."""
+    return head[:3] == GZIP_MAGIC or head[:4] == ZIP_LOCAL or head[:8] == PNG_SIGNATURE
 
 
 def _gzip_body(data: memoryview, pos: int) -> int | None:
@@ -166,10 +212,24 @@ def _inflate(data: memoryview, pos: int) -> tuple[bytes, int] | None:
     return out, len(data) - pos - len(d.unused_data)
 
 
+@dataclass
+class _Candidate:
+    """A deflate stream the writer may turn into a segment."""
+    start: int  # where the segment would begin in the original
+    size: int  # the original bytes it would replace
+    inflated: bytes
+    deflated: memoryview  # the raw deflate bytes to reproduce
+    prefer: tuple  # (implementation, level, memLevel) to try first
+    kind: int = 0  # 0: DEFLATE or GNU_DEFLATE, as found; PNG_IDAT
+    wbits: int = 15
+    strategies: tuple = (deflate.DEFAULT,)
+    header: bytes = b""  # PNG_IDAT: the zlib header the parameters must give
+    chunk: int = 0
+
+
 def _gzip_streams(mv: memoryview):
-    """(start, length, inflated bytes, parameters to try first) of each gzip member's deflate
-    stream, from the start on. The guess: GNU gzip writes OS 3 (Unix), Python's gzip 255; both write
-    XFL 2 for the slowest level, 4 for the fastest."""
+    """The deflate stream of each gzip member, from the start on. The guess: GNU gzip writes OS 3
+    (Unix), Python's gzip 255; both write XFL 2 for the slowest level, 4 for the fastest."""
     pos = 0
     while True:
         body = _gzip_body(mv, pos)
@@ -179,13 +239,13 @@ def _gzip_streams(mv: memoryview):
         xfl, os_code = mv[pos + 8], mv[pos + 9]
         level = 9 if xfl == 2 else 1 if xfl == 4 else 6
         impls = (GNU_DEFLATE, DEFLATE) if os_code == 3 else (DEFLATE, GNU_DEFLATE)
-        yield body, got[1], got[0], tuple((impl, level, 8) for impl in impls)
+        yield _Candidate(body, got[1], got[0], mv[body:body + got[1]], tuple((impl, level, 8) for impl in impls))
         pos = body + got[1] + 8
 
 
 def _zip_streams(mv: memoryview):
-    """(start, length, inflated bytes, parameters to try first) of each deflated entry of a zip
-    archive (zlib's default level first), following the local
+    """The deflate stream of each deflated entry of a zip archive (zlib's default level first),
+    following the local
     headers from the start (APPNOTE 4.3.7); stops at the central directory or anything unexpected."""
     pos = 0
     while bytes(mv[pos:pos + 4]) == ZIP_LOCAL and pos + 30 <= len(mv):
@@ -196,7 +256,7 @@ def _zip_streams(mv: memoryview):
             got = _inflate(mv, start)
             if got is None:
                 return
-            yield start, got[1], got[0], ((DEFLATE, 6, 8),)
+            yield _Candidate(start, got[1], got[0], mv[start:start + got[1]], ((DEFLATE, 6, 8),))
             end = start + got[1]
         elif flags & 8 or csize == 0xFFFFFFFF:  # a size only after the data (or in zip64 fields)
             return
@@ -207,6 +267,41 @@ def _zip_streams(mv: memoryview):
         if end > len(mv):
             return
         pos = end
+
+
+def _png_streams(mv: memoryview):
+    """The zlib stream of a PNG image, held in its run of IDAT chunks (all of one size but the last,
+    each with a right CRC). libpng writes with strategy Z_FILTERED, other tools with the default;
+    the window bits and level class come from the zlib header."""
+    pos = 8
+    while pos + 12 <= len(mv):
+        n, kind = struct.unpack_from(">I4s", mv, pos)
+        if kind == b"IDAT":
+            break
+        pos += 12 + n
+    else:
+        return
+    start, sizes, parts = pos, [], []
+    while pos + 12 <= len(mv):
+        n, kind = struct.unpack_from(">I4s", mv, pos)
+        if kind != b"IDAT" or pos + 12 + n > len(mv):
+            break
+        body = mv[pos + 4:pos + 8 + n]
+        if zlib.crc32(body) != struct.unpack_from(">I", mv, pos + 8 + n)[0]:
+            return
+        sizes.append(n)
+        parts.append(body[4:])
+        pos += 12 + n
+    z = b"".join(parts)
+    if (len(z) < 7 or z[0] & 0x0F != 8 or z[0] >> 4 > 7 or z[1] & 0x20 or (z[0] << 8 | z[1]) % 31
+            or any(n != sizes[0] for n in sizes[:-1]) or not 0 < sizes[-1] <= sizes[0] or sizes[0] < MIN_CHUNK):
+        return
+    got = _inflate(memoryview(z), 2)
+    if got is None or got[1] != len(z) - 6 or struct.unpack(">I", z[-4:])[0] != zlib.adler32(got[0]):
+        return
+    level = {0: 1, 1: 5, 2: 6, 3: 9}[z[1] >> 6]
+    yield _Candidate(start, pos - start, got[0], memoryview(z)[2:-4], ((DEFLATE, level, 8), (DEFLATE, level, 9)),
+                     PNG_IDAT, (z[0] >> 4) + 8, (deflate.FILTERED, deflate.DEFAULT), z[:2], sizes[0])
 
 
 def split(data: bytes) -> tuple[Table, bytes] | None:
@@ -224,23 +319,36 @@ def split(data: bytes) -> tuple[Table, bytes] | None:
             parts.append(mv[raw_from:end])
         raw_from = end
 
-    streams = _gzip_streams(mv) if bytes(mv[:3]) == GZIP_MAGIC else _zip_streams(mv)
+    head = bytes(mv[:8])
+    streams = (_gzip_streams(mv) if head[:3] == GZIP_MAGIC else _png_streams(mv) if head == PNG_SIGNATURE
+               else _zip_streams(mv))
     grown = 0
-    for start, used, inflated, prefer in streams:
-        grown += len(inflated) - used
+    for c in streams:
+        grown += len(c.inflated) - c.size
         if len(segs) >= MAX_SEGMENTS - 2 or len(data) + grown > MAX_EXPANDED:
             break
-        params = deflate.find_params(inflated, mv[start:start + used], prefer) if used >= MIN_DEFLATED else None
-        if params is not None:
-            impl, level, mem, wbits = params
-            raw_until(start)
-            segs.append(Segment(impl, used, len(inflated), level, mem, wbits))
-            parts.append(inflated)
-            raw_from = start + used
+        if len(c.deflated) < MIN_DEFLATED:
+            continue
+        found = deflate.find_params(c.inflated, c.deflated, c.prefer, c.wbits, c.strategies)
+        if found is None:
+            continue
+        impl, level, mem, wbits, strategy = found
+        if c.kind == PNG_IDAT and (impl != DEFLATE or _zlib_header(level, wbits, strategy) != c.header):
+            continue
+        raw_until(c.start)
+        segs.append(Segment(c.kind or impl, c.size, len(c.inflated), level, mem, wbits, strategy, c.chunk))
+        parts.append(c.inflated)
+        raw_from = c.start + c.size
     if not any(s.kind != RAW for s in segs):
         return None
     raw_until(len(data))
-    return Table(tuple(segs), len(data), zlib.crc32(data)), b"".join(parts)
+    table, expanded = Table(tuple(segs), len(data), zlib.crc32(data)), b"".join(parts)
+    rebuilt = Rebuilder(table)  # what a reader will do: the table is only written if it rebuilds the input
+    try:
+        same = b"".join(rebuilt.feed(expanded) + rebuilt.finish()) == data
+    except (CorruptError, ValueError):
+        same = False
+    return (table, expanded) if same else None
 
 
 class Rebuilder:
@@ -280,7 +388,7 @@ class Rebuilder:
             s = segs[self.k]
             if s.kind != RAW:
                 data, self.buf = bytes(self.buf), bytearray()
-                d = deflate.deflate(data, s.level, s.mem_level, s.wbits, s.kind)
+                d = rebuild_segment(s, data)
                 del data
                 if len(d) != s.size:
                     raise CorruptError(f"corrupt stream: segment {self.k} deflates to {len(d)} bytes, the table "

@@ -13,7 +13,8 @@ v9: the v8 cases with --mix auto's binary frames at mix preset 12 (column contex
 (PGM, PPM, BMP) under --mix auto (mix preset 11, the raster stack).
 v10: the v9 cases + gzip files under --mix auto (deflate segments, header flag bit 4): members at
 zlib levels 9 and 1 (memLevel 9), one made by GNU gzip -1 (the `gzip` program must be installed
-to make the folder), one that stays raw (flushed mid-stream), trailing bytes.
+to make the folder), one that stays raw (flushed mid-stream), trailing bytes; a PNG image as libpng
+writes it (zlib level 6, Z_FILTERED, IDAT chunks of 1024 bytes).
 dict1: a dictionary file (format LMZD 1) and records coded with it (``make_golden.py dict1``).
 
 Each case is a small input (committed beside its stream as NAME.raw) and the Compressor options
@@ -79,7 +80,27 @@ def inputs() -> dict[str, bytes]:
             **_images(rng), "tar": _member(b"a.csv", rows[:1500]) + _member(b"b.txt", text[:900]) + bytes(1024),
             # v10: gzip members (deflate segments)
             "gzip": _gzip(rows + text[:1500], 9, 8) + _gzip(text, 1, 9) + _gnu_gzip(rows * 8 + text, 1)
-            + _gzip(rows, 9, 8, flush=700) + b"tail\n"}
+            + _gzip(rows, 9, 8, flush=700) + b"tail\n", "png": _png(rng)}
+
+
+def _png(rng) -> bytes:
+    """An RGB PNG as libpng writes it: rows with filter bytes (none, Sub), one zlib stream (level 6,
+    Z_FILTERED) cut into IDAT chunks of 1024 bytes."""
+    y, x = np.mgrid[0:40, 0:48]
+    rgb = (np.stack([x * 4 + y, y * 5, 250 - x * 3], axis=2) + rng.integers(0, 7, (40, 48, 3))).astype(np.uint8)
+    rows = b""
+    for r in range(40):
+        line = rgb[r].tobytes()
+        rows += b"\0" + line if r % 2 else b"\1" + bytes((line[i] - (line[i - 3] if i >= 3 else 0)) & 255
+                                                         for i in range(len(line)))
+    c = zlib.compressobj(6, zlib.DEFLATED, 15, 8, zlib.Z_FILTERED)
+    z = c.compress(rows) + c.flush()
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 48, 40, 8, 2, 0, 0, 0))
+            + b"".join(chunk(b"IDAT", z[i:i + 1024]) for i in range(0, len(z), 1024)) + chunk(b"IEND", b""))
 
 
 def _gnu_gzip(data: bytes, level: int) -> bytes:
@@ -157,6 +178,7 @@ CASES = {
     "binary-auto": ("tar", dict(model="text", mix="auto")),
     # v10: gzip members coded as the data they hold (deflate segments)
     "gzip-auto": ("gzip", dict(model="text", mix="auto")),
+    "png-auto": ("png", dict(model="text", mix="auto")),
 }
 
 
