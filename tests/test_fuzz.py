@@ -32,7 +32,13 @@ def streams(fake_model):
         "model-v2": api.compress(data, model=fake_model, mix="off", lanes=3, frame_size=600),
         "mix-v2": api.compress(data, model=fake_model, mix="on", lanes=2, frame_size=700, mix_params=SMALL),
     }
-    return data, out
+    # a gzip file under --mix auto: a segment table in the header (deflate segments), frames of 1500 bytes
+    c = zlib.compressobj(9, zlib.DEFLATED, -15)
+    gz = (b"\x1f\x8b\x08\x00" + bytes(6) + c.compress(data * 3) + c.flush()
+          + struct.pack("<II", zlib.crc32(data * 3), 3 * len(data)))
+    out["segments-v2"] = api.compress(gz, model=fake_model, frame_size=1500)
+    assert ct.read_header(out["segments-v2"]).segments is not None
+    return data, out, gz
 
 
 def _fix_header_crc(b: bytes) -> bytes:
@@ -76,9 +82,10 @@ def _mutations(blob: bytes, rng: random.Random):
         yield kind, bytes(b)
 
 
-@pytest.mark.parametrize("name", ["model-v2", "mix-v2", "golden-v1"])
+@pytest.mark.parametrize("name", ["model-v2", "mix-v2", "segments-v2", "golden-v1"])
 def test_fuzz_decoder(name, streams, fake_model):
-    data, out = streams
+    data, out, gz = streams
+    data = gz if name == "segments-v2" else data
     if name == "golden-v1":  # a version-1 stream made by the shipped text model (model only)
         from pathlib import Path
 
