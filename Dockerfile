@@ -8,11 +8,15 @@ ARG ORT=onnxruntime
 WORKDIR /opt/lmz
 COPY pyproject.toml README.md ./
 COPY lmz lmz
-RUN pip install --no-cache-dir numpy typer rich "${ORT}" \
+# numba: the compiled predictor stack and deflate (pinned as in pyproject.toml: the bits must not move).
+# The check below also fills numba's cache in site-packages (text, binary and deflate kernels), so
+# that a container's first run does not compile them.
+RUN pip install --no-cache-dir numpy "numba==0.68.1" typer rich "${ORT}" \
  && pip install --no-cache-dir --no-deps . \
  && rm -f /usr/local/bin/lmz-export /usr/local/bin/lmz-train \
  && rm -rf /opt/lmz \
- && python -c "import lmz; d = b'lmz image check ' * 64; assert lmz.decompress(lmz.compress(d)) == d" \
+ && python -c "import gzip, lmz; d = b'lmz image check ' * 64; assert lmz.decompress(lmz.compress(d)) == d; \
+g = gzip.compress(d * 8 + bytes(range(256)) * 8); assert lmz.decompress(lmz.compress(g)) == g" \
  && lmz-run --help > /dev/null
 WORKDIR /data
 ENTRYPOINT ["lmz-run"]
