@@ -344,3 +344,12 @@ def test_png_round_trip_through_the_api(tiny_paths):
     blob = api.Compressor(tiny_paths[1]).compress(png)
     assert lmz.read_header(blob).segments.segments[1].kind == segments.PNG_IDAT
     assert lmz.decompress(blob, model=tiny_paths[1]) == png
+
+
+def test_largest_table_fits_a_header():
+    big = Segment(segments.PNG_IDAT, deflate.bound(segments.MAX_INFLATED), segments.MAX_INFLATED, 9, 9, 15,
+                  deflate.FILTERED, (1 << 31) - 1)
+    segs = (big,) * segments.MAX_SEGMENTS
+    table = Table(segs, sum(s.size for s in segs), 0)
+    assert len(table.pack()) <= segments.MAX_TABLE
+    assert ct.read_header(ct.Header("ab" * 8, "m", segments=table).pack()).segments == table
