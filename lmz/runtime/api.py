@@ -330,10 +330,10 @@ class Compressor(_Workers):
             self.progress = progress
 
     def _segments(self, ifh: BinaryIO, size: int | None):
-        """(segment table or None, the stream to code, its size): a gzip, zip or PNG input of at most
-        MAX_INPUT bytes is read whole and split into raw and deflate segments."""
+        """(segment table or None, the stream to code, its size): a gzip, zip, PNG or JPEG input of at
+        most MAX_INPUT bytes is read whole and split into raw and deflate (or JPEG) segments."""
         head = _read_full(ifh, 8)
-        if not segments.may_hold_deflate(head):
+        if not segments.may_hold_segments(head):
             return None, _Prefixed(head, ifh), size
         data = head + _read_full(ifh, segments.MAX_INPUT + 1 - len(head))
         if len(data) > segments.MAX_INPUT:

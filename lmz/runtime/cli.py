@@ -644,10 +644,12 @@ def _list_one(ctx: Ctx, inp: Optional[str]) -> None:
             print(f"  frames coded with their own stack ({what}): {count}")
         if h.segments is not None:
             t = h.segments
-            print(f"  deflate segments: {t.deflated} of {len(t.segments)} segments inflated, the frames hold "
+            print(f"  segments: {t.deflated} of {len(t.segments)} segments expanded, the frames hold "
                   f"{info['coded_size']} bytes")
             for s in t.segments:
-                if s.kind != segments.RAW:
+                if s.kind == segments.JPEG_SCAN:
+                    print(f"    {s.size} JPEG bytes <- {s.coded} (its DCT coefficients and {s.head} header bytes)")
+                elif s.kind != segments.RAW:
                     print(f"    {s.size} deflated bytes <- {s.coded} ({segments.IMPLEMENTATIONS[s.kind]} level "
                           f"{s.level}, memLevel {s.mem_level}, window bits {s.wbits})")
 

@@ -1,4 +1,4 @@
-"""Deflate segments (header flag bit 4): a gzip, zip or PNG file coded as the data it holds.
+"""Segments (header flag bit 4): a gzip, zip, PNG or JPEG file coded as the data it holds.
 
 Deflated bytes look random to every model, so lmz, like xz and zpaq, could only store a .tar.gz,
 a zip archive (.whl, .jar, .docx) or a PNG image. Instead the writer cuts the input into segments:
@@ -9,6 +9,13 @@ per-block decisions (the tarball inside is text and binary blocks); the segment 
 says how to rebuild the original. The reader streams the frames' bytes through a
 :class:`Rebuilder`, which passes raw segments on and deflates each inflated segment again when it
 is complete.
+
+A baseline JPEG image is the same idea with Huffman coding in place of deflate (kind JPEG_SCAN,
+``jpeg.py``): the segment runs from the file's start to the end of its scan, and its expanded bytes
+are the scan's quantised DCT coefficients laid out as an 8-bit gray image (a PGM, so the frames code
+it with the raster stack's 2-D contexts: the same frequency in the neighbouring blocks), followed
+by the file's header bytes up to the scan (``head`` bytes, recorded in the table). Rebuilding
+Huffman-codes the coefficients again with the file's own tables.
 
 Three layouts are looked at: gzip members from the start of the input, one after another (as
 ``cat a.gz b.gz`` makes them); a zip archive's entries from its start, one after another
@@ -26,13 +33,14 @@ import struct
 import zlib
 from dataclasses import dataclass
 
-from . import deflate
+from . import deflate, jpeg
 from .errors import ChecksumError, CorruptError, FormatError
 
-__all__ = ["Segment", "Table", "Rebuilder", "split", "may_hold_deflate", "MAX_INFLATED", "MAX_SEGMENTS"]
+__all__ = ["Segment", "Table", "Rebuilder", "split", "may_hold_segments", "MAX_INFLATED", "MAX_SEGMENTS"]
 
-RAW, DEFLATE, GNU_DEFLATE, PNG_IDAT = 0, deflate.ZLIB, deflate.GNU, 3  # segment kinds (docs/FORMAT.md)
-IMPLEMENTATIONS = {DEFLATE: "zlib", GNU_DEFLATE: "GNU gzip", PNG_IDAT: "zlib in PNG IDAT chunks"}
+RAW, DEFLATE, GNU_DEFLATE, PNG_IDAT, JPEG_SCAN = 0, deflate.ZLIB, deflate.GNU, 3, 4  # segment kinds (docs/FORMAT.md)
+IMPLEMENTATIONS = {DEFLATE: "zlib", GNU_DEFLATE: "GNU gzip", PNG_IDAT: "zlib in PNG IDAT chunks",
+                   JPEG_SCAN: "baseline JPEG, Huffman"}
 MIN_CHUNK = 256  # PNG_IDAT: the shortest IDAT chunk size recorded (framing costs 12 bytes a chunk)
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 MAX_SEGMENTS = 4096
@@ -41,14 +49,16 @@ MAX_INPUT = 1 << 28  # the writer reads a gzip, zip or PNG input whole up to thi
 MAX_EXPANDED = 1 << 29  # the writer holds the input and the expanded data: later streams stay raw
 MIN_DEFLATED = 64  # smaller deflate streams stay raw (a table entry costs about 8 bytes)
 MAX_TABLE = 10 + 10 + 4 + MAX_SEGMENTS * (1 + 4 + 10 + 10 + 10)  # the table's largest encoding
+MAX_JPEG_HEAD = 1 << 20  # JPEG_SCAN: the most header bytes (markers before the scan: EXIF, ICC, tables)
 GZIP_MAGIC = b"\x1f\x8b\x08"
+JPEG_MAGIC = b"\xff\xd8\xff"
 ZIP_LOCAL = b"PK\x03\x04"
 ZIP_DESCRIPTOR = b"PK\x07\x08"
 
 
 @dataclass(frozen=True)
 class Segment:
-    kind: int  # RAW, DEFLATE, GNU_DEFLATE or PNG_IDAT
+    kind: int  # RAW, DEFLATE, GNU_DEFLATE, PNG_IDAT or JPEG_SCAN
     size: int  # its bytes in the original
     coded: int  # its bytes in the expanded data the frames code (RAW: size; deflated: the inflated length)
     level: int = 0  # deflated: the parameters that reproduce it
@@ -56,6 +66,21 @@ class Segment:
     wbits: int = 0
     strategy: int = 0  # deflate.DEFAULT or FILTERED
     chunk: int = 0  # PNG_IDAT: the data bytes of every IDAT chunk but the last
+    head: int = 0  # JPEG_SCAN: the header bytes, at the end of its expanded bytes
+
+
+def _rebuild_jpeg(s: Segment, data: bytes) -> bytes:
+    head = data[len(data) - s.head:]
+    h = jpeg.parse(head)
+    if h is None or h.end != len(head):
+        raise CorruptError("corrupt stream: a JPEG segment's header is not a baseline JPEG's up to its scan")
+    coef = jpeg.unplanes(h, memoryview(data)[:len(data) - s.head])
+    if coef is None:
+        raise CorruptError("corrupt stream: a JPEG segment's coefficients do not fit its header")
+    scan = jpeg.encode(coef, h, s.size - s.head)
+    if scan is None:
+        raise CorruptError("corrupt stream: a JPEG segment's coefficients have no Huffman code")
+    return head + scan
 
 
 def _zlib_header(level: int, wbits: int, strategy: int) -> bytes:
@@ -75,13 +100,18 @@ def _idat_chunks(z: bytes, chunk: int) -> bytes:
 
 
 def _max_size(kind: int, coded: int, chunk: int) -> int:
-    """The most original bytes a deflated segment of `coded` inflated bytes can rebuild to."""
+    """The most original bytes a deflated segment of `coded` inflated bytes can rebuild to (JPEG:
+    a block of 64 coded bytes is at most 64 codes of 27 bits, each byte stuffed, and a restart marker)."""
+    if kind == JPEG_SCAN:
+        return 7 * coded + 16
     n = deflate.bound(coded)
     return n if kind != PNG_IDAT else n + 6 + 12 * -(-(n + 6) // chunk)
 
 
 def rebuild_segment(s: Segment, data: bytes) -> bytes:
     """The original bytes of the deflated segment `s` from its inflated bytes."""
+    if s.kind == JPEG_SCAN:
+        return _rebuild_jpeg(s, data)
     d = deflate.deflate(data, s.level, s.mem_level, s.wbits, DEFLATE if s.kind == PNG_IDAT else s.kind, s.strategy)
     if s.kind != PNG_IDAT:
         return d
@@ -107,9 +137,10 @@ class Table:
     def memory(self) -> int:
         """Bytes the reader holds for the largest deflate segment: its inflated bytes (twice while
         they are handed over), the deflater's output and its copies (PNG: with its zlib wrapper and
-        IDAT chunks), window, hash and symbol tables."""
-        worst = max((2 * s.coded + deflate.bound(s.coded) + 3 * s.size for s in self.segments if s.kind != RAW),
-                    default=0)
+        IDAT chunks), window, hash and symbol tables; JPEG: the coefficients as 64-bit integers and
+        their working copies (32 bytes per coded byte) and the Huffman coder's output."""
+        worst = max(((2 * s.coded + deflate.bound(s.coded) if s.kind != JPEG_SCAN else 34 * s.coded) + 3 * s.size
+                     for s in self.segments if s.kind != RAW), default=0)
         return worst + (8 << 20) if worst else 0
 
     def pack(self) -> bytes:
@@ -117,6 +148,8 @@ class Table:
         for s in self.segments:
             if s.kind == RAW:
                 out += bytes([RAW]) + _varint(s.size)
+            elif s.kind == JPEG_SCAN:
+                out += bytes([JPEG_SCAN]) + _varint(s.head) + _varint(s.coded) + _varint(s.size)
             else:
                 out += bytes([s.kind, s.level, s.mem_level, s.wbits, s.strategy])
                 out += _varint(s.chunk) if s.kind == PNG_IDAT else b""
@@ -139,6 +172,13 @@ class Table:
                 if s < 1:
                     raise FormatError(f"corrupt header (raw segment {i} is empty)")
                 segs.append(Segment(RAW, s, s))
+            elif kind == JPEG_SCAN:
+                head, coded, s = r.varint("JPEG header size"), r.varint("coefficient bytes"), r.varint("JPEG size")
+                if not (4 <= head <= min(coded, MAX_JPEG_HEAD) and coded <= MAX_INFLATED
+                        and head < s <= _max_size(kind, coded, 0)):
+                    raise FormatError(f"corrupt header (segment {i}: a JPEG of {s} bytes from {coded} bytes, "
+                                      f"{head} of them its header)")
+                segs.append(Segment(kind, s, coded, head=head))
             elif kind in IMPLEMENTATIONS:
                 level, mem, wbits = r.u8("deflate level"), r.u8("deflate memLevel"), r.u8("deflate window bits")
                 strategy = r.u8("deflate strategy")
@@ -171,9 +211,9 @@ def _varint(v: int) -> bytes:
             return bytes(out)
 
 
-def may_hold_deflate(head: bytes) -> bool:
-    """Whether an input starting with these 8 bytes is a gzip file, a zip archive or a PNG image."""
-    return head[:3] == GZIP_MAGIC or head[:4] == ZIP_LOCAL or head[:8] == PNG_SIGNATURE
+def may_hold_segments(head: bytes) -> bool:
+    """Whether an input starting with these 8 bytes is a gzip file, a zip archive, a PNG or a JPEG image."""
+    return head[:3] in (GZIP_MAGIC, JPEG_MAGIC) or head[:4] == ZIP_LOCAL or head[:8] == PNG_SIGNATURE
 
 
 def _gzip_body(data: memoryview, pos: int) -> int | None:
@@ -304,9 +344,23 @@ def _png_streams(mv: memoryview):
                      PNG_IDAT, (z[0] >> 4) + 8, (deflate.FILTERED, deflate.DEFAULT), z[:2], sizes[0])
 
 
+def _jpeg_segment(data: bytes) -> tuple[Segment, bytes] | None:
+    """The JPEG_SCAN segment of a baseline JPEG image (from its start to the end of its scan) and its
+    expanded bytes, or None."""
+    h = jpeg.parse(data)
+    if h is None or h.end > MAX_JPEG_HEAD or jpeg.coded_size(h) > MAX_INFLATED:
+        return None
+    got = jpeg.decode(data, h)
+    planes = None if got is None else jpeg.planes(h, got[0])
+    if planes is None or len(planes) + h.end > MAX_INFLATED:
+        return None
+    coded = planes + data[:h.end]
+    return Segment(JPEG_SCAN, got[1], len(coded), head=h.end), coded
+
+
 def split(data: bytes) -> tuple[Table, bytes] | None:
-    """The segment table of `data` and its expanded bytes, or None when no deflate stream of it is
-    reproduced (then nothing is gained)."""
+    """The segment table of `data` and its expanded bytes, or None when no deflate stream or JPEG scan
+    of it is reproduced (then nothing is gained)."""
     mv = memoryview(data)
     segs: list[Segment] = []
     parts: list = []
@@ -320,7 +374,14 @@ def split(data: bytes) -> tuple[Table, bytes] | None:
         raw_from = end
 
     head = bytes(mv[:8])
-    streams = (_gzip_streams(mv) if head[:3] == GZIP_MAGIC else _png_streams(mv) if head == PNG_SIGNATURE
+    if head[:3] == JPEG_MAGIC:
+        got = _jpeg_segment(data)
+        if got is None:
+            return None
+        segs.append(got[0])
+        parts.append(got[1])
+        raw_from = got[0].size
+    streams = () if head[:3] == JPEG_MAGIC else (_gzip_streams(mv) if head[:3] == GZIP_MAGIC else _png_streams(mv) if head == PNG_SIGNATURE
                else _zip_streams(mv))
     grown = 0
     for c in streams:
