@@ -15,6 +15,9 @@ v10: the v9 cases + gzip files under --mix auto (deflate segments, header flag b
 zlib levels 9 and 1 (memLevel 9), one made by GNU gzip -1 (the `gzip` program must be installed
 to make the folder), one that stays raw (flushed mid-stream), trailing bytes; a PNG image as libpng
 writes it (zlib level 6, Z_FILTERED, IDAT chunks of 1024 bytes).
+v11: the v10 cases + baseline JPEG images under --mix auto (JPEG segments, kind 4: the scan coded as
+its DCT coefficients): a 4:2:0 colour one with restart markers and trailing bytes after EOI, a
+gray one with optimised Huffman tables (both written by Pillow's libjpeg when the folder is made).
 dict1: a dictionary file (format LMZD 1) and records coded with it (``make_golden.py dict1``).
 
 Each case is a small input (committed beside its stream as NAME.raw) and the Compressor options
@@ -80,7 +83,23 @@ def inputs() -> dict[str, bytes]:
             **_images(rng), "tar": _member(b"a.csv", rows[:1500]) + _member(b"b.txt", text[:900]) + bytes(1024),
             # v10: gzip members (deflate segments)
             "gzip": _gzip(rows + text[:1500], 9, 8) + _gzip(text, 1, 9) + _gnu_gzip(rows * 8 + text, 1)
-            + _gzip(rows, 9, 8, flush=700) + b"tail\n", "png": _png(rng)}
+            + _gzip(rows, 9, 8, flush=700) + b"tail\n", "png": _png(rng),
+            # v11: baseline JPEG images (JPEG segments)
+            **_jpegs(rng)}
+
+
+def _jpegs(rng) -> dict[str, bytes]:
+    import io
+
+    from PIL import Image
+
+    y, x = np.mgrid[0:44, 0:52]
+    rgb = np.stack([x * 4 + y, y * 5 + 20 * np.sin(x / 3.0), 250 - x * 3], axis=2) + rng.integers(0, 9, (44, 52, 3))
+    im = Image.fromarray(rgb.clip(0, 255).astype(np.uint8), "RGB")
+    a, b = io.BytesIO(), io.BytesIO()
+    im.save(a, "JPEG", quality=85, subsampling=2, restart_marker_blocks=4)
+    im.convert("L").save(b, "JPEG", quality=92, optimize=True)
+    return {"jpeg": a.getvalue() + b"after EOI\n", "jpeg-gray": b.getvalue()}
 
 
 def _png(rng) -> bytes:
@@ -179,6 +198,9 @@ CASES = {
     # v10: gzip members coded as the data they hold (deflate segments)
     "gzip-auto": ("gzip", dict(model="text", mix="auto")),
     "png-auto": ("png", dict(model="text", mix="auto")),
+    # v11: baseline JPEG images coded as their DCT coefficients (JPEG segments)
+    "jpeg-auto": ("jpeg", dict(model="text", mix="auto")),
+    "jpeg-gray-auto": ("jpeg-gray", dict(model="text", mix="auto")),
 }
 
 
