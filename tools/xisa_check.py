@@ -155,6 +155,21 @@ def prepare(d: Path, extra: list[str]):
     files["table.csv.gz.mix-auto.lmz"] = {"mix": "auto", "sha256": hashlib.sha256(blob).hexdigest(),
                                           "input": "table.csv.gz", "segments": api.read_header(blob).segments is not None}
     (d / "table.csv.gz.mix-auto.lmz").write_bytes(blob)
+    # --mix auto on a baseline JPEG (4:2:0, restart markers; written by Pillow's libjpeg here): coded
+    # as its DCT coefficients, so decoding Huffman-codes them again (runtime/jpeg.py) on every CPU
+    from PIL import Image
+
+    yy, xx = np.mgrid[0:48, 0:64]
+    rgb = np.stack([xx * 3 + yy, yy * 4 + (xx * yy) % 17, 230 - xx * 2], axis=2)
+    rgb = rgb + np.random.default_rng(5).integers(0, 12, (48, 64, 3))
+    buf = io.BytesIO()
+    Image.fromarray(rgb.clip(0, 255).astype(np.uint8), "RGB").save(buf, "JPEG", quality=88, restart_marker_blocks=5)
+    (d / "photo.jpg").write_bytes(buf.getvalue())
+    blob = api.compress(buf.getvalue(), model=tiny, mix="auto", lanes=3)
+    assert api.read_header(blob).segments is not None, "the JPEG was not coded as its coefficients"
+    files["photo.jpg.mix-auto.lmz"] = {"mix": "auto", "sha256": hashlib.sha256(blob).hexdigest(), "input": "photo.jpg",
+                                       "segments": True}
+    (d / "photo.jpg.mix-auto.lmz").write_bytes(blob)
     # records files: the sample's lines as independent records (model only, one lane each), and the
     # same lines coded with a dictionary (the model-free stack primed on part of the table and text;
     # small tables, so that copying the primed state per record stays cheap under emulation)
