@@ -120,7 +120,7 @@ def test_table_fields_checked():
     bad = {
         "head too small": Segment(JPEG_SCAN, 3000, 10000, head=3),
         "head above coded": Segment(JPEG_SCAN, 3000, 500, head=600),
-        "head too large": Segment(JPEG_SCAN, 1 << 22, 1 << 21, head=segments.MAX_JPEG_HEAD + 1),
+        "head too large": Segment(JPEG_SCAN, 1 << 22, 1 << 21, head=segments.MAX_HEAD + 1),
         "size not above head": Segment(JPEG_SCAN, 600, 10000, head=600),
         "size beyond bound": Segment(JPEG_SCAN, 70016 + 1, 10000, head=600),
         "coded too large": Segment(JPEG_SCAN, 3000, segments.MAX_INFLATED + 1, head=600),

@@ -298,7 +298,8 @@ def test_zip_round_trip_through_the_api(tiny_paths):
     assert lmz.decompress(blob, model=tiny_paths[1]) == arc
 
 
-def _png(level: int = 6, strategy: int = zlib.Z_FILTERED, chunk: int = 8192, mem: int = 8, crc_ok: bool = True) -> bytes:
+def _png(level: int = 6, strategy: int = zlib.Z_FILTERED, chunk: int = 8192, mem: int = 8, crc_ok: bool = True,
+         interlace: int = 0) -> bytes:
     """A 60x50 RGB PNG as libpng writes it: rows with a filter byte, one zlib stream cut into IDAT
     chunks of `chunk` bytes."""
     rng = np.random.default_rng(11)
@@ -313,7 +314,7 @@ def _png(level: int = 6, strategy: int = zlib.Z_FILTERED, chunk: int = 8192, mem
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", crc)
 
     idat = b"".join(chunk_(b"IDAT", z[i:i + chunk]) for i in range(0, len(z), chunk))
-    return (segments.PNG_SIGNATURE + chunk_(b"IHDR", struct.pack(">IIBBBBB", 60, 50, 8, 2, 0, 0, 0))
+    return (segments.PNG_SIGNATURE + chunk_(b"IHDR", struct.pack(">IIBBBBB", 60, 50, 8, 2, 0, 0, interlace))
             + chunk_(b"tEXt", b"Software\0lmz tests") + idat + chunk_(b"IEND", b""))
 
 
@@ -322,10 +323,30 @@ def _png(level: int = 6, strategy: int = zlib.Z_FILTERED, chunk: int = 8192, mem
 def test_png(level, strategy, chunk, mem):
     png = _png(level, strategy, chunk, mem)
     table, expanded = segments.split(png)
-    [seg] = [s for s in table.segments if s.kind != RAW]
-    assert seg.kind == segments.PNG_IDAT and seg.chunk <= chunk and seg.coded == 50 * 181  # one chunk: its size
+    seg = table.segments[0]  # the PNG up to its last IDAT chunk, coded as its pixels; IEND raw
+    assert [s.kind for s in table.segments] == [segments.PNG_PIXELS, RAW] and table.segments[1].size == 12
+    assert seg.chunk <= chunk and seg.head == png.index(b"IDAT") - 4
+    pam = b"P7\nWIDTH 60\nHEIGHT 50\nDEPTH 3\nMAXVAL 255\nENDHDR\n"
+    assert expanded == pam + png_pixels(png) + bytes(50) + png[:seg.head] + png[-12:]
     assert Table.read(ct.Reader(table.pack())) == table
     assert _rebuild(table, expanded, 777) == png
+    # an interlaced image keeps its filtered rows (kind PNG_IDAT)
+    png = _png(level, strategy, chunk, mem, interlace=1)
+    table, expanded = segments.split(png)
+    [seg] = [s for s in table.segments if s.kind != RAW]
+    assert seg.kind == segments.PNG_IDAT and seg.chunk <= chunk and seg.coded == 50 * 181  # one chunk: its size
+    assert _rebuild(table, expanded, 777) == png
+
+
+def png_pixels(png: bytes) -> bytes:
+    """The RGB pixels of a PNG made by _png (its rows have filter type None)."""
+    pos, z = 8, b""
+    while pos < len(png):
+        n, kind = struct.unpack_from(">I4s", png, pos)
+        z += png[pos + 8:pos + 8 + n] if kind == b"IDAT" else b""
+        pos += 12 + n
+    rows = zlib.decompress(z)
+    return b"".join(rows[r * 181 + 1:(r + 1) * 181] for r in range(50))
 
 
 def test_png_that_stays_raw():
@@ -342,13 +363,13 @@ def test_png_that_stays_raw():
 def test_png_round_trip_through_the_api(tiny_paths):
     png = _png()
     blob = api.Compressor(tiny_paths[1]).compress(png)
-    assert lmz.read_header(blob).segments.segments[1].kind == segments.PNG_IDAT
+    assert lmz.read_header(blob).segments.segments[0].kind == segments.PNG_PIXELS
     assert lmz.decompress(blob, model=tiny_paths[1]) == png
 
 
 def test_largest_table_fits_a_header():
-    big = Segment(segments.PNG_IDAT, deflate.bound(segments.MAX_INFLATED), segments.MAX_INFLATED, 9, 9, 15,
-                  deflate.FILTERED, (1 << 31) - 1)
+    big = Segment(segments.PNG_PIXELS, deflate.bound(segments.MAX_INFLATED) + segments.MAX_HEAD, segments.MAX_INFLATED,
+                  9, 9, 15, deflate.FILTERED, (1 << 31) - 1, segments.MAX_HEAD)
     segs = (big,) * segments.MAX_SEGMENTS
     table = Table(segs, sum(s.size for s in segs), 0)
     assert len(table.pack()) <= segments.MAX_TABLE

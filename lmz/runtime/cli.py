@@ -649,6 +649,9 @@ def _list_one(ctx: Ctx, inp: Optional[str]) -> None:
             for s in t.segments:
                 if s.kind == segments.JPEG_SCAN:
                     print(f"    {s.size} JPEG bytes <- {s.coded} (its DCT coefficients and {s.head} header bytes)")
+                elif s.kind == segments.PNG_PIXELS:
+                    print(f"    {s.size} PNG bytes <- {s.coded} (its pixels, row filters and {s.head} header bytes; "
+                          f"zlib level {s.level}, memLevel {s.mem_level}, window bits {s.wbits})")
                 elif s.kind != segments.RAW:
                     print(f"    {s.size} deflated bytes <- {s.coded} ({segments.IMPLEMENTATIONS[s.kind]} level "
                           f"{s.level}, memLevel {s.mem_level}, window bits {s.wbits})")

@@ -1,6 +1,8 @@
 """The geometry of raster image files at the start of a block, for the raster stack (mix preset 11,
 ``lmz/runtime/stack/raster.py``): binary PGM and PPM (P5, P6, comments allowed; with maxval above
-255 each 16-bit sample is two bytes, big-endian, taken as two channels of the pixel) and
+255 each 16-bit sample is two bytes, big-endian, taken as two channels of the pixel), PAM (P7:
+WIDTH, HEIGHT, DEPTH, MAXVAL, optional TUPLTYPE lines, ENDHDR; any depth, so gray + alpha and
+RGBA too; a PNG's pixels are coded as one, ``png.py``) and
 uncompressed BMP (8, 24 or 32 bits per pixel; rows padded to 4 bytes, stored bottom-up, which
 changes nothing for the contexts: the row before in the file is the one "above").
 
@@ -32,6 +34,8 @@ def extent(raw: bytes) -> tuple[list[int], int] | None:
     `raw` (which may hold only the first part of the file), or None."""
     if raw[:2] in (b"P5", b"P6"):
         g = _pnm(raw)
+    elif raw[:3] == b"P7\n":
+        g = _pam(raw)
     elif raw[:2] == b"BM":
         g = _bmp(raw)
     else:
@@ -78,6 +82,27 @@ def _pnm(raw: bytes):
         return None
     ch = (1 if raw[:2] == b"P5" else 3) * (1 if maxval <= 255 else 2)  # 16-bit samples: two bytes, as two channels
     return width * ch, ch, i + 1, height
+
+
+def _pam(raw: bytes):
+    """Netpbm PAM: ``P7``, then lines of ``NAME value`` up to ``ENDHDR`` (# comments allowed)."""
+    end = raw.find(b"ENDHDR\n", 0, 1024)
+    if end < 0:
+        return None
+    fields = {}
+    for line in raw[3:end].split(b"\n"):
+        parts = line.split()
+        if len(parts) == 2 and parts[0] in (b"WIDTH", b"HEIGHT", b"DEPTH", b"MAXVAL") and parts[1].isdigit():
+            fields[parts[0]] = int(parts[1][:10])
+        elif parts and parts[0] != b"TUPLTYPE" and not parts[0].startswith(b"#"):
+            return None
+    if len(fields) != 4:
+        return None
+    width, height, depth, maxval = (fields[k] for k in (b"WIDTH", b"HEIGHT", b"DEPTH", b"MAXVAL"))
+    if not (1 <= width and 1 <= height and 1 <= depth and 1 <= maxval <= 65535):
+        return None
+    ch = depth * (1 if maxval <= 255 else 2)
+    return width * ch, ch, end + 7, height
 
 
 def _bmp(raw: bytes):

@@ -33,14 +33,15 @@ import struct
 import zlib
 from dataclasses import dataclass
 
-from . import deflate, jpeg
+from . import deflate, jpeg, png
 from .errors import ChecksumError, CorruptError, FormatError
 
 __all__ = ["Segment", "Table", "Rebuilder", "split", "may_hold_segments", "MAX_INFLATED", "MAX_SEGMENTS"]
 
-RAW, DEFLATE, GNU_DEFLATE, PNG_IDAT, JPEG_SCAN = 0, deflate.ZLIB, deflate.GNU, 3, 4  # segment kinds (docs/FORMAT.md)
+RAW, DEFLATE, GNU_DEFLATE, PNG_IDAT, JPEG_SCAN, PNG_PIXELS = 0, deflate.ZLIB, deflate.GNU, 3, 4, 5  # kinds (docs/FORMAT.md)
 IMPLEMENTATIONS = {DEFLATE: "zlib", GNU_DEFLATE: "GNU gzip", PNG_IDAT: "zlib in PNG IDAT chunks",
-                   JPEG_SCAN: "baseline JPEG, Huffman"}
+                   JPEG_SCAN: "baseline JPEG, Huffman", PNG_PIXELS: "PNG pixels, filtered, zlib in IDAT chunks"}
+ZLIB_KINDS = (DEFLATE, PNG_IDAT, PNG_PIXELS)  # deflated with zlib's algorithm
 MIN_CHUNK = 256  # PNG_IDAT: the shortest IDAT chunk size recorded (framing costs 12 bytes a chunk)
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 MAX_SEGMENTS = 4096
@@ -48,8 +49,8 @@ MAX_INFLATED = 1 << 27  # a deflate segment's inflated bytes: the reader holds o
 MAX_INPUT = 1 << 28  # the writer reads a gzip, zip or PNG input whole up to this size (a larger one: as it is)
 MAX_EXPANDED = 1 << 29  # the writer holds the input and the expanded data: later streams stay raw
 MIN_DEFLATED = 64  # smaller deflate streams stay raw (a table entry costs about 8 bytes)
-MAX_TABLE = 10 + 10 + 4 + MAX_SEGMENTS * (1 + 4 + 10 + 10 + 10)  # the table's largest encoding
-MAX_JPEG_HEAD = 1 << 20  # JPEG_SCAN: the most header bytes (markers before the scan: EXIF, ICC, tables)
+MAX_TABLE = 10 + 10 + 4 + MAX_SEGMENTS * (1 + 4 + 10 + 10 + 10 + 10)  # the table's largest encoding
+MAX_HEAD = 1 << 20  # JPEG_SCAN, PNG_PIXELS: the most file header bytes (markers or chunks before the image data)
 GZIP_MAGIC = b"\x1f\x8b\x08"
 JPEG_MAGIC = b"\xff\xd8\xff"
 ZIP_LOCAL = b"PK\x03\x04"
@@ -65,8 +66,8 @@ class Segment:
     mem_level: int = 0
     wbits: int = 0
     strategy: int = 0  # deflate.DEFAULT or FILTERED
-    chunk: int = 0  # PNG_IDAT: the data bytes of every IDAT chunk but the last
-    head: int = 0  # JPEG_SCAN: the header bytes, at the end of its expanded bytes
+    chunk: int = 0  # PNG_IDAT, PNG_PIXELS: the data bytes of every IDAT chunk but the last
+    head: int = 0  # JPEG_SCAN, PNG_PIXELS: the file's header bytes, at the end of its expanded bytes
 
 
 def _rebuild_jpeg(s: Segment, data: bytes) -> bytes:
@@ -105,18 +106,36 @@ def _max_size(kind: int, coded: int, chunk: int) -> int:
     if kind == JPEG_SCAN:
         return 7 * coded + 16
     n = deflate.bound(coded)
-    return n if kind != PNG_IDAT else n + 6 + 12 * -(-(n + 6) // chunk)
+    return n if kind not in (PNG_IDAT, PNG_PIXELS) else n + 6 + 12 * -(-(n + 6) // chunk)
 
 
 def rebuild_segment(s: Segment, data: bytes) -> bytes:
     """The original bytes of the deflated segment `s` from its inflated bytes."""
     if s.kind == JPEG_SCAN:
         return _rebuild_jpeg(s, data)
-    d = deflate.deflate(data, s.level, s.mem_level, s.wbits, DEFLATE if s.kind == PNG_IDAT else s.kind, s.strategy)
-    if s.kind != PNG_IDAT:
+    head = b""
+    if s.kind == PNG_PIXELS:
+        head, data = data[len(data) - s.head:], _png_rows(s, data)
+    d = deflate.deflate(data, s.level, s.mem_level, s.wbits, DEFLATE if s.kind in ZLIB_KINDS else s.kind, s.strategy)
+    if s.kind not in (PNG_IDAT, PNG_PIXELS):
         return d
     z = _zlib_header(s.level, s.wbits, s.strategy) + d + struct.pack(">I", zlib.adler32(data))
-    return _idat_chunks(z, s.chunk)
+    return head + _idat_chunks(z, s.chunk)
+
+
+def _png_rows(s: Segment, data: bytes) -> bytes:
+    """A PNG_PIXELS segment's filtered rows from its PAM image and filter types (the inflated IDAT data)."""
+    i = png.ihdr(data[len(data) - s.head:])
+    if i is None:
+        raise CorruptError("corrupt stream: a PNG segment's header is not a PNG's that lmz codes as pixels")
+    pam = png.pam_header(i)
+    n = i.height * i.width * i.bpp
+    if len(data) != len(pam) + n + i.height + s.head or not data.startswith(pam):
+        raise CorruptError("corrupt stream: a PNG segment's pixels do not fit its header")
+    rows = png.refilter(data[len(pam):len(pam) + n], data[len(pam) + n:len(pam) + n + i.height], i)
+    if rows is None:
+        raise CorruptError("corrupt stream: a PNG segment has a filter type above 4")
+    return rows
 
 
 @dataclass(frozen=True)
@@ -140,7 +159,7 @@ class Table:
         IDAT chunks), window, hash and symbol tables; JPEG: the coefficients as 64-bit integers and
         their working copies (32 bytes per coded byte) and the Huffman coder's output."""
         worst = max(((2 * s.coded + deflate.bound(s.coded) if s.kind != JPEG_SCAN else 34 * s.coded) + 3 * s.size
-                     for s in self.segments if s.kind != RAW), default=0)
+                     + 2 * s.coded * (s.kind == PNG_PIXELS) for s in self.segments if s.kind != RAW), default=0)
         return worst + (8 << 20) if worst else 0
 
     def pack(self) -> bytes:
@@ -152,7 +171,8 @@ class Table:
                 out += bytes([JPEG_SCAN]) + _varint(s.head) + _varint(s.coded) + _varint(s.size)
             else:
                 out += bytes([s.kind, s.level, s.mem_level, s.wbits, s.strategy])
-                out += _varint(s.chunk) if s.kind == PNG_IDAT else b""
+                out += _varint(s.chunk) if s.kind in (PNG_IDAT, PNG_PIXELS) else b""
+                out += _varint(s.head) if s.kind == PNG_PIXELS else b""
                 out += _varint(s.coded) + _varint(s.size)
         return bytes(out)
 
@@ -174,7 +194,7 @@ class Table:
                 segs.append(Segment(RAW, s, s))
             elif kind == JPEG_SCAN:
                 head, coded, s = r.varint("JPEG header size"), r.varint("coefficient bytes"), r.varint("JPEG size")
-                if not (4 <= head <= min(coded, MAX_JPEG_HEAD) and coded <= MAX_INFLATED
+                if not (4 <= head <= min(coded, MAX_HEAD) and coded <= MAX_INFLATED
                         and head < s <= _max_size(kind, coded, 0)):
                     raise FormatError(f"corrupt header (segment {i}: a JPEG of {s} bytes from {coded} bytes, "
                                       f"{head} of them its header)")
@@ -183,16 +203,19 @@ class Table:
                 level, mem, wbits = r.u8("deflate level"), r.u8("deflate memLevel"), r.u8("deflate window bits")
                 strategy = r.u8("deflate strategy")
                 try:
-                    deflate.check(DEFLATE if kind == PNG_IDAT else kind, level, mem, wbits, strategy)
+                    deflate.check(DEFLATE if kind in ZLIB_KINDS else kind, level, mem, wbits, strategy)
                 except ValueError as e:
                     raise FormatError(f"corrupt header (segment {i}: {e})") from None
-                chunk = r.varint("IDAT chunk size") if kind == PNG_IDAT else 0
-                if kind == PNG_IDAT and not MIN_CHUNK <= chunk < 1 << 31:
+                chunk = r.varint("IDAT chunk size") if kind in (PNG_IDAT, PNG_PIXELS) else 0
+                if kind in (PNG_IDAT, PNG_PIXELS) and not MIN_CHUNK <= chunk < 1 << 31:
                     raise FormatError(f"corrupt header (segment {i}: IDAT chunks of {chunk} bytes)")
+                head = r.varint("PNG header size") if kind == PNG_PIXELS else 0
                 coded, s = r.varint("inflated size"), r.varint("deflated size")
-                if coded > MAX_INFLATED or not 1 <= s <= _max_size(kind, coded, chunk):
+                if coded > MAX_INFLATED or not 1 <= s <= _max_size(kind, coded, chunk) + head:
                     raise FormatError(f"corrupt header (segment {i}: {coded} bytes inflated, {s} deflated)")
-                segs.append(Segment(kind, s, coded, level, mem, wbits, strategy, chunk))
+                if kind == PNG_PIXELS and not 33 <= head <= min(coded, MAX_HEAD):
+                    raise FormatError(f"corrupt header (segment {i}: a PNG header of {head} bytes)")
+                segs.append(Segment(kind, s, coded, level, mem, wbits, strategy, chunk, head))
             else:
                 raise FormatError(f"corrupt header (segment {i} has unknown kind {kind}; written by a newer lmz?)")
             total += segs[-1].size
@@ -348,7 +371,7 @@ def _jpeg_segment(data: bytes) -> tuple[Segment, bytes] | None:
     """The JPEG_SCAN segment of a baseline JPEG image (from its start to the end of its scan) and its
     expanded bytes, or None."""
     h = jpeg.parse(data)
-    if h is None or h.end > MAX_JPEG_HEAD or jpeg.coded_size(h) > MAX_INFLATED:
+    if h is None or h.end > MAX_HEAD or jpeg.coded_size(h) > MAX_INFLATED:
         return None
     got = jpeg.decode(data, h)
     planes = None if got is None else jpeg.planes(h, got[0])
@@ -356,6 +379,18 @@ def _jpeg_segment(data: bytes) -> tuple[Segment, bytes] | None:
         return None
     coded = planes + data[:h.end]
     return Segment(JPEG_SCAN, got[1], len(coded), head=h.end), coded
+
+
+def _png_pixels(data: bytes, c: _Candidate) -> bytes | None:
+    """The expanded bytes of a PNG_PIXELS segment (a PAM image of the pixels, the rows' filter types,
+    the file's bytes before its first IDAT chunk), or None if png.py does not code this image."""
+    head = data[:c.start]
+    i = png.ihdr(head)
+    got = None if i is None or c.start > MAX_HEAD else png.unfilter(c.inflated, i)
+    if got is None:
+        return None
+    out = png.pam_header(i) + got[0] + got[1] + head
+    return out if len(out) <= MAX_INFLATED else None
 
 
 def split(data: bytes) -> tuple[Table, bytes] | None:
@@ -396,9 +431,15 @@ def split(data: bytes) -> tuple[Table, bytes] | None:
         impl, level, mem, wbits, strategy = found
         if c.kind == PNG_IDAT and (impl != DEFLATE or _zlib_header(level, wbits, strategy) != c.header):
             continue
-        raw_until(c.start)
-        segs.append(Segment(c.kind or impl, c.size, len(c.inflated), level, mem, wbits, strategy, c.chunk))
-        parts.append(c.inflated)
+        pixels = _png_pixels(data, c) if c.kind == PNG_IDAT and raw_from == 0 else None
+        if pixels is not None:  # the PNG from its signature on, coded as its pixels
+            segs.append(Segment(PNG_PIXELS, c.start + c.size, len(pixels), level, mem, wbits, strategy, c.chunk,
+                                c.start))
+            parts.append(pixels)
+        else:
+            raw_until(c.start)
+            segs.append(Segment(c.kind or impl, c.size, len(c.inflated), level, mem, wbits, strategy, c.chunk))
+            parts.append(c.inflated)
         raw_from = c.start + c.size
     if not any(s.kind != RAW for s in segs):
         return None

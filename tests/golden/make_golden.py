@@ -15,9 +15,10 @@ v10: the v9 cases + gzip files under --mix auto (deflate segments, header flag b
 zlib levels 9 and 1 (memLevel 9), one made by GNU gzip -1 (the `gzip` program must be installed
 to make the folder), one that stays raw (flushed mid-stream), trailing bytes; a PNG image as libpng
 writes it (zlib level 6, Z_FILTERED, IDAT chunks of 1024 bytes).
-v11: the v10 cases + baseline JPEG images under --mix auto (JPEG segments, kind 4: the scan coded as
-its DCT coefficients): a 4:2:0 colour one with restart markers and trailing bytes after EOI, a
-gray one with optimised Huffman tables (both written by Pillow's libjpeg when the folder is made).
+v11: the v10 cases, the PNG now coded as its pixels (segment kind 5), + an RGBA PNG with rows of
+every filter type, + baseline JPEG images under --mix auto (segment kind 4: the scan coded as its
+DCT coefficients): a 4:2:0 colour one with restart markers and trailing bytes after EOI, a gray
+one with optimised Huffman tables (both written by Pillow's libjpeg when the folder is made).
 dict1: a dictionary file (format LMZD 1) and records coded with it (``make_golden.py dict1``).
 
 Each case is a small input (committed beside its stream as NAME.raw) and the Compressor options
@@ -84,8 +85,27 @@ def inputs() -> dict[str, bytes]:
             # v10: gzip members (deflate segments)
             "gzip": _gzip(rows + text[:1500], 9, 8) + _gzip(text, 1, 9) + _gnu_gzip(rows * 8 + text, 1)
             + _gzip(rows, 9, 8, flush=700) + b"tail\n", "png": _png(rng),
-            # v11: baseline JPEG images (JPEG segments)
-            **_jpegs(rng)}
+            # v11: an RGBA PNG (PNG pixels), baseline JPEG images (JPEG segments)
+            "png-rgba": _png_rgba(rng), **_jpegs(rng)}
+
+
+def _png_rgba(rng) -> bytes:
+    """A 36x30 RGBA PNG whose rows use the filter types 0-4 in turn (zlib level 9, default strategy,
+    IDAT chunks of 2048 bytes)."""
+    from lmz.runtime import png
+
+    y, x = np.mgrid[0:30, 0:36]
+    rgba = np.stack([x * 6 + y, y * 7, 255 - x * 3, 128 + x - y], axis=2) + rng.integers(0, 5, (30, 36, 4))
+    i = png.Ihdr(36, 30, 8, 4)
+    rows = png.refilter(rgba.clip(0, 255).astype(np.uint8).tobytes(), bytes(r % 5 for r in range(30)), i)
+    c = zlib.compressobj(9, zlib.DEFLATED, 15, 8)
+    z = c.compress(rows) + c.flush()
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 36, 30, 8, 6, 0, 0, 0))
+            + b"".join(chunk(b"IDAT", z[i:i + 2048]) for i in range(0, len(z), 2048)) + chunk(b"IEND", b""))
 
 
 def _jpegs(rng) -> dict[str, bytes]:
@@ -198,7 +218,8 @@ CASES = {
     # v10: gzip members coded as the data they hold (deflate segments)
     "gzip-auto": ("gzip", dict(model="text", mix="auto")),
     "png-auto": ("png", dict(model="text", mix="auto")),
-    # v11: baseline JPEG images coded as their DCT coefficients (JPEG segments)
+    # v11: an RGBA PNG coded as its pixels; baseline JPEG images coded as their DCT coefficients
+    "png-rgba-auto": ("png-rgba", dict(model="text", mix="auto")),
     "jpeg-auto": ("jpeg", dict(model="text", mix="auto")),
     "jpeg-gray-auto": ("jpeg-gray", dict(model="text", mix="auto")),
 }
