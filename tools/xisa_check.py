@@ -170,6 +170,15 @@ def prepare(d: Path, extra: list[str]):
     files["photo.jpg.mix-auto.lmz"] = {"mix": "auto", "sha256": hashlib.sha256(blob).hexdigest(), "input": "photo.jpg",
                                        "segments": True}
     (d / "photo.jpg.mix-auto.lmz").write_bytes(blob)
+    # ... and a PNG (Pillow's, RGBA): coded as its pixels, so decoding filters its rows again (runtime/png.py)
+    buf = io.BytesIO()
+    Image.fromarray(np.concatenate([rgb, rgb[:, :, :1]], axis=2).clip(0, 255).astype(np.uint8), "RGBA").save(buf, "PNG")
+    (d / "photo.png").write_bytes(buf.getvalue())
+    blob = api.compress(buf.getvalue(), model=tiny, mix="auto", lanes=3)
+    assert api.read_header(blob).segments is not None, "the PNG was not coded as its pixels"
+    files["photo.png.mix-auto.lmz"] = {"mix": "auto", "sha256": hashlib.sha256(blob).hexdigest(), "input": "photo.png",
+                                       "segments": True}
+    (d / "photo.png.mix-auto.lmz").write_bytes(blob)
     # records files: the sample's lines as independent records (model only, one lane each), and the
     # same lines coded with a dictionary (the model-free stack primed on part of the table and text;
     # small tables, so that copying the primed state per record stays cheap under emulation)
