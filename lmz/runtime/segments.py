@@ -10,6 +10,12 @@ says how to rebuild the original. The reader streams the frames' bytes through a
 :class:`Rebuilder`, which passes raw segments on and deflates each inflated segment again when it
 is complete.
 
+A PNG image whose pixels ``png.py`` handles goes one step further (kind PNG_PIXELS): the segment
+runs from the file's start to its last IDAT chunk, and its expanded bytes are the pixels as a PAM
+image (the raster stack's 2-D contexts see the pixels, not the row filters' residuals), the rows'
+filter types, and the file's bytes before its first IDAT chunk; rebuilding filters the rows again
+and deflates them as kind PNG_IDAT does.
+
 A baseline JPEG image is the same idea with Huffman coding in place of deflate (kind JPEG_SCAN,
 ``jpeg.py``): the segment runs from the file's start to the end of its scan, and its expanded bytes
 are the scan's quantised DCT coefficients laid out as an 8-bit gray image (a PGM, so the frames code
@@ -157,9 +163,10 @@ class Table:
         """Bytes the reader holds for the largest deflate segment: its inflated bytes (twice while
         they are handed over), the deflater's output and its copies (PNG: with its zlib wrapper and
         IDAT chunks), window, hash and symbol tables; JPEG: the coefficients as 64-bit integers and
-        their working copies (32 bytes per coded byte) and the Huffman coder's output."""
+        their working copies (32 bytes per coded byte) and the Huffman coder's output; PNG pixels: the
+        deflate segment's and copies of the pixels and the filtered rows (4 bytes per coded byte)."""
         worst = max(((2 * s.coded + deflate.bound(s.coded) if s.kind != JPEG_SCAN else 34 * s.coded) + 3 * s.size
-                     + 2 * s.coded * (s.kind == PNG_PIXELS) for s in self.segments if s.kind != RAW), default=0)
+                     + 4 * s.coded * (s.kind == PNG_PIXELS) for s in self.segments if s.kind != RAW), default=0)
         return worst + (8 << 20) if worst else 0
 
     def pack(self) -> bytes:
