@@ -200,8 +200,9 @@ class Compressor(_Workers):
         unchanged: this only chooses how frames and lanes are cut. `mix`: "auto" (default: per frame,
         the model with the mix, the mix alone or stored; runtime/blocks.py), "on" (the model with the
         mix for every frame), "off" (the model alone). `recompress`: with mix="auto", no index and no
-        lane_size, a gzip, zip or PNG input is coded as the data it holds wherever lmz's deflate reproduces it
-        (runtime/segments.py); False: its bytes as they are."""
+        lane_size, a gzip, zip, PNG or baseline JPEG input is coded as the data it holds (inflated bytes, PNG
+        pixels, JPEG coefficients) wherever lmz reproduces the original from it (runtime/segments.py); False:
+        its bytes as they are."""
         if not 1 <= frame_size <= ct.MAX_FRAME_LIMIT:
             raise UsageError(f"frame size must be in 1..{ct.MAX_FRAME_LIMIT}")
         if lane_size is not None and not 1 <= lane_size <= frame_size:

@@ -152,9 +152,9 @@ SeekableOpt = typer.Option(False, "--seekable", help="Write a seek index at the 
 FrameSizeOpt = typer.Option("4MiB", "--frame-size", metavar="SIZE",
                             help="Frame size (e.g. 1MiB): frames are coded independently, so smaller frames mean "
                             "finer random access (--seekable, --range) and more parallelism (-T), at some cost in ratio.")
-NoRecompressOpt = typer.Option(False, "--no-recompress", help="Code a gzip, zip or PNG file's bytes as they are "
-                               "(default, with --mix auto: the data it holds, deflated again exactly when "
-                               "decompressing).")
+NoRecompressOpt = typer.Option(False, "--no-recompress", help="Code a gzip, zip, PNG or JPEG file's bytes as "
+                               "they are (default, with --mix auto: the data it holds, deflated or Huffman-coded "
+                               "again exactly when decompressing).")
 RangeOpt = typer.Option(None, "--range", metavar="START:END",
                         help="Decompress only the original bytes [START, END) (either may be omitted); decodes "
                         "only the frames they lie in (needs a seekable input).")
