@@ -11,7 +11,7 @@ the mix over 1 KiB lanes; on prose the model wins, docs/bench/blocks.md). So per
    of the binary stack's size that way, is coded as prediction residuals (``pcm.py``, frame type 03,
    mix preset 7 with the frame's sample range). With a text model that is final; with another model
    the audio coding takes the place of preset 13 in step 3.
-0b. **A raster image?** A block that starts with a PGM, PPM or BMP header (``images.geometry``),
+0b. **A raster image?** A block that starts with a PGM, PPM, PAM or BMP header (``images.geometry``),
    or a later block of an image whose header was in an earlier one (the caller's ``geometry``),
    is coded with the raster stack (mix preset 11 with the image's geometry: 2-D contexts and
    linear predictors from the pixels above and to the left, ``stack/raster.py``; in step 1 too,
