@@ -185,7 +185,6 @@ def _layout(h: Header):
     if nc == 1:
         order = np.arange(mx * my, dtype=np.int64)
         return order, np.zeros(mx * my, np.int64), base
-    per = [hh * vv for hh, vv, *_ in h.comps]
     idx = []
     comp = []
     for y in range(my):
@@ -196,7 +195,6 @@ def _layout(h: Header):
                     for u in range(hh):
                         idx.append(base[c] + (y * vv + v) * gx + x * hh + u)
                         comp.append(c)
-    del per
     return np.array(idx, np.int64), np.array(comp, np.int64), base
 
 
@@ -221,6 +219,24 @@ def _dec_tables(h: Header):
     return first, last, start, syms
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _bit(data, pos, acc, bits):
+    """The next bit of the entropy-coded bytes at data[pos:] (a 0xFF byte is followed by a stuffed
+    0x00): (bit, pos, acc, bits), bit -1 at a marker or the end."""
+    if bits == 0:
+        if pos >= data.shape[0]:
+            return -1, pos, acc, bits
+        acc = np.int64(data[pos])
+        if acc == 0xFF:
+            if pos + 1 >= data.shape[0] or data[pos + 1] != 0:
+                return -1, pos, acc, bits
+            pos += 1
+        pos += 1
+        bits = 8
+    bits -= 1
+    return (acc >> bits) & 1, pos, acc, bits
+
+
 @njit(cache=True, nogil=True)
 def _decode(data, pos, order, comp, dct, act, restart, mcu_blocks, first, last, start, syms, coef):
     """Decode the scan at data[pos:] into coef[blocks, 64] (zigzag order); returns the position after
@@ -229,13 +245,10 @@ def _decode(data, pos, order, comp, dct, act, restart, mcu_blocks, first, last, 
     acc = np.int64(0)
     bits = np.int64(0)
     pred = np.zeros(4, np.int64)
-    nb = order.shape[0]
     rst = 0
-    for b in range(nb):
+    for b in range(order.shape[0]):
         if restart and b and b % (restart * mcu_blocks) == 0:
-            # the rest of the byte is padding, then RSTn
-            bits = 0
-            acc = 0
+            bits = 0  # the rest of the byte is padding, then RSTn
             if pos + 1 >= n or data[pos] != 0xFF or data[pos + 1] != 0xD0 + (rst & 7):
                 return -1
             pos += 2
@@ -243,68 +256,41 @@ def _decode(data, pos, order, comp, dct, act, restart, mcu_blocks, first, last, 
             pred[:] = 0
         c = comp[b]
         blk = order[b]
-        for k in range(64):
-            coef[blk, k] = 0
+        coef[blk, :] = 0
         k = 0
         while k < 64:
             t = dct[c] if k == 0 else act[c]
-            # Huffman symbol
             code = np.int64(0)
             sym = -1
-            for ln in range(1, 17):
-                if bits == 0:
-                    if pos >= n:
-                        return -1
-                    byte = data[pos]
-                    if byte == 0xFF:
-                        if pos + 1 >= n or data[pos + 1] != 0:
-                            return -1
-                        pos += 2
-                    else:
-                        pos += 1
-                    acc = byte
-                    bits = 8
-                bits -= 1
-                code = (code << 1) | ((acc >> bits) & 1)
-                if code < last[t, ln] and code >= first[t, ln] and last[t, ln] > first[t, ln]:
+            for ln in range(1, 17):  # the Huffman code, bit by bit
+                bit, pos, acc, bits = _bit(data, pos, acc, bits)
+                if bit < 0:
+                    return -1
+                code = (code << 1) | bit
+                if first[t, ln] <= code < last[t, ln]:
                     sym = syms[t, start[t, ln] + code - first[t, ln]]
                     break
             if sym < 0:
                 return -1
-            if k == 0:
-                s = sym
-                r = 0
-                if s > 11:
+            r, s = (0, sym) if k == 0 else (sym >> 4, sym & 15)
+            if k == 0 and s > 11:
+                return -1
+            if k > 0 and s == 0:
+                if r != 15:
+                    break  # EOB
+                k += 16  # ZRL
+                if k > 64:
                     return -1
-            else:
-                r = sym >> 4
-                s = sym & 15
-                if s == 0:
-                    if r == 15:
-                        k += 16
-                        if k > 64:
-                            return -1
-                        continue
-                    break
-                k += r
-                if k > 63 or s > 10:
-                    return -1
+                continue
+            k += r
+            if k > 63 or (k > 0 and s > 10):
+                return -1
             v = np.int64(0)
             for _ in range(s):
-                if bits == 0:
-                    if pos >= n:
-                        return -1
-                    byte = data[pos]
-                    if byte == 0xFF:
-                        if pos + 1 >= n or data[pos + 1] != 0:
-                            return -1
-                        pos += 2
-                    else:
-                        pos += 1
-                    acc = byte
-                    bits = 8
-                bits -= 1
-                v = (v << 1) | ((acc >> bits) & 1)
+                bit, pos, acc, bits = _bit(data, pos, acc, bits)
+                if bit < 0:
+                    return -1
+                v = (v << 1) | bit
             if s and v < (1 << (s - 1)):
                 v -= (1 << s) - 1
             if k == 0:
@@ -318,12 +304,31 @@ def _decode(data, pos, order, comp, dct, act, restart, mcu_blocks, first, last, 
     return pos
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _put(out, o, acc, bits, word, n):
+    """Append the n low bits of word (most significant first) to the bit buffer (acc, bits), writing
+    whole bytes to out[o:] with a 0x00 after each 0xFF: (o, acc, bits), o -1 when out is full."""
+    for i in range(n - 1, -1, -1):
+        acc = (acc << 1) | ((word >> i) & 1)
+        bits += 1
+        if bits == 8:
+            if o + 2 > out.shape[0]:
+                return -1, acc, bits
+            out[o] = acc & 0xFF
+            o += 1
+            if acc & 0xFF == 0xFF:
+                out[o] = 0
+                o += 1
+            acc = 0
+            bits = 0
+    return o, acc, bits
+
+
 @njit(cache=True, nogil=True)
 def _encode(coef, order, comp, dct, act, restart, mcu_blocks, codes, lens, out):
     """The scan's entropy-coded bytes of coef into out; returns their length, or -1 if a value has no
     code in the tables or out is too small."""
     o = 0
-    cap = out.shape[0]
     acc = np.int64(0)
     bits = np.int64(0)
     pred = np.zeros(4, np.int64)
@@ -331,24 +336,13 @@ def _encode(coef, order, comp, dct, act, restart, mcu_blocks, codes, lens, out):
     nb = order.shape[0]
     for b in range(nb + 1):
         if b == nb or (restart and b and b % (restart * mcu_blocks) == 0):
-            if bits:  # pad with 1-bits
-                pad = 8 - bits
-                acc = (acc << pad) | ((1 << pad) - 1)
-                bits = 8
-            if bits == 8:
-                byte = acc & 0xFF
-                if o + 2 > cap:
+            if bits:  # pad the last byte with 1-bits
+                o, acc, bits = _put(out, o, acc, bits, 0xFF, 8 - bits)
+                if o < 0:
                     return -1
-                out[o] = byte
-                o += 1
-                if byte == 0xFF:
-                    out[o] = 0
-                    o += 1
-            acc = 0
-            bits = 0
             if b == nb:
                 break
-            if o + 2 > cap:
+            if o + 2 > out.shape[0]:
                 return -1
             out[o] = 0xFF
             out[o + 1] = 0xD0 + (rst & 7)
@@ -370,43 +364,18 @@ def _encode(coef, order, comp, dct, act, restart, mcu_blocks, codes, lens, out):
                     run += 1
                     if k < 63:
                         continue
-                    sym = 0  # EOB
-                    ln = lens[t, sym]
-                    if ln == 0:
+                    if lens[t, 0] == 0:  # EOB
                         return -1
-                    cw = codes[t, sym]
-                    for i in range(ln - 1, -1, -1):
-                        acc = (acc << 1) | ((cw >> i) & 1)
-                        bits += 1
-                        if bits == 8:
-                            if o + 2 > cap:
-                                return -1
-                            out[o] = acc & 0xFF
-                            o += 1
-                            if acc & 0xFF == 0xFF:
-                                out[o] = 0
-                                o += 1
-                            acc = 0
-                            bits = 0
+                    o, acc, bits = _put(out, o, acc, bits, codes[t, 0], lens[t, 0])
+                    if o < 0:
+                        return -1
                     continue
-                while run > 15:
-                    ln = lens[t, 0xF0]
-                    if ln == 0:
+                while run > 15:  # ZRL
+                    if lens[t, 0xF0] == 0:
                         return -1
-                    cw = codes[t, 0xF0]
-                    for i in range(ln - 1, -1, -1):
-                        acc = (acc << 1) | ((cw >> i) & 1)
-                        bits += 1
-                        if bits == 8:
-                            if o + 2 > cap:
-                                return -1
-                            out[o] = acc & 0xFF
-                            o += 1
-                            if acc & 0xFF == 0xFF:
-                                out[o] = 0
-                                o += 1
-                            acc = 0
-                            bits = 0
+                    o, acc, bits = _put(out, o, acc, bits, codes[t, 0xF0], lens[t, 0xF0])
+                    if o < 0:
+                        return -1
                     run -= 16
             a = -v if v < 0 else v
             s = 0
@@ -419,22 +388,10 @@ def _encode(coef, order, comp, dct, act, restart, mcu_blocks, codes, lens, out):
             ln = lens[t, sym]
             if ln == 0:
                 return -1
-            cw = codes[t, sym]
             extra = v if v >= 0 else v + (1 << s) - 1
-            word = (cw << s) | (extra & ((1 << s) - 1))
-            for i in range(ln + s - 1, -1, -1):
-                acc = (acc << 1) | ((word >> i) & 1)
-                bits += 1
-                if bits == 8:
-                    if o + 2 > cap:
-                        return -1
-                    out[o] = acc & 0xFF
-                    o += 1
-                    if acc & 0xFF == 0xFF:
-                        out[o] = 0
-                        o += 1
-                    acc = 0
-                    bits = 0
+            o, acc, bits = _put(out, o, acc, bits, (codes[t, sym] << s) | (extra & ((1 << s) - 1)), ln + s)
+            if o < 0:
+                return -1
     return o
 
 
