@@ -150,3 +150,13 @@ def test_rebuild_refuses_damaged_coefficients(damage):
         seg = Segment(JPEG_SCAN, seg.size, seg.coded + 2, head=seg.head)
     with pytest.raises(CorruptError):
         segments.rebuild_segment(seg, bytes(e))
+
+
+def test_large_jpeg_stays_as_it_is(monkeypatch):
+    """A JPEG whose coefficients would need more than MAX_JPEG expanded bytes is not a segment (a
+    reader needs 12 bytes per expanded byte: that stays inside the default memory limit)."""
+    data = _jpeg(_photo(64, 48), quality=80)
+    table, _ = segments.split(data)
+    assert table.memory() >= 12 * table.segments[0].coded
+    monkeypatch.setattr(segments, "MAX_JPEG", table.segments[0].coded - 1)
+    assert segments.split(data) is None

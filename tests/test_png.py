@@ -109,3 +109,10 @@ def test_table_fields_checked():
                 Segment(PNG_PIXELS, 3000, 10000, 6, 8, 16, 1, 8192, 100)):  # window bits
         with pytest.raises(FormatError):
             Table.read(ct.Reader(packed(seg)))
+
+
+def test_large_png_keeps_filtered_rows(monkeypatch):
+    data = _pixels_png()
+    monkeypatch.setattr(segments, "MAX_PNG_PIXELS", 1000)
+    table, _ = segments.split(data)
+    assert [s.kind for s in table.segments] == [segments.RAW, segments.PNG_IDAT, segments.RAW]

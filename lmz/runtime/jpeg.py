@@ -295,6 +295,8 @@ def _decode(data, pos, order, comp, dct, act, restart, mcu_blocks, first, last, 
                 v -= (1 << s) - 1
             if k == 0:
                 pred[c] += v
+                if not -32768 <= pred[c] <= 32767:
+                    return -1  # beyond any 8-bit image's DC: not kept as 16-bit coefficients
                 coef[blk, 0] = pred[c]
             else:
                 coef[blk, k] = v
@@ -404,12 +406,12 @@ def _args(h: Header):
 
 
 def decode(data: bytes, h: Header) -> tuple[np.ndarray, int] | None:
-    """(coefficients [blocks, 64] int64 in zigzag order, component by component; the end of the
+    """(coefficients [blocks, 64] int16 in zigzag order, component by component; the end of the
     scan's entropy-coded bytes) of the file `data` with header `h`, or None if the scan does not
     decode."""
     order, comp, dct, act, mcu_blocks = _args(h)
     first, last, start, syms = _dec_tables(h)
-    coef = np.zeros((h.blocks, 64), np.int64)
+    coef = np.zeros((h.blocks, 64), np.int16)
     end = _decode(np.frombuffer(data, np.uint8), h.end, order, comp, dct, act, h.restart, mcu_blocks,
                   first, last, start, syms, coef)
     return None if end < 0 else (coef, end)
@@ -457,24 +459,22 @@ def planes(h: Header, coef: np.ndarray) -> bytes | None:
     (v + 32768, big-endian). None if a value is beyond 16 bits."""
     width = h.grid(0)[0]
     _, _, base = _layout(h)
-    rows, esc = [], []
+    pix, esc = [], []
     for c in range(len(h.comps)):
         gx, gy = h.grid(c)
-        cc = coef[base[c]:base[c + 1]].reshape(gy, gx, 64).transpose(2, 0, 1).copy()
-        dc = cc[0].copy()
+        cc = coef[base[c]:base[c + 1]].reshape(gy, gx, 64).transpose(2, 0, 1).astype(np.int32)
+        dc = cc[0].astype(np.int64)
         _dc_residuals(dc, False)
+        if dc.size and np.abs(dc).max() > 32767:
+            return None
         cc[0] = dc
-        img = np.zeros((64, gy, width), np.int64)
-        img[:, :, :gx] = cc
-        rows.append(img.reshape(64 * gy, width))
-    img = np.concatenate(rows)
-    out = img.ravel()
-    if out.size and np.abs(out).max() > 32767:
-        return None
-    mask = (out < -127) | (out > 126)
-    esc = (out[mask] + 32768).astype(">u2").tobytes()
-    pix = np.where(mask, 0, out + 128).astype(np.uint8).tobytes()
-    return PGM_HEADER % (width, img.shape[0]) + pix + esc
+        mask = (cc < -127) | (cc > 126)
+        img = np.full((64, gy, width), 128, np.uint8)  # padding: value 0
+        img[:, :, :gx] = np.where(mask, 0, cc + 128)
+        pix.append(img.tobytes())
+        esc.append((cc[mask] + 32768).astype(">u2").tobytes())  # the image's order: no escape in padding
+    rows = 64 * sum(h.grid(c)[1] for c in range(len(h.comps)))
+    return PGM_HEADER % (width, rows) + b"".join(pix) + b"".join(esc)
 
 
 PGM_HEADER = b"P5\n%d %d\n255\n"
@@ -488,28 +488,33 @@ def coded_size(h: Header) -> int:
 
 
 def unplanes(h: Header, data) -> np.ndarray | None:
-    """The coefficients back from what :func:`planes` made, or None if `data` is not such an image
-    for header `h`."""
+    """The coefficients back (int16, as :func:`decode` gives them) from what :func:`planes` made, or
+    None if `data` is not such an image for header `h`."""
     width = h.grid(0)[0]
     heights = [h.grid(c)[1] for c in range(len(h.comps))]
     head = PGM_HEADER % (width, 64 * sum(heights))
     n = len(head) + 64 * sum(heights) * width
     if bytes(data[:len(head)]) != head or len(data) < n:
         return None
-    pix = np.frombuffer(data, np.uint8, n - len(head), len(head)).astype(np.int64) - 128
-    esc = pix == -128
-    if len(data) != n + 2 * int(esc.sum()):
+    pix = np.frombuffer(data, np.uint8, n - len(head), len(head))
+    escapes = np.frombuffer(data, ">u2", (len(data) - n) // 2, n)
+    if len(data) != n + 2 * int(np.count_nonzero(pix == 0)):
         return None
-    pix[esc] = np.frombuffer(data, ">u2", offset=n).astype(np.int64) - 32768
     _, _, base = _layout(h)
-    coef = np.zeros((h.blocks, 64), np.int64)
-    row = 0
+    coef = np.zeros((h.blocks, 64), np.int16)
+    row, e = 0, 0
     for c in range(len(h.comps)):
         gx, gy = h.grid(c)
-        img = pix[row * width:(row + 64 * gy) * width].reshape(64, gy, width)[:, :, :gx].copy()
-        dc = img[0].copy()
+        img = pix[row * width:(row + 64 * gy) * width].reshape(64, gy, width)[:, :, :gx].astype(np.int16) - 128
+        mask = img == -128
+        k = int(np.count_nonzero(mask))
+        img[mask] = (escapes[e:e + k].astype(np.int32) - 32768).astype(np.int16)
+        e += k
+        dc = img[0].astype(np.int64)
         _dc_residuals(dc, True)
+        if dc.size and np.abs(dc).max() > 32767:
+            return None
         img[0] = dc
         coef[base[c]:base[c + 1]] = img.transpose(1, 2, 0).reshape(gx * gy, 64)
         row += 64 * gy
-    return coef
+    return coef if e == len(escapes) else None

@@ -56,6 +56,8 @@ MAX_INPUT = 1 << 28  # the writer reads a gzip, zip or PNG input whole up to thi
 MAX_EXPANDED = 1 << 29  # the writer holds the input and the expanded data: later streams stay raw
 MIN_DEFLATED = 64  # smaller deflate streams stay raw (a table entry costs about 8 bytes)
 MAX_TABLE = 10 + 10 + 4 + MAX_SEGMENTS * (1 + 4 + 10 + 10 + 10 + 10)  # the table's largest encoding
+MAX_JPEG = 48 << 20  # JPEG_SCAN: the most expanded bytes the writer makes (a reader needs 12 x: 576 MiB)
+MAX_PNG_PIXELS = 64 << 20  # PNG_PIXELS: the most expanded bytes (a reader needs 7 x; a larger PNG: kind PNG_IDAT)
 MAX_HEAD = 1 << 20  # JPEG_SCAN, PNG_PIXELS: the most file header bytes (markers or chunks before the image data)
 GZIP_MAGIC = b"\x1f\x8b\x08"
 JPEG_MAGIC = b"\xff\xd8\xff"
@@ -162,10 +164,10 @@ class Table:
     def memory(self) -> int:
         """Bytes the reader holds for the largest deflate segment: its inflated bytes (twice while
         they are handed over), the deflater's output and its copies (PNG: with its zlib wrapper and
-        IDAT chunks), window, hash and symbol tables; JPEG: the coefficients as 64-bit integers and
-        their working copies (32 bytes per coded byte) and the Huffman coder's output; PNG pixels: the
+        IDAT chunks), window, hash and symbol tables; JPEG: the coefficients as 16-bit integers and
+        their working copies (10 bytes per coded byte) and the Huffman coder's output; PNG pixels: the
         deflate segment's and copies of the pixels and the filtered rows (4 bytes per coded byte)."""
-        worst = max(((2 * s.coded + deflate.bound(s.coded) if s.kind != JPEG_SCAN else 34 * s.coded) + 3 * s.size
+        worst = max(((2 * s.coded + deflate.bound(s.coded) if s.kind != JPEG_SCAN else 12 * s.coded) + 3 * s.size
                      + 4 * s.coded * (s.kind == PNG_PIXELS) for s in self.segments if s.kind != RAW), default=0)
         return worst + (8 << 20) if worst else 0
 
@@ -378,11 +380,11 @@ def _jpeg_segment(data: bytes) -> tuple[Segment, bytes] | None:
     """The JPEG_SCAN segment of a baseline JPEG image (from its start to the end of its scan) and its
     expanded bytes, or None."""
     h = jpeg.parse(data)
-    if h is None or h.end > MAX_HEAD or jpeg.coded_size(h) > MAX_INFLATED:
+    if h is None or h.end > MAX_HEAD or jpeg.coded_size(h) + h.end > MAX_JPEG:
         return None
     got = jpeg.decode(data, h)
     planes = None if got is None else jpeg.planes(h, got[0])
-    if planes is None or len(planes) + h.end > MAX_INFLATED:
+    if planes is None or len(planes) + h.end > MAX_JPEG:
         return None
     coded = planes + data[:h.end]
     return Segment(JPEG_SCAN, got[1], len(coded), head=h.end), coded
@@ -393,11 +395,11 @@ def _png_pixels(data: bytes, c: _Candidate) -> bytes | None:
     the file's bytes before its first IDAT chunk), or None if png.py does not code this image."""
     head = data[:c.start]
     i = png.ihdr(head)
-    got = None if i is None or c.start > MAX_HEAD else png.unfilter(c.inflated, i)
+    got = None if i is None or c.start > MAX_HEAD or i.filtered_size > MAX_PNG_PIXELS else png.unfilter(c.inflated, i)
     if got is None:
         return None
     out = png.pam_header(i) + got[0] + got[1] + head
-    return out if len(out) <= MAX_INFLATED else None
+    return out if len(out) <= MAX_PNG_PIXELS else None
 
 
 def split(data: bytes) -> tuple[Table, bytes] | None:
