@@ -160,3 +160,13 @@ def test_large_jpeg_stays_as_it_is(monkeypatch):
     assert table.memory() >= 12 * table.segments[0].coded
     monkeypatch.setattr(segments, "MAX_JPEG", table.segments[0].coded - 1)
     assert segments.split(data) is None
+
+
+def test_tiny_file_is_coded_the_smaller_way():
+    """Up to api.SEGMENTS_COMPARED bytes, an input with a segment table is also coded as it is and the
+    smaller stream kept: an 8x8 JPEG's coefficients cost more than its Huffman code."""
+    data = _jpeg(_photo(8, 8, "L", seed=4), quality=75)
+    blob = lmz.compress(data)
+    assert segments.split(data) is not None and lmz.read_header(blob).segments is None
+    assert len(blob) == len(lmz.Compressor(recompress=False).compress(data)) <= len(data) + 64
+    assert lmz.decompress(blob) == data

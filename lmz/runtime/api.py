@@ -326,9 +326,24 @@ class Compressor(_Workers):
         if table is not None:  # the frames code the expanded data; the header records the original's size
             self.progress = _scaled(progress, table.size, table.expanded)
         try:
+            if table is not None and table.size <= SEGMENTS_COMPARED:
+                return self._smaller_of(ifh, ofh, table)
             return self._copy_frames(ifh, ofh, size, table)
         finally:
             self.progress = progress
+
+    def _smaller_of(self, expanded: BinaryIO, ofh: BinaryIO, table) -> tuple[int, int]:
+        """A small input with a segment table is coded both ways, expanded and as it is, and the smaller
+        stream written: a table and the expanded data's cold start can cost more than they gain."""
+        a, b = io.BytesIO(), io.BytesIO()
+        data = expanded.getvalue()
+        self._copy_frames(io.BytesIO(data), a, None, table)
+        rebuilt = segments.Rebuilder(table)
+        original = b"".join(rebuilt.feed(data) + rebuilt.finish())
+        self.progress = None
+        self._copy_frames(io.BytesIO(original), b, table.size, None)
+        best = min(a.getvalue(), b.getvalue(), key=len)
+        return table.size, write_all(ofh, best)
 
     def _segments(self, ifh: BinaryIO, size: int | None):
         """(segment table or None, the stream to code, its size): a gzip, zip, PNG or JPEG input of at
@@ -389,6 +404,9 @@ class Compressor(_Workers):
         out = io.BytesIO()
         self.copy_stream(io.BytesIO(data), out, len(data))
         return out.getvalue()
+
+
+SEGMENTS_COMPARED = 64 << 10  # inputs up to this size with a segment table are also coded without it
 
 
 def compress(data: bytes, model=DEFAULT_MODEL, provider: str = "auto", lanes: int | None = None, mix="auto",

@@ -118,7 +118,9 @@ def _jpegs(rng) -> dict[str, bytes]:
     im = Image.fromarray(rgb.clip(0, 255).astype(np.uint8), "RGB")
     a, b = io.BytesIO(), io.BytesIO()
     im.save(a, "JPEG", quality=85, subsampling=2, restart_marker_blocks=4)
-    im.convert("L").save(b, "JPEG", quality=92, optimize=True)
+    yy, xx = np.mgrid[0:72, 0:96]
+    gray = 120 + 60 * np.sin(xx / 6.0) * np.cos(yy / 9.0) + rng.integers(0, 15, (72, 96))
+    Image.fromarray(gray.clip(0, 255).astype(np.uint8), "L").save(b, "JPEG", quality=92, optimize=True)
     return {"jpeg": a.getvalue() + b"after EOI\n", "jpeg-gray": b.getvalue()}
 
 
