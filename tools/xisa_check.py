@@ -172,7 +172,10 @@ def prepare(d: Path, extra: list[str]):
     (d / "photo.jpg.mix-auto.lmz").write_bytes(blob)
     # ... and a PNG (Pillow's, RGBA): coded as its pixels, so decoding filters its rows again (runtime/png.py)
     buf = io.BytesIO()
-    Image.fromarray(np.concatenate([rgb, rgb[:, :, :1]], axis=2).clip(0, 255).astype(np.uint8), "RGBA").save(buf, "PNG")
+    yy, xx = np.mgrid[0:64, 0:96]
+    rgba = np.stack([xx * 2 + yy, yy * 2 + 40 * np.sin(xx / 9.0), 230 - xx, 255 - yy], axis=2)
+    rgba[:, :, :3] += np.random.default_rng(5).integers(0, 3, (64, 96, 3))
+    Image.fromarray(rgba.clip(0, 255).astype(np.uint8), "RGBA").save(buf, "PNG")
     (d / "photo.png").write_bytes(buf.getvalue())
     blob = api.compress(buf.getvalue(), model=tiny, mix="auto", lanes=3)
     assert api.read_header(blob).segments is not None, "the PNG was not coded as its pixels"
