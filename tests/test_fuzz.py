@@ -36,9 +36,19 @@ def streams(fake_model):
     c = zlib.compressobj(9, zlib.DEFLATED, -15)
     gz = (b"\x1f\x8b\x08\x00" + bytes(6) + c.compress(data * 3) + c.flush()
           + struct.pack("<II", zlib.crc32(data * 3), 3 * len(data)))
-    out["segments-v2"] = api.compress(gz, model=fake_model, frame_size=1500)
-    assert ct.read_header(out["segments-v2"]).segments is not None
-    return data, out, gz
+    # ... a JPEG (kind 4: coefficients) and a PNG (kind 5: pixels), the golden v11 inputs
+    from pathlib import Path
+
+    inputs = {"segments-v2": gz}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(api, "SEGMENTS_COMPARED", 0)  # the table even where coding the file as it is is smaller
+        out["segments-v2"] = api.compress(gz, model=fake_model, frame_size=1500)
+        for name, raw in (("jpeg-v2", "jpeg.raw"), ("png-v2", "png-rgba.raw")):
+            inputs[name] = (Path(__file__).parent / "golden" / "v11" / raw).read_bytes()
+            out[name] = api.compress(inputs[name], model=fake_model)
+    for name in inputs:
+        assert ct.read_header(out[name]).segments is not None
+    return data, out, inputs
 
 
 def _fix_header_crc(b: bytes) -> bytes:
@@ -82,10 +92,10 @@ def _mutations(blob: bytes, rng: random.Random):
         yield kind, bytes(b)
 
 
-@pytest.mark.parametrize("name", ["model-v2", "mix-v2", "segments-v2", "golden-v1"])
+@pytest.mark.parametrize("name", ["model-v2", "mix-v2", "segments-v2", "jpeg-v2", "png-v2", "golden-v1"])
 def test_fuzz_decoder(name, streams, fake_model):
-    data, out, gz = streams
-    data = gz if name == "segments-v2" else data
+    data, out, inputs = streams
+    data = inputs.get(name, data)
     if name == "golden-v1":  # a version-1 stream made by the shipped text model (model only)
         from pathlib import Path
 
