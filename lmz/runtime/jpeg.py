@@ -451,30 +451,49 @@ def _dc_residuals(dc, inverse):
         dc[:, :] = val
 
 
+def _bands(h: Header) -> list[list[int]]:
+    """The components of each band of the coefficient image, in order: component 0 alone, then the
+    others side by side in one band when they share a block grid that fits the image's width twice
+    or more (Cb and Cr at 4:2:0 or 4:2:2), else each alone."""
+    rest = list(range(1, len(h.comps)))
+    grids = {h.grid(c) for c in rest}
+    if len(rest) > 1 and len(grids) == 1 and len(rest) * grids.pop()[0] <= h.grid(0)[0]:
+        return [[0], rest]
+    return [[0]] + [[c] for c in rest]
+
+
+def _header(h: Header) -> bytes:
+    return PGM_HEADER % (h.grid(0)[0], 64 * sum(h.grid(band[0])[1] for band in _bands(h)))
+
+
 def planes(h: Header, coef: np.ndarray) -> bytes | None:
     """The coefficients as one 8-bit gray image (a binary PGM, so that the raster stack codes them with
-    its 2-D contexts): per component, per zigzag frequency, a plane of its blocks' values (rows as
-    wide as component 0's, padded with zeros), the DC plane as residuals of a DC predictor; each value
-    v as v + 128 when -127 <= v <= 126, else as 0, with the value after the image as two bytes
-    (v + 32768, big-endian). None if a value is beyond 16 bits."""
+    its 2-D contexts) as wide as component 0's blocks per row: per band of components (:func:`_bands`),
+    per zigzag frequency, a plane of the band's block rows, each row its components' block rows side
+    by side, padded with zeros; the DC plane holds residuals of a DC predictor. Each value v is the
+    byte v + 128 when -127 <= v <= 126, else 0, with v after the image as two bytes (v + 32768,
+    big-endian), in the image's order. None if a value is beyond 16 bits."""
     width = h.grid(0)[0]
     _, _, base = _layout(h)
     pix, esc = [], []
-    for c in range(len(h.comps)):
-        gx, gy = h.grid(c)
-        cc = coef[base[c]:base[c + 1]].reshape(gy, gx, 64).transpose(2, 0, 1).astype(np.int32)
-        dc = cc[0].astype(np.int64)
-        _dc_residuals(dc, False)
-        if dc.size and np.abs(dc).max() > 32767:
-            return None
-        cc[0] = dc
-        mask = (cc < -127) | (cc > 126)
-        img = np.full((64, gy, width), 128, np.uint8)  # padding: value 0
-        img[:, :, :gx] = np.where(mask, 0, cc + 128)
-        pix.append(img.tobytes())
-        esc.append((cc[mask] + 32768).astype(">u2").tobytes())  # the image's order: no escape in padding
-    rows = 64 * sum(h.grid(c)[1] for c in range(len(h.comps)))
-    return PGM_HEADER % (width, rows) + b"".join(pix) + b"".join(esc)
+    for band in _bands(h):
+        gy = h.grid(band[0])[1]
+        vals = np.zeros((64, gy, width), np.int32)  # padding: value 0
+        x = 0
+        for c in band:
+            gx = h.grid(c)[0]
+            cc = coef[base[c]:base[c + 1]].reshape(gy, gx, 64).transpose(2, 0, 1)
+            dc = cc[0].astype(np.int64)
+            _dc_residuals(dc, False)
+            if dc.size and np.abs(dc).max() > 32767:
+                return None
+            vals[:, :, x:x + gx] = cc
+            vals[0, :, x:x + gx] = dc
+            x += gx
+        mask = (vals < -127) | (vals > 126)
+        pix.append(np.where(mask, 0, vals + 128).astype(np.uint8).tobytes())
+        esc.append((vals[mask] + 32768).astype(">u2").tobytes())
+    return _header(h) + b"".join(pix) + b"".join(esc)
 
 
 PGM_HEADER = b"P5\n%d %d\n255\n"
@@ -482,18 +501,15 @@ PGM_HEADER = b"P5\n%d %d\n255\n"
 
 def coded_size(h: Header) -> int:
     """The bytes of the image :func:`planes` makes for header `h` (without its escaped values)."""
-    width = h.grid(0)[0]
-    rows = 64 * sum(h.grid(c)[1] for c in range(len(h.comps)))
-    return len(PGM_HEADER % (width, rows)) + width * rows
+    return len(_header(h)) + h.grid(0)[0] * 64 * sum(h.grid(band[0])[1] for band in _bands(h))
 
 
 def unplanes(h: Header, data) -> np.ndarray | None:
     """The coefficients back (int16, as :func:`decode` gives them) from what :func:`planes` made, or
     None if `data` is not such an image for header `h`."""
     width = h.grid(0)[0]
-    heights = [h.grid(c)[1] for c in range(len(h.comps))]
-    head = PGM_HEADER % (width, 64 * sum(heights))
-    n = len(head) + 64 * sum(heights) * width
+    head = _header(h)
+    n = coded_size(h)
     if bytes(data[:len(head)]) != head or len(data) < n:
         return None
     pix = np.frombuffer(data, np.uint8, n - len(head), len(head))
@@ -503,18 +519,23 @@ def unplanes(h: Header, data) -> np.ndarray | None:
     _, _, base = _layout(h)
     coef = np.zeros((h.blocks, 64), np.int16)
     row, e = 0, 0
-    for c in range(len(h.comps)):
-        gx, gy = h.grid(c)
-        img = pix[row * width:(row + 64 * gy) * width].reshape(64, gy, width)[:, :, :gx].astype(np.int16) - 128
-        mask = img == -128
+    for band in _bands(h):
+        gy = h.grid(band[0])[1]
+        vals = pix[row * width:(row + 64 * gy) * width].reshape(64, gy, width).astype(np.int16) - 128
+        mask = vals == -128
         k = int(np.count_nonzero(mask))
-        img[mask] = (escapes[e:e + k].astype(np.int32) - 32768).astype(np.int16)
+        vals[mask] = (escapes[e:e + k].astype(np.int32) - 32768).astype(np.int16)
         e += k
-        dc = img[0].astype(np.int64)
-        _dc_residuals(dc, True)
-        if dc.size and np.abs(dc).max() > 32767:
-            return None
-        img[0] = dc
-        coef[base[c]:base[c + 1]] = img.transpose(1, 2, 0).reshape(gx * gy, 64)
+        x = 0
+        for c in band:
+            gx = h.grid(c)[0]
+            img = vals[:, :, x:x + gx]
+            dc = img[0].astype(np.int64)
+            _dc_residuals(dc, True)
+            if dc.size and np.abs(dc).max() > 32767:
+                return None
+            img[0] = dc
+            coef[base[c]:base[c + 1]] = img.transpose(1, 2, 0).reshape(gx * gy, 64)
+            x += gx
         row += 64 * gy
     return coef if e == len(escapes) else None
