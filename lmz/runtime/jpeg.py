@@ -5,8 +5,9 @@ A JPEG file's scan is Huffman-coded: like deflated data, no byte model predicts 
 predictable from the same frequency in the neighbouring blocks (packJPG, Lepton and paq8's JPEG
 model all build on this). :func:`parse` reads a baseline (SOF0/SOF1, 8-bit, Huffman) JPEG whose one
 scan holds all its components, :func:`decode` turns the scan's entropy-coded bytes into the
-coefficients, and :func:`encode` writes them back with the file's own Huffman tables the way every
-baseline encoder does (DC differences, runs of zeros with ZRL and EOB, 1-bits padding before each
+coefficients, :func:`planes` lays them out as an image of one plane per frequency for the raster
+stack (and :func:`unplanes` takes them back), and :func:`encode` writes them back with the file's
+own Huffman tables the way every baseline encoder does (DC differences, runs of zeros with ZRL and EOB, 1-bits padding before each
 restart marker and at the end, 0xFF bytes stuffed with 0x00). The segment writer
 (``segments.py``) keeps the coefficients only if :func:`encode` gives back the original bytes, so an
 unusual encoder costs ratio, never data. Progressive and arithmetic-coded JPEGs, several scans,
@@ -25,10 +26,6 @@ from numba import njit
 __all__ = ["Header", "parse", "decode", "encode", "planes", "unplanes", "coded_size"]
 
 MAX_BLOCKS = 1 << 22  # 268 Mpixel of 4:4:4 data: a larger image stays raw
-# zigzag position -> natural (row-major) position in the 8x8 block
-ZIGZAG = np.array([0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5, 12, 19, 26, 33, 40, 48, 41, 34, 27,
-                   20, 13, 6, 7, 14, 21, 28, 35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51, 58,
-                   59, 52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47, 55, 62, 63], dtype=np.int64)
 
 
 @dataclass

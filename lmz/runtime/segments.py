@@ -67,7 +67,7 @@ ZIP_DESCRIPTOR = b"PK\x07\x08"
 
 @dataclass(frozen=True)
 class Segment:
-    kind: int  # RAW, DEFLATE, GNU_DEFLATE, PNG_IDAT or JPEG_SCAN
+    kind: int  # RAW, DEFLATE, GNU_DEFLATE, PNG_IDAT, JPEG_SCAN or PNG_PIXELS
     size: int  # its bytes in the original
     coded: int  # its bytes in the expanded data the frames code (RAW: size; deflated: the inflated length)
     level: int = 0  # deflated: the parameters that reproduce it
@@ -118,7 +118,7 @@ def _max_size(kind: int, coded: int, chunk: int) -> int:
 
 
 def rebuild_segment(s: Segment, data: bytes) -> bytes:
-    """The original bytes of the deflated segment `s` from its inflated bytes."""
+    """The original bytes of the (not raw) segment `s` from its expanded bytes."""
     if s.kind == JPEG_SCAN:
         return _rebuild_jpeg(s, data)
     head = b""
@@ -146,6 +146,17 @@ def _png_rows(s: Segment, data: bytes) -> bytes:
     return rows
 
 
+def _memory(s: Segment) -> int:
+    """What rebuilding `s` holds: its expanded bytes (twice while they are handed over) and its
+    original bytes with their copies (3 x), and, for a deflate segment, the deflater's output (PNG:
+    with its zlib wrapper and IDAT chunks), window, hash and symbol tables, for PNG pixels also the
+    pixels' and the filtered rows' copies (4 bytes per expanded byte); for a JPEG, the coefficients
+    as 16-bit integers and their working copies (10 bytes per expanded byte)."""
+    if s.kind == JPEG_SCAN:
+        return 12 * s.coded + 3 * s.size
+    return 2 * s.coded + deflate.bound(s.coded) + 3 * s.size + (4 * s.coded if s.kind == PNG_PIXELS else 0)
+
+
 @dataclass(frozen=True)
 class Table:
     segments: tuple[Segment, ...]
@@ -162,13 +173,8 @@ class Table:
         return sum(s.kind != RAW for s in self.segments)
 
     def memory(self) -> int:
-        """Bytes the reader holds for the largest deflate segment: its inflated bytes (twice while
-        they are handed over), the deflater's output and its copies (PNG: with its zlib wrapper and
-        IDAT chunks), window, hash and symbol tables; JPEG: the coefficients as 16-bit integers and
-        their working copies (10 bytes per coded byte) and the Huffman coder's output; PNG pixels: the
-        deflate segment's and copies of the pixels and the filtered rows (4 bytes per coded byte)."""
-        worst = max(((2 * s.coded + deflate.bound(s.coded) if s.kind != JPEG_SCAN else 12 * s.coded) + 3 * s.size
-                     + 4 * s.coded * (s.kind == PNG_PIXELS) for s in self.segments if s.kind != RAW), default=0)
+        """Bytes the reader holds for the largest segment that is not raw (:func:`_memory`)."""
+        worst = max((_memory(s) for s in self.segments if s.kind != RAW), default=0)
         return worst + (8 << 20) if worst else 0
 
     def pack(self) -> bytes:
@@ -418,15 +424,17 @@ def split(data: bytes) -> tuple[Table, bytes] | None:
         raw_from = end
 
     head = bytes(mv[:8])
-    if head[:3] == JPEG_MAGIC:
+    if head[:3] == JPEG_MAGIC:  # one segment from the start: the JPEG up to the end of its scan
         got = _jpeg_segment(data)
         if got is None:
             return None
         segs.append(got[0])
         parts.append(got[1])
         raw_from = got[0].size
-    streams = () if head[:3] == JPEG_MAGIC else (_gzip_streams(mv) if head[:3] == GZIP_MAGIC else _png_streams(mv) if head == PNG_SIGNATURE
-               else _zip_streams(mv))
+        streams = ()
+    else:
+        streams = (_gzip_streams(mv) if head[:3] == GZIP_MAGIC else _png_streams(mv) if head == PNG_SIGNATURE
+                   else _zip_streams(mv))
     grown = 0
     for c in streams:
         grown += len(c.inflated) - c.size
