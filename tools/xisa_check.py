@@ -150,12 +150,17 @@ def prepare(d: Path, extra: list[str]):
     body = table + sample_text()[:3000]
     gz = (b"\x1f\x8b\x08\x00" + bytes(6) + c.compress(body) + c.flush()
           + struct.pack("<II", zlib.crc32(body), len(body)))
-    (d / "table.csv.gz").write_bytes(gz)
-    blob = api.compress(gz, model=tiny, mix="auto", lanes=3)
-    assert api.read_header(blob).segments is not None, "the gzip file was not coded as the data it holds"
-    files["table.csv.gz.mix-auto.lmz"] = {"mix": "auto", "sha256": hashlib.sha256(blob).hexdigest(),
-                                          "input": "table.csv.gz", "segments": True}
-    (d / "table.csv.gz.mix-auto.lmz").write_bytes(blob)
+
+    def expanded(name: str, data: bytes) -> None:
+        """`data` as the file `name`, and its --mix auto stream, which must hold a segment table."""
+        (d / name).write_bytes(data)
+        blob = api.compress(data, model=tiny, mix="auto", lanes=3)
+        assert api.read_header(blob).segments is not None, f"{name} was not coded as the data it holds"
+        files[f"{name}.mix-auto.lmz"] = {"mix": "auto", "sha256": hashlib.sha256(blob).hexdigest(), "input": name,
+                                         "segments": True}
+        (d / f"{name}.mix-auto.lmz").write_bytes(blob)
+
+    expanded("table.csv.gz", gz)
     # --mix auto on a baseline JPEG (4:2:0, restart markers; written by Pillow's libjpeg here): coded
     # as its DCT coefficients, so decoding Huffman-codes them again (runtime/jpeg.py) on every CPU
     from PIL import Image
@@ -165,24 +170,14 @@ def prepare(d: Path, extra: list[str]):
     rgb = rgb + np.random.default_rng(5).integers(0, 12, (48, 64, 3))
     buf = io.BytesIO()
     Image.fromarray(rgb.clip(0, 255).astype(np.uint8), "RGB").save(buf, "JPEG", quality=88, restart_marker_blocks=5)
-    (d / "photo.jpg").write_bytes(buf.getvalue())
-    blob = api.compress(buf.getvalue(), model=tiny, mix="auto", lanes=3)
-    assert api.read_header(blob).segments is not None, "the JPEG was not coded as its coefficients"
-    files["photo.jpg.mix-auto.lmz"] = {"mix": "auto", "sha256": hashlib.sha256(blob).hexdigest(), "input": "photo.jpg",
-                                       "segments": True}
-    (d / "photo.jpg.mix-auto.lmz").write_bytes(blob)
+    expanded("photo.jpg", buf.getvalue())
     # ... and a PNG (Pillow's, RGBA): coded as its pixels, so decoding filters its rows again (runtime/png.py)
     buf = io.BytesIO()
     yy, xx = np.mgrid[0:64, 0:96]
     rgba = np.stack([xx * 2 + yy, yy * 2 + 40 * np.sin(xx / 9.0), 230 - xx, 255 - yy], axis=2)
     rgba[:, :, :3] += np.random.default_rng(5).integers(0, 3, (64, 96, 3))
     Image.fromarray(rgba.clip(0, 255).astype(np.uint8), "RGBA").save(buf, "PNG")
-    (d / "photo.png").write_bytes(buf.getvalue())
-    blob = api.compress(buf.getvalue(), model=tiny, mix="auto", lanes=3)
-    assert api.read_header(blob).segments is not None, "the PNG was not coded as its pixels"
-    files["photo.png.mix-auto.lmz"] = {"mix": "auto", "sha256": hashlib.sha256(blob).hexdigest(), "input": "photo.png",
-                                       "segments": True}
-    (d / "photo.png.mix-auto.lmz").write_bytes(blob)
+    expanded("photo.png", buf.getvalue())
     # records files: the sample's lines as independent records (model only, one lane each), and the
     # same lines coded with a dictionary (the model-free stack primed on part of the table and text;
     # small tables, so that copying the primed state per record stays cheap under emulation)

@@ -63,12 +63,25 @@ def pam_header(i: Ihdr) -> bytes:
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _paeth(a, b, c):
-    p = a + b - c
-    pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
-    if pa <= pb and pa <= pc:
+def _predict(pix, i, x, y, stride, bpp, f):
+    """What filter type f predicts for pixel byte pix[i] (row y, byte x of the row) from the bytes
+    one pixel left (a), above (b) and above-left (c): 0, a, b, (a + b) / 2 or Paeth's choice."""
+    a = np.int64(pix[i - bpp]) if x >= bpp else np.int64(0)
+    b = np.int64(pix[i - stride]) if y else np.int64(0)
+    if f == 1:
         return a
-    return b if pb <= pc else c
+    if f == 2:
+        return b
+    if f == 3:
+        return (a + b) >> 1
+    if f == 4:
+        c = np.int64(pix[i - stride - bpp]) if y and x >= bpp else np.int64(0)
+        p = a + b - c
+        pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+        if pa <= pb and pa <= pc:
+            return a
+        return b if pb <= pc else c
+    return np.int64(0)
 
 
 @njit(cache=True, nogil=True)
@@ -79,46 +92,21 @@ def _unfilter(rows, h, stride, bpp, pix, filters):
         if f > 4:
             return False
         filters[y] = f
-        src = y * (stride + 1) + 1
-        dst = y * stride
         for x in range(stride):
-            a = np.int64(pix[dst + x - bpp]) if x >= bpp else np.int64(0)
-            b = np.int64(pix[dst + x - stride]) if y else np.int64(0)
-            c = np.int64(pix[dst + x - stride - bpp]) if y and x >= bpp else np.int64(0)
-            r = np.int64(rows[src + x])
-            if f == 1:
-                r += a
-            elif f == 2:
-                r += b
-            elif f == 3:
-                r += (a + b) >> 1
-            elif f == 4:
-                r += _paeth(a, b, c)
-            pix[dst + x] = r & 255
+            i = y * stride + x
+            pix[i] = (np.int64(rows[y * (stride + 1) + 1 + x]) + _predict(pix, i, x, y, stride, bpp, f)) & 255
     return True
 
 
 @njit(cache=True, nogil=True)
 def _refilter(pix, filters, h, stride, bpp, rows):
+    """pix [h * stride] and filters [h] -> rows [h * (1 + stride)]."""
     for y in range(h):
         f = filters[y]
         rows[y * (stride + 1)] = f
-        dst = y * (stride + 1) + 1
-        src = y * stride
         for x in range(stride):
-            a = np.int64(pix[src + x - bpp]) if x >= bpp else np.int64(0)
-            b = np.int64(pix[src + x - stride]) if y else np.int64(0)
-            c = np.int64(pix[src + x - stride - bpp]) if y and x >= bpp else np.int64(0)
-            r = np.int64(pix[src + x])
-            if f == 1:
-                r -= a
-            elif f == 2:
-                r -= b
-            elif f == 3:
-                r -= (a + b) >> 1
-            elif f == 4:
-                r -= _paeth(a, b, c)
-            rows[dst + x] = r & 255
+            i = y * stride + x
+            rows[y * (stride + 1) + 1 + x] = (np.int64(pix[i]) - _predict(pix, i, x, y, stride, bpp, f)) & 255
 
 
 def unfilter(rows: bytes, i: Ihdr) -> tuple[bytes, bytes] | None:
