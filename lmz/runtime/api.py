@@ -321,46 +321,44 @@ class Compressor(_Workers):
         """Read `ifh` to its end, write the compressed stream to `ofh`; returns (read, written).
 
         `size`, when known, is recorded in the header and checked."""
-        table, ifh, size = self._segments(ifh, size) if self.recompress else (None, ifh, size)
+        table, ifh, size, original = self._segments(ifh, size) if self.recompress else (None, ifh, size, None)
         progress = self.progress
         if table is not None:  # the frames code the expanded data; the header records the original's size
             self.progress = _scaled(progress, table.size, table.expanded)
         try:
             if table is not None and table.size <= SEGMENTS_COMPARED:
-                return self._smaller_of(ifh, ofh, table)
+                return self._smaller_of(ifh, original, ofh, table)
             return self._copy_frames(ifh, ofh, size, table)
         finally:
             self.progress = progress
 
-    def _smaller_of(self, expanded: BinaryIO, ofh: BinaryIO, table) -> tuple[int, int]:
+    def _smaller_of(self, expanded: BinaryIO, original: bytes, ofh: BinaryIO, table) -> tuple[int, int]:
         """A small input with a segment table is coded both ways, expanded and as it is, and the smaller
         stream written: a table and the expanded data's cold start can cost more than they gain."""
         a, b = io.BytesIO(), io.BytesIO()
-        data = expanded.getvalue()
-        self._copy_frames(io.BytesIO(data), a, None, table)
-        rebuilt = segments.Rebuilder(table)
-        original = b"".join(rebuilt.feed(data) + rebuilt.finish())
+        self._copy_frames(expanded, a, None, table)
         self.progress = None
         self._copy_frames(io.BytesIO(original), b, table.size, None)
         best = min(a.getvalue(), b.getvalue(), key=len)
         return table.size, write_all(ofh, best)
 
     def _segments(self, ifh: BinaryIO, size: int | None):
-        """(segment table or None, the stream to code, its size): a gzip, zip, PNG or JPEG input of at
-        most MAX_INPUT bytes is read whole and split into raw and deflate (or JPEG) segments."""
+        """(segment table or None, the stream to code, its size, the input's bytes when there is a
+        table): a gzip, zip, PNG or JPEG input of at most MAX_INPUT bytes is read whole and split into
+        raw and deflate (or JPEG) segments."""
         head = _read_full(ifh, 8)
         if not segments.may_hold_segments(head):
-            return None, _Prefixed(head, ifh), size
+            return None, _Prefixed(head, ifh), size, None
         data = head + _read_full(ifh, segments.MAX_INPUT + 1 - len(head))
         if len(data) > segments.MAX_INPUT:
-            return None, _Prefixed(data, ifh), size
+            return None, _Prefixed(data, ifh), size, None
         if size is not None and size != len(data):
             raise UsageError(f"input changed while compressing: expected {size} bytes, read {len(data)}")
         got = segments.split(data)
         if got is None:
-            return None, io.BytesIO(data), size
+            return None, io.BytesIO(data), size, None
         table, expanded = got
-        return table, io.BytesIO(expanded), None
+        return table, io.BytesIO(expanded), None, data
 
     def _copy_frames(self, ifh: BinaryIO, ofh: BinaryIO, size: int | None, table) -> tuple[int, int]:
         written = write_all(ofh, self.header(table.size if table else size, table).pack())

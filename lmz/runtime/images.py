@@ -93,7 +93,9 @@ def _pam(raw: bytes):
     for line in raw[3:end].split(b"\n"):
         parts = line.split()
         if len(parts) == 2 and parts[0] in (b"WIDTH", b"HEIGHT", b"DEPTH", b"MAXVAL") and parts[1].isdigit():
-            fields[parts[0]] = int(parts[1][:10])
+            if len(parts[1]) > 9:  # as _pnm: no field of a real image is that long
+                return None
+            fields[parts[0]] = int(parts[1])
         elif parts and parts[0] != b"TUPLTYPE" and not parts[0].startswith(b"#"):
             return None
     if len(fields) != 4:
