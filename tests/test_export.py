@@ -197,3 +197,62 @@ def test_cli_fails_on_unknown_family(tmp_path):
     r = _cli([ck, "-o", tmp_path / "u.onnx"])
     assert r.exit_code == 2 and "unknown model family" in r.output
     assert not (tmp_path / "u.onnx").exists()
+
+
+def _run_graph(g, inp, out, x, shape):
+    from onnx import TensorProto, helper
+
+    m = g.model([helper.make_tensor_value_info(inp, TensorProto.FLOAT, list(shape))],
+                [helper.make_tensor_value_info(out, TensorProto.FLOAT, None)])
+    import onnxruntime as ort
+
+    return ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {inp: x})[0]
+
+
+def test_lut_is_exact_at_every_cell_edge():
+    """GraphBuilder.lut (clip + truncating cast + GatherElements) == fixedpoint.lut, at the edges of
+    every table cell and at the float32-exact extremes."""
+    from lmz.export.graph import GraphBuilder
+    from lmz.spec.fixedpoint import EXACT_LIMIT, LUT_SHIFT, lut
+
+    k = np.arange(-140, 141, dtype=np.int64) << LUT_SHIFT
+    acc = np.unique(np.concatenate([k - 1, k, k + 1, [EXACT_LIMIT - 1, -(EXACT_LIMIT - 1), 1 << 23, -(1 << 23)]]))
+    table = np.random.default_rng(3).integers(-127, 128, 256)
+    g = GraphBuilder()
+    g.output(g.lut(g.weight(table, "t"), "acc", LUT_SHIFT), "y")
+    got = _run_graph(g, "acc", "y", acc.astype(np.float32).reshape(1, -1), (1, acc.size))
+    assert np.array_equal(got.reshape(-1).astype(np.int64), lut(table, acc))
+    with pytest.raises(ValueError):
+        GraphBuilder().lut("t", "acc", 16)
+
+
+def test_int8_matmul_is_exact_at_the_extremes():
+    """h @ w through u8 halves and MatMulInteger, with every operand at its bound (a 16-bit pair
+    sum of 2 * 127 * 127 must not saturate) and at random values, equals the int64 product."""
+    from lmz.export.graph import GraphBuilder
+
+    rng = np.random.default_rng(4)
+    K, N = 256, 48
+    w = rng.choice([-127, 127], (K, N))
+    w[:, 0], w[:, 1] = 127, -127
+    for h in (np.full((3, K), 127), np.full((3, K), -127), rng.integers(-127, 128, (5, K)),
+              rng.choice([-127, 127], (4, K))):
+        g = GraphBuilder()
+        g.output(g.matmul_s8(g.u8_halves("h"), g.s8_halves(w, "w")), "y")
+        got = _run_graph(g, "h", "y", h.astype(np.float32), h.shape)
+        assert np.array_equal(got.astype(np.int64), h @ w)
+    with pytest.raises(ValueError):
+        GraphBuilder().s8_halves(np.full((2, 2), 128), "w")
+
+
+@pytest.mark.parametrize("name", ["text", "text-s", "text-m", "text-l", "image", "audio"])
+def test_shipped_models_use_the_int8_graph(name):
+    """The shipped GRU files were re-exported with the current builder (tools/reexport_models.py):
+    their matrix products are MatMulInteger, none is left in float32."""
+    import onnx
+
+    from lmz.models import __file__ as models_init
+
+    path = __import__("pathlib").Path(models_init).parent / f"{name}.onnx"
+    ops = {n.op_type for n in onnx.load(str(path)).graph.node}
+    assert "MatMulInteger" in ops and "MatMul" not in ops and "Gather" in ops

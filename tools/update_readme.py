@@ -19,7 +19,7 @@ def models_table() -> str:
 
     rows = ["| model | family, config | parameters | ONNX bytes | trained on (sha256) | steps | bytes seen | wall | val bits/byte int (float) |",
             "|---|---|---:|---:|---|---:|---:|---:|---|"]
-    for j in sorted((root / "models").glob("*.json")):
+    for j in sorted((root / "lmz" / "models").glob("*.json")):
         m = json.loads(j.read_text())
         c, t = m["lmz.config"], m.get("lmz.train", {})
         cfg = ", ".join(f"{k}={v}" for k, v in c.items() if k in ("hidden", "n_layer", "window", "d_model"))

@@ -10,6 +10,7 @@ OPSET = 18
 class GraphBuilder:
     def __init__(self):
         self.nodes, self.inits, self._n = [], [], 0
+        self._rows = {}  # lookup table -> its [1, 256] row (lut)
 
     def name(self, base="t"):
         self._n += 1
@@ -47,10 +48,39 @@ class GraphBuilder:
         return self.op("Floor", self.op("Mul", x, self.const(2.0 ** -shift)))
 
     def lut(self, table_name, acc, shift: int):
-        """table[clip(floor(acc / 2**shift), -128, 127) + 128]."""
-        idx = self.op("Clip", self.floor_shift(acc, shift), self.const(-128.0), self.const(127.0))
-        idx = self.op("Cast", self.op("Add", idx, self.const(128.0)), to=TensorProto.INT64)
-        return self.op("Gather", table_name, idx, axis=0)
+        """table[clip(floor(acc / 2**shift), -128, 127) + 128], for integer acc below 2**24.
+
+        Computed as int(clip(acc / 2**shift + 128, 0, 255)): exact for shift <= 15 (the sum either
+        keeps every bit or is clipped), and the Cast truncates the non-negative index, which is
+        its floor. The lookup is a GatherElements on the table as one [1, 256] row (onnxruntime's
+        Gather copies element by element; GatherElements is several times faster here)."""
+        if shift > 15:
+            raise ValueError(f"lut: shift {shift} > 15 is not exact in float32")
+        x = self.op("Add", self.op("Mul", acc, self.const(2.0 ** -shift)), self.const(128.0))
+        idx = self.op("Cast", self.op("Clip", x, self.const(0.0), self.const(255.0)), to=TensorProto.INT64)
+        if table_name not in self._rows:
+            self._rows[table_name] = self.op("Reshape", table_name, self.const(np.array([1, 256]), np.int64))
+        flat = self.op("Reshape", idx, self.const(np.array([1, -1]), np.int64))
+        return self.op("Reshape", self.op("GatherElements", self._rows[table_name], flat, axis=1), self.op("Shape", acc))
+
+    # int8 matrix products (MatMulInteger): exact on every CPU when the uint8 operand stays in 0..127
+    # (the brief: AVX2's 16-bit pair sums saturate beyond that), and 2-3x faster than float32 MatMul
+    def u8_halves(self, h):
+        """[relu(h) | relu(-h)] as uint8 [L, 2K], for h holding integers in [-127, 127]."""
+        pos, neg = self.op("Relu", h), self.op("Relu", self.op("Neg", h))
+        return self.op("Cast", self.op("Concat", pos, neg, axis=1), to=TensorProto.UINT8)
+
+    def s8_halves(self, w, name):
+        """The int8 weight [K, N] (stored once, as `name`_q) stacked over its negation: [2K, N]."""
+        v = np.asarray(w, dtype=np.int64)
+        if np.abs(v).max(initial=0) > 127:
+            raise ValueError(f"{name}: an int8 matrix product needs weights in [-127, 127]")
+        stored = self.const(v, np.int8, name=f"{name}_q")
+        return self.op("Concat", stored, self.op("Neg", stored), axis=0)
+
+    def matmul_s8(self, halves, w_halves):
+        """h @ w as float32 integers, from u8_halves(h) and s8_halves(w): relu(h) @ w - relu(-h) @ w."""
+        return self.op("Cast", self.op("MatMulInteger", halves, w_halves), to=TensorProto.FLOAT)
 
     def model(self, inputs, outputs, name="lmz"):
         g = helper.make_graph(self.nodes, name, inputs, outputs, self.inits)
