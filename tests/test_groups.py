@@ -164,6 +164,33 @@ def test_groups_round_trip_with_the_pipeline_on_and_off(monkeypatch, model, requ
     assert g1 != blobs[0] and api.read_header(g1).preset == 6 and api.decompress(g1, model=m) == data
 
 
+@pytest.mark.parametrize("model", ["fake", "tiny"])
+def test_cum_made_in_the_model_thread_gives_the_same_bits(monkeypatch, model, request):
+    """takes_cum: the loop runs cum_of(scores) in the model's thread (encoder and group decoder);
+    the streams equal those of the stack turning the scores into frequencies itself."""
+    m = FakeModel() if model == "fake" else request.getfixturevalue("tiny_model")
+    data = TEXT * 3
+    monkeypatch.setattr(loop, "_cores", lambda: 2)
+    monkeypatch.setattr(loop, "PIPELINE", True)
+    calls = []
+    real = MixStack.cum_of
+    monkeypatch.setattr(MixStack, "cum_of", staticmethod(lambda sc: calls.append(1) or real(sc)))
+    blobs, outs = [], []
+    for takes in (True, False):
+        monkeypatch.setattr(MixStack, "takes_cum", takes)
+        n = len(calls)
+        blobs.append(api.compress(data, model=m, mix="on", lanes=7))
+        outs.append(api.decompress(blobs[-1], model=m))
+        assert (len(calls) > n) == takes
+    assert blobs[0] == blobs[1] and outs == [data, data]
+    scores = _scores(3, _lanes()[0])
+    cum = MixStack.cum_of(scores)
+    assert cum.shape == (7, 257) and np.array_equal(cum[:, 1:], np.cumsum(scores_to_freqs(scores), axis=1))
+    st = MixStack(7, groups=2, **SMALL)
+    with pytest.raises(ValueError):
+        st._begin_byte(None, None, cum=cum[:5])
+
+
 def test_groups_only_where_they_apply():
     """New streams get CURRENT's groups only with the model and without image contexts."""
     assert MixStack.new_params({})["groups"] == 2

@@ -59,7 +59,7 @@ def test_stack_error_stops_the_model_thread(monkeypatch):
     from lmz.runtime.stack import MixStack
 
     calls = {"n": 0}
-    real = MixStack.encode_scores
+    real = MixStack.encode_cum  # the loop's path for a stack that takes_cum
 
     def failing(self, *a, **k):
         calls["n"] += 1
@@ -67,7 +67,7 @@ def test_stack_error_stops_the_model_thread(monkeypatch):
             raise Boom("stack failed")
         return real(self, *a, **k)
 
-    monkeypatch.setattr(MixStack, "encode_scores", failing)
+    monkeypatch.setattr(MixStack, "encode_cum", failing)
     model = FakeModel()
     with pytest.raises(Boom):
         api.compress(TEXT * 4, model=model, mix="on", lanes=2)

@@ -31,7 +31,10 @@ dec)``, with the same bits as the step-by-step methods. A stack whose ``lane_gro
 (lo, hi)) has more than one group decodes a step as ``decode_begin(active)``, then
 ``decode_group(g, dec, scores of lanes lo..hi-1)`` for each group in order (returning the group's
 bytes), then ``decode_end()``, exactly as ``decode_scores`` would; the loop then runs the model
-per group in a thread, one step ahead (``_decode_groups``).
+per group in a thread, one step ahead (``_decode_groups``). A stack with ``takes_cum`` also has a
+pure ``cum_of(scores)`` (its share of the work that needs the scores alone): the loop runs it in
+the model's thread and hands its result to ``encode_cum(cum, syms, active, enc)`` /
+``decode_group(g, dec, cum=...)``.
 """
 from __future__ import annotations
 
@@ -165,7 +168,10 @@ def encode_frame(model: ByteModel, stack: PredictorStack, raw: bytes, plan: Fram
     use_model = stack.use_model  # False: a stack that ignores the model (it is not run)
     # a stack that takes the model's raw scores turns them into frequencies itself (same integers)
     raw_scores = use_model and getattr(stack, "takes_scores", False)
-    steps = _model_ahead(model, M, T, C, plan.lanes) if use_model else None
+    # ... or their cum_of, made in the model's thread (the stack's share of the work shrinks)
+    cum_of = stack.cum_of if raw_scores and getattr(stack, "takes_cum", False) else None
+    prepare = None if cum_of is None else (lambda sc: [cum_of(sc[:, j]) for j in range(sc.shape[1])])
+    steps = _model_ahead(model, M, T, C, plan.lanes, prepare) if use_model else None
     try:
         done = 0
         for t0 in range(0, T, C):
@@ -174,7 +180,9 @@ def encode_frame(model: ByteModel, stack: PredictorStack, raw: bytes, plan: Fram
             for j in range(min(C, T - t0)):
                 t = t0 + j
                 active = lens > t
-                if raw_scores:
+                if cum_of is not None:
+                    stack.encode_cum(scores[j], M[:, t], active, enc)
+                elif raw_scores:
                     stack.encode_scores(scores[:, j], M[:, t], active, enc)
                 else:
                     stack.encode_step(scores_to_freqs(scores[:, j]) if use_model else None, M[:, t], active, enc)
@@ -194,8 +202,9 @@ PIPELINE = True  # run the model in a thread while the stack codes: the encoder 
 AHEAD = 4  # model steps computed ahead at most (memory: AHEAD x lanes x chunk x 256 int32)
 
 
-def _model_ahead(model: ByteModel, M: np.ndarray, T: int, C: int, lanes: int):
-    """The model's scores for steps 0, C, 2C, ... of the lane matrix M, in order. The encoder knows
+def _model_ahead(model: ByteModel, M: np.ndarray, T: int, C: int, lanes: int, prepare=None):
+    """The model's scores for steps 0, C, 2C, ... of the lane matrix M, in order (`prepare(scores)`
+    instead where given, computed in the thread: work on the scores alone). The encoder knows
     every input byte in advance, so with ``PIPELINE`` a thread runs the model up to ``AHEAD`` steps
     ahead of the stack (onnxruntime and the stack's compiled kernels release the GIL: on two cores
     the model and the stack overlap). The scores are the same either way: the stack sees the same
@@ -205,7 +214,7 @@ def _model_ahead(model: ByteModel, M: np.ndarray, T: int, C: int, lanes: int):
         state = model.initial_state(lanes)
         for t0 in range(0, T, C):
             scores, state = model.step(X[:, t0: t0 + C], state)
-            yield scores
+            yield scores if prepare is None else prepare(scores)
         return
     import queue
     import threading
@@ -227,7 +236,7 @@ def _model_ahead(model: ByteModel, M: np.ndarray, T: int, C: int, lanes: int):
             state = model.initial_state(lanes)
             for t0 in range(0, T, C):
                 scores, state = model.step(X[:, t0: t0 + C], state)
-                if not put((scores, None)):
+                if not put((scores if prepare is None else prepare(scores), None)):
                     return
         except BaseException as e:  # handed to the consumer, raised there
             put((None, e))
@@ -314,7 +323,8 @@ def _decode_groups(model: ByteModel, stack, dec: Decoder, plan: FramePlan, out: 
 
     lens, T = plan.lens, plan.steps
     jobs: queue.Queue = queue.Queue()  # (group, step inputs [n, 1]) in coding order; None: stop
-    results: queue.Queue = queue.Queue()  # (scores [n, 256], error): at most one step per group waits
+    results: queue.Queue = queue.Queue()  # (scores [n, 256] or their cum_of, error): one step per group waits
+    cum_of = stack.cum_of if getattr(stack, "takes_cum", False) else None  # made in the thread too
     stop = threading.Event()
 
     def run() -> None:
@@ -326,7 +336,7 @@ def _decode_groups(model: ByteModel, stack, dec: Decoder, plan: FramePlan, out: 
                     return
                 g, x = job
                 scores, states[g] = model.step(x, states[g])
-                results.put((scores[:, 0], None))
+                results.put((scores[:, 0] if cum_of is None else cum_of(scores[:, 0]), None))
         except BaseException as e:  # handed to the decoder, raised there
             results.put((None, e))
 
@@ -351,7 +361,7 @@ def _decode_groups(model: ByteModel, stack, dec: Decoder, plan: FramePlan, out: 
         for t in range(T):
             stack.decode_begin(lens > t)
             for g, (lo, hi) in enumerate(groups):
-                syms = stack.decode_group(g, dec, get())
+                syms = stack.decode_group(g, dec, get()) if cum_of is None else stack.decode_group(g, dec, cum=get())
                 out[lo:hi, t] = syms
                 if t + 1 < T:  # the model's next step for this group, while the stack decodes the others
                     jobs.put((g, np.asarray(syms, dtype=np.int64).reshape(hi - lo, 1)))

@@ -88,6 +88,17 @@ N_CTX2D = image.N_CTX2D
 ALGO = 1
 
 
+def cum_of(scores) -> np.ndarray:
+    """The model's cumulative frequencies as the stack reads them, int64 [n, 257] (cum[:, 0] = 0),
+    from its raw scores int32 [n, 256]: scores_to_freqs and a cumsum, compiled. Pure, so the lane
+    loop may run it in the model's thread (``MixStack.takes_cum``)."""
+    scores = np.ascontiguousarray(scores)
+    cum = np.zeros((scores.shape[0], 257), dtype=np.int64)
+    if not bitloop.scores_cum(scores, cum):
+        raise IndexError("model scores out of range for scores_to_freqs")
+    return cum
+
+
 class MixStack:
     """Adaptive mixing stack; one instance codes one frame of `lanes` lockstep lanes.
 
@@ -445,16 +456,20 @@ class MixStack:
             self._gB.append(np.zeros((8, n), dtype=np.int64))
 
     # -- per byte ------------------------------------------------------------------------------
-    def _begin_byte(self, model_freqs, active, scores=None, model=True) -> None:
+    def _begin_byte(self, model_freqs, active, scores=None, model=True, cum=None) -> None:
         """The byte's begin for all lanes; `model` False: the model's part (cum) is left to each
-        group (decode_group)."""
+        group (decode_group). `cum`: the model's part already made (cum_of(scores))."""
         L = self.lanes
         act = np.ones(L, dtype=bool) if active is None else np.ascontiguousarray(active, dtype=bool)
         self.act = act
         self.all_active = bool(act.all())
         self.act_rows = None if self.all_active else np.flatnonzero(act)
         if self.use_model and model:
-            if scores is not None:  # the model's scores: scores_to_freqs and the cumsum, compiled
+            if cum is not None:
+                if cum.shape != self.cum.shape or cum.dtype != np.int64:
+                    raise ValueError(f"cum of shape {cum.shape}, {cum.dtype}: {self.cum.shape} int64 needed")
+                self.cum = cum  # a new array per step (cum_of): read by the kernels, never written
+            elif scores is not None:  # the model's scores: scores_to_freqs and the cumsum, compiled
                 if not bitloop.scores_cum(scores, self.cum):
                     raise IndexError("model scores out of range for scores_to_freqs")
             elif model_freqs is None:
@@ -561,17 +576,21 @@ class MixStack:
     # False: 8 calls of the numpy put_bits / get_bits per byte (the reference path).
     fused = True
     takes_scores = True  # the lane loop may hand over the model's raw scores (encode_scores / decode_scores)
+    # ... or their cum_of, made in the model's thread (encode_cum / decode_group(cum=)): the same integers
+    takes_cum = True
+    cum_of = staticmethod(cum_of)
 
     @property
     def lane_groups(self) -> list[tuple[int, int]]:
         """(lo, hi) of each lane group, in coding order (one group: the whole frame)."""
         return [(self.bounds[g], self.bounds[g + 1]) for g in range(len(self.bounds) - 1)]
 
-    def encode_step(self, model_freqs, syms, active, enc, scores=None) -> None:
+    def encode_step(self, model_freqs, syms, active, enc, scores=None, cum=None) -> None:
         """Code byte t of every lane: 8 calls of enc.put_bits(bits, p1, active), or their compiled
         equivalent (``fused``). `scores` (int32 [L, 256]) instead of `model_freqs`: the model's
-        scores, turned into frequencies here (bit-identical with scores_to_freqs)."""
-        self._begin_byte(model_freqs, active, scores)
+        scores, turned into frequencies here (bit-identical with scores_to_freqs); or `cum`:
+        cum_of(scores), made by the caller."""
+        self._begin_byte(model_freqs, active, scores, cum=cum)
         syms = np.ascontiguousarray(syms, dtype=np.int64)
         if self.fused and type(enc) is Encoder and "put_bits" not in vars(enc):  # not hooked
             if enc.bound + 16 > enc.buf.shape[1]:  # 8 events shift out at most 16 bytes per lane
@@ -627,13 +646,15 @@ class MixStack:
         """The byte's begin for all lanes (match lookup), without the model's scores."""
         self._begin_byte(None, active, model=False)
 
-    def decode_group(self, g: int, dec, scores=None, model_freqs=None) -> np.ndarray:
-        """Decode the byte of group g's lanes from the model's `scores` (int32 [hi - lo, 256]) or
-        `model_freqs` for them; returns their bytes (a new array, int64 [hi - lo])."""
+    def decode_group(self, g: int, dec, scores=None, model_freqs=None, cum=None) -> np.ndarray:
+        """Decode the byte of group g's lanes from the model's `scores` (int32 [hi - lo, 256]), their
+        cum_of, or `model_freqs` for them; returns their bytes (a new array, int64 [hi - lo])."""
         lo, hi = self.bounds[g], self.bounds[g + 1]
         s = slice(lo, hi)
         if self.use_model:
-            if scores is not None:
+            if cum is not None:
+                self.cum[s] = cum
+            elif scores is not None:
                 if not bitloop.scores_cum(scores, self.cum[s]):
                     raise IndexError("model scores out of range for scores_to_freqs")
             elif model_freqs is None:
@@ -702,6 +723,9 @@ class MixStack:
 
     def encode_scores(self, scores, syms, active, enc) -> None:
         self.encode_step(None, syms, active, enc, scores)
+
+    def encode_cum(self, cum, syms, active, enc) -> None:
+        self.encode_step(None, syms, active, enc, cum=cum)
 
     def decode_scores(self, scores, active, dec) -> np.ndarray:
         return self.decode_step(None, active, dec, scores)
