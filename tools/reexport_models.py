@@ -12,7 +12,6 @@ gave the same integers as the old one for every step of a long run: random bytes
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import sys
 import tempfile
@@ -30,10 +29,8 @@ COMPUTED = {"lmz.format", "lmz.family", "lmz.config", "lmz.chunk", "lmz.state_si
 
 def weights_of(path: Path):
     meta, inits = onnxfile.read(path)
-    cfg = json.loads(meta["lmz.config"])
-    w = {k[:-2]: np.asarray(v, dtype=np.int64) for k, v in inits.items() if k.endswith("_q")}
-    w = onnxfile._FAMILIES[meta["lmz.family"]](w, cfg)
-    return meta, cfg, w
+    cfg, w = onnxfile.integer_weights(meta, inits)
+    return meta, cfg, {k: np.asarray(v, dtype=np.int64) for k, v in w.items()}
 
 
 def same_integers(old: Path, new: Path, state_size: int, chunk: int, steps: int, text: bytes | None) -> str | None:

@@ -181,6 +181,12 @@ _FAMILIES = {"gru": _gru, "transformer": _transformer}
 
 def weights_fingerprint(meta: dict, inits: dict) -> str:
     """sha256 of the config and the integer weights, as ``lmz.export.exporter.weights_sha256``."""
+    cfg, w = integer_weights(meta, inits)
+    return weights_sha256(w, cfg)
+
+
+def integer_weights(meta: dict, inits: dict) -> tuple[dict, dict]:
+    """(config, weights) as the exporter was given them, rebuilt from a file's initializers."""
     try:
         cfg = json.loads(meta["lmz.config"])
     except (KeyError, ValueError):
@@ -196,7 +202,7 @@ def weights_fingerprint(meta: dict, inits: dict) -> str:
         w = _FAMILIES[fam](w, cfg)
     except (_Bad, ValueError) as e:
         raise ModelError(f"unexpected weight layout: {e}") from None
-    return weights_sha256(w, cfg)
+    return cfg, w
 
 
 _VERIFIED: dict = {}
