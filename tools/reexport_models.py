@@ -6,8 +6,8 @@ For a faster graph of the same math (e.g. the GRU's int8 matrix products): the w
 metadata (training record, mix parameters) are kept, so the fingerprint streams record is
 unchanged and every stream made with the old file decodes with the new one. Each file is replaced
 only after (1) `lmz-export`'s own check against the numpy reference passed and (2) the new file
-gave the same integers as the old one for every step of a long run: random bytes and, with
---text, real text, at 1 and 37 lanes, the state fed back each step.
+gave the same integers as the old one for every step of a long run on lmz-export's check inputs
+(random, all-zero, all-0xFF and, with --text, real bytes) at 1 and 37 lanes, the state fed back.
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lmz.export.exporter import export_model
+from lmz.export.exporter import check_inputs, export_model
 from lmz.runtime import onnxfile
 from lmz.runtime.session import make_session
 
@@ -37,13 +37,8 @@ def same_integers(old: Path, new: Path, state_size: int, chunk: int, steps: int,
     """Run both files step by step on the same bytes; the first difference, or None."""
     a, _ = make_session(old, "cpu", threads=1)
     b, _ = make_session(new, "cpu", threads=1)
-    rng = np.random.default_rng(7)
     for lanes in (1, 37):
-        cases = {"random": rng.integers(0, 256, (lanes, steps * chunk))}
-        if text:
-            need = lanes * steps * chunk
-            cases["text"] = np.frombuffer((text * (need // len(text) + 1))[:need], np.uint8).reshape(lanes, -1)
-        for name, data in cases.items():
+        for name, data in check_inputs(lanes, chunk, steps, text, seed=7).items():
             sa = sb = np.zeros((lanes, state_size), np.float32)
             for t in range(steps):
                 x = np.ascontiguousarray(data[:, t * chunk:(t + 1) * chunk], dtype=np.int64)

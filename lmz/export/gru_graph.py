@@ -28,7 +28,12 @@ def build_gru(w: dict, cfg: dict, chunk: int, lanes: int | None = None):
 
     hs = list(g.op("Split", "state", g.const(np.array([H] * nl), np.int64), axis=1, n_out=nl)) if nl > 1 else ["state"]
     halves = {}  # hidden state -> its u8 halves, made once per tensor
-    half = lambda h: halves[h] if h in halves else halves.setdefault(h, g.u8_halves(h))  # noqa: E731
+
+    def half(h):
+        if h not in halves:
+            halves[h] = g.u8_halves(h)
+        return halves[h]
+
     score_steps = []
     for t in range(chunk):
         x_t = g.op("Gather", "bytes", g.const(t, np.int64), axis=1)  # [L]
