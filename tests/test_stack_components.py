@@ -127,3 +127,33 @@ def test_period_finds_the_record_length():
     hist[0, (t1 - 24) & 8191] ^= 1  # the byte one record back decides the first column
     period.hash_period(t1, hist, np.array([data[-1]]), pst, np.zeros(1, dtype=np.uint64), 0, hb2)
     assert hb[0, 0] != hb2[0, 0] and hb[0, 1] != hb2[0, 1]
+
+
+def test_prefetch_is_a_hint_only():
+    """The prefetch intrinsic compiles to the CPU's prefetch instruction (x86-64 here) and changes
+    nothing: the same sums with and without it, indices far outside the array included (a hint
+    never faults); the stack's kernels read the int16 / int32 copies of the same tables."""
+    from numba import njit
+
+    from lmz.runtime.stack.prefetch import prefetch
+    from lmz.runtime.stack.stack import SQUASH32, STRETCH16
+
+    @njit
+    def walk(a, hint):
+        s = 0
+        for i in range(a.size):
+            j = (i * 7919) % a.size
+            if hint:
+                prefetch(a, (j * 31) % a.size)
+                prefetch(a, j + (1 << 40))
+            s = s * 31 + a[j]
+        return s
+
+    a = np.random.default_rng(0).integers(0, 1 << 40, 1 << 16)
+    assert walk(a, True) == walk(a, False)
+    import platform
+
+    if platform.machine() in ("x86_64", "AMD64"):
+        sig = walk.signatures[0]
+        assert "prefetcht0" in walk.inspect_asm(sig)
+    assert (STRETCH16 == STRETCH).all() and (SQUASH32 == SQUASH).all()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from .prefetch import prefetch
 from .tables import SQUASH, ST_MAX
 
 A1OFF = 65536 * 33
@@ -24,8 +25,11 @@ def new_table() -> np.ndarray:
 
 @njit(cache=True, nogil=True, inline="always")
 def predict(A, dot, c0, ctx2, ai, out):
-    """out[0] / out[1]: APM 1 / APM 2 as p16; ai[r, la] = the knot each one will update."""
+    """out[0] / out[1]: APM 1 / APM 2 as p16; ai[r, la] = the knot each one will update (APM 2's
+    knots, hashed over 8.7 MB, get a prefetch hint for every lane first)."""
     L = dot.shape[0]
+    for la in range(L):
+        prefetch(A, (c0[la] | (ctx2[la] << 8)) * 33 + ((dot[la] + 2048) >> 7))
     for la in range(L):
         st = dot[la] + 2048
         lo = st >> 7
@@ -42,6 +46,8 @@ def predict(A, dot, c0, ctx2, ai, out):
 def update(A, ai, act, y, rate, cnt, d):
     """``cnt`` (int32, A.size, zero between calls) and ``d`` ([2, L]) are scratch."""
     L = ai.shape[1]
+    for la in range(L):
+        prefetch(cnt, ai[1, la])
     for r in range(2):
         for la in range(L):
             if act[la]:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from .prefetch import prefetch
+
 __all__ = ["new_table", "read", "update"]
 
 
@@ -19,15 +21,20 @@ def new_table(bits: int) -> np.ndarray:
 @njit(cache=True, nogil=True, inline="always")
 def read(BH, hbase, hchk, node, c0, hidx, state, idx, nd, smcol):
     """Slot of each lane's node ``hbase ^ node[c0]``, its state (0 unless the check matches), and
-    the state-map counter slot ``smcol[j] + state`` into column nd + j of idx."""
+    the state-map counter slot ``smcol[j] + state`` into column nd + j of idx. All slots first,
+    each with a prefetch hint, then the reads: the misses of all lanes overlap."""
     L, nh = hbase.shape
     for la in range(L):
         o = node[c0[la]]
         for j in range(nh):
             hi = hbase[la, j] ^ o
+            hidx[la, j] = hi
+            prefetch(BH, hi)
+    for la in range(L):
+        for j in range(nh):
+            hi = hidx[la, j]
             hv = np.int64(BH[hi])
             st = hv & 255 if (hv >> 8) == hchk[la, j] else 0
-            hidx[la, j] = hi
             state[la, j] = st
             idx[la, nd + j] = smcol[j] + st
 

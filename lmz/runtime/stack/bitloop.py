@@ -15,6 +15,7 @@ from numba import njit
 
 from ..freqs import EXP_LEN, EXP_LUT, PROB_ONE
 from . import apm, bithistory, counters, fastcoder, mixer
+from .prefetch import prefetch
 from .tables import ST_MAX
 
 __all__ = ["predict_bit", "update_bit", "code_byte", "encode_byte", "decode_byte", "scores_cum"]
@@ -32,11 +33,13 @@ def predict_bit(k, c0, act, cfg, base, chk, node, T, hbase, hchk, hnode, BH, smc
     idx, pe, ne, hidx, state, x, mctx, dt, prm, dt2, prm2, ai, apo = sc
     L, nd = base.shape
     K = nd + hbase.shape[1]
-    # direct counters: slot = context base ^ node offset of c0
+    # direct counters: slot = context base ^ node offset of c0 (a prefetch hint now, read below)
     for la in range(L):
         o = node[c0[la]]
         for j in range(nd):
-            idx[la, j] = base[la, j] ^ o
+            s = base[la, j] ^ o
+            idx[la, j] = s
+            prefetch(T, s)
     bithistory.read(BH, hbase, hchk, hnode, c0, hidx, state, idx, nd, smcol)
     # match model: a counter per (length bucket, expected bit) while the predicted byte agrees with c0
     for la in range(L):

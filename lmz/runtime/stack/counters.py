@@ -18,6 +18,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from .prefetch import prefetch
+
 P_SHIFT = 32  # slot = p22 << 32 | check16 << 16 | n16
 P_BITS = 22
 P_HALF = 1 << (P_BITS - 1)
@@ -56,6 +58,9 @@ def update(T, idx, chk, pe, ne, lim, act, y, first, cnt, ones):
 
     ``first`` (int32, T.size, all -1 between calls) and ``cnt``/``ones`` (L * NC) are scratch."""
     L, NC = idx.shape
+    for la in range(L):
+        for j in range(NC):
+            prefetch(first, idx[la, j])
     for la in range(L):
         if not act[la]:
             continue

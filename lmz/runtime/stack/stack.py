@@ -74,6 +74,10 @@ from .tables import (
 
 __all__ = ["MixStack", "SQUASH", "STRETCH", "squash", "stretch", "table_checksums", "STACK_ID"]
 
+# the kernels' copies of the squash / stretch tables, in the narrowest type that holds them (the same
+# values; STRETCH's 65,536 entries as int16 are 128 KiB instead of 512 KiB, so they stay in cache)
+STRETCH16 = STRETCH.astype(np.int16)
+SQUASH32 = SQUASH.astype(np.int32)
 STACK_ID = 1  # container id of this predictor stack (ModelOnly is 0)
 _U64 = np.uint64
 
@@ -425,7 +429,7 @@ class MixStack:
         self.cfg = (int(self.use_model), self.n_orders, self.nd_orders, self.mixer_ctx, self.mixer2, self.moff)
         self.rates = (self.mixer_lr, self.apm_rate)
         self.sse_arr = np.array(self.sse_w, dtype=np.int64)
-        self.tabs = (STRETCH, SQUASH)
+        self.tabs = (STRETCH16, SQUASH32)
         self.W2k = self.W2 if self.W2 is not None else np.zeros((1, self.N), dtype=np.int64)
         self.cum = np.zeros((L, 257), dtype=np.int64)
         self.c0 = np.ones(L, dtype=np.int64)
