@@ -36,11 +36,18 @@ def _threads() -> int:
 @pytest.mark.parametrize("mix", ["off", "on"])
 @pytest.mark.parametrize("chunk", [1, 4])
 def test_pipeline_gives_the_same_stream(monkeypatch, mix, chunk):
+    """... and the same as the stack coding step by step (no compiled runs of steps: encode_cum),
+    with runs of 24 steps (not a multiple of every chunk) handed over in blocks."""
+    from lmz.runtime.stack import MixStack
+
     model = FakeModel(chunk=chunk)
     data = TEXT * 3
     monkeypatch.setattr(loop, "PIPELINE", False)
+    monkeypatch.setattr(MixStack, "compiled_encode", False)
     serial = api.compress(data, model=model, mix=mix, lanes=7)
+    monkeypatch.undo()
     monkeypatch.setattr(loop, "PIPELINE", True)
+    monkeypatch.setattr(loop, "RUN_BYTES", 7 * 257 * 8 * 26)
     piped = api.compress(data, model=model, mix=mix, lanes=7)
     assert piped == serial
     assert api.decompress(piped, model=FakeModel()) == data  # the one-step graph decodes
@@ -59,15 +66,16 @@ def test_stack_error_stops_the_model_thread(monkeypatch):
     from lmz.runtime.stack import MixStack
 
     calls = {"n": 0}
-    real = MixStack.encode_cum  # the loop's path for a stack that takes_cum
+    real = MixStack.encode_steps  # the loop's path for a stack with compiled_encode (loop._encode_runs)
 
     def failing(self, *a, **k):
         calls["n"] += 1
-        if calls["n"] == 10:
+        if calls["n"] == 3:
             raise Boom("stack failed")
         return real(self, *a, **k)
 
-    monkeypatch.setattr(MixStack, "encode_cum", failing)
+    monkeypatch.setattr(MixStack, "encode_steps", failing)
+    monkeypatch.setattr(loop, "RUN_BYTES", 2 * 257 * 8 * 16)  # runs of 16 steps
     model = FakeModel()
     with pytest.raises(Boom):
         api.compress(TEXT * 4, model=model, mix="on", lanes=2)

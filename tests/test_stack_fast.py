@@ -196,3 +196,31 @@ def test_compiled_steps_equal_step_by_step(runs, kind):
     assert np.array_equal(out, np.where(np.arange(T)[None, :] < lens[:, None], M, 0))
     for a, b in zip(_state(ref), _state(st)):
         assert np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("runs,groups", [([300], 1), ([1, 64, 299, 300], 2), ([7, 300], 3)])
+def test_compiled_encode_with_the_model_equals_step_by_step(runs, groups):
+    """The encoder of a stack that reads the model codes runs of steps in one compiled call, given
+    the model's cum_of for each step (loop._encode_runs): the same stream and state as encode_cum
+    step by step, lane groups and lanes that end early included; a wrong block is refused."""
+    params = dict(SMALL, mixer2=1, columns=1, groups=groups)
+    M, lens = _lanes()
+    L, T = M.shape
+    cums = np.stack([MixStack.cum_of(_scores(t, M)) for t in range(T)])
+    ref = MixStack(L, **params)
+    assert ref.compiled_encode and not ref.compiled_steps and len(ref.lane_groups) == min(groups, L)
+    enc = Encoder(L, capacity=16)
+    for t in range(T):
+        ref.encode_cum(cums[t], M[:, t], lens > t, enc)
+    want = enc.finish()
+    st = MixStack(L, **params)
+    enc = Encoder(L, capacity=16)
+    t0 = 0
+    for t1 in runs:
+        st.encode_steps(M, lens, t1, enc, cums=cums[t0:t1])
+        t0 = t1
+    assert enc.finish() == want
+    for a, b in zip(_state(ref), _state(st)):
+        assert np.array_equal(a, b)
+    with pytest.raises(ValueError, match="needs cums"):
+        MixStack(L, **params).encode_steps(M, lens, 5, Encoder(L), cums=cums[:4])

@@ -34,7 +34,8 @@ bytes), then ``decode_end()``, exactly as ``decode_scores`` would; the loop then
 per group in a thread, one step ahead (``_decode_groups``). A stack with ``takes_cum`` also has a
 pure ``cum_of(scores)`` (its share of the work that needs the scores alone): the loop runs it in
 the model's thread and hands its result to ``encode_cum(cum, syms, active, enc)`` /
-``decode_group(g, dec, cum=...)``.
+``decode_group(g, dec, cum=...)``; with ``compiled_encode`` too, the encoder hands it a block of
+steps at once, ``encode_steps(M, lens, t1, enc, cums=[t1 - t0, L, 257])`` (``_encode_runs``).
 """
 from __future__ import annotations
 
@@ -171,6 +172,9 @@ def encode_frame(model: ByteModel, stack: PredictorStack, raw: bytes, plan: Fram
     # ... or their cum_of, made in the model's thread (the stack's share of the work shrinks)
     cum_of = stack.cum_of if raw_scores and getattr(stack, "takes_cum", False) else None
     prepare = None if cum_of is None else (lambda sc: [cum_of(sc[:, j]) for j in range(sc.shape[1])])
+    if (cum_of is not None and getattr(stack, "compiled_encode", False) and getattr(stack, "fused", False)
+            and type(enc) is Encoder):  # a run of steps per compiled call, from a block of the model's cum_of
+        return _encode_runs(model, stack, M, lens, T, C, plan, enc, cum_of, progress)
     steps = _model_ahead(model, M, T, C, plan.lanes, prepare) if use_model else None
     try:
         done = 0
@@ -196,24 +200,62 @@ def encode_frame(model: ByteModel, stack: PredictorStack, raw: bytes, plan: Fram
     return enc.finish()
 
 
+RUN_BYTES = 4 << 20  # the model's cum_of handed over per compiled run of the encoder: at most about this
+
+
+def _cum_block(cum_of, scores: np.ndarray) -> np.ndarray:
+    """cum_of of every step of scores [L, n, 256]: int64 [n, L, 257] (step-major, as encode_steps reads)."""
+    L, n = scores.shape[0], scores.shape[1]
+    return cum_of(scores.transpose(1, 0, 2).reshape(n * L, 256)).reshape(n, L, 257)
+
+
+def _encode_runs(model, stack, M, lens, T, C, plan, enc, cum_of, progress) -> list[bytes]:
+    """encode_frame for a stack with ``compiled_encode``: the model's thread runs `run` steps ahead and
+    hands over their cum_of as one block; the stack codes them in one compiled call (the same bits as
+    step by step: tests/test_stack_fast.py)."""
+    run = max(C, RUN_BYTES // (plan.lanes * 257 * 8) // C * C)
+    blocks = _model_ahead(model, M, T, C, plan.lanes, lambda sc: _cum_block(cum_of, sc), run=run)
+    try:
+        done = 0
+        for t0 in range(0, T, run):
+            t1 = min(T, t0 + run)
+            stack.encode_steps(M, lens, t1, enc, cums=next(blocks)[: t1 - t0])
+            if progress:
+                done = _report(progress, lens, t1, done)
+        if progress:
+            progress(plan.size - done)
+    finally:
+        blocks.close()
+    return enc.finish()
+
+
 PIPELINE = True  # run the model in a thread while the stack codes: the encoder always (model ahead), the
 # decoder with lane groups and more than one core (_decode_groups; on one core the thread only costs:
 # the model's whole-frame step gives the same scores); parallel workers: off
 AHEAD = 4  # model steps computed ahead at most (memory: AHEAD x lanes x chunk x 256 int32)
 
 
-def _model_ahead(model: ByteModel, M: np.ndarray, T: int, C: int, lanes: int, prepare=None):
+def _model_ahead(model: ByteModel, M: np.ndarray, T: int, C: int, lanes: int, prepare=None, run: int = 0):
     """The model's scores for steps 0, C, 2C, ... of the lane matrix M, in order (`prepare(scores)`
-    instead where given, computed in the thread: work on the scores alone). The encoder knows
+    instead where given, computed in the thread: work on the scores alone); `run` (a multiple of C):
+    the scores of `run` steps at a time instead, [lanes, run, 256] (fewer at the end). The encoder knows
     every input byte in advance, so with ``PIPELINE`` a thread runs the model up to ``AHEAD`` steps
     ahead of the stack (onnxruntime and the stack's compiled kernels release the GIL: on two cores
     the model and the stack overlap). The scores are the same either way: the stack sees the same
     inputs in the same order."""
     X = model_inputs(M, -(-T // C) * C)
-    if not PIPELINE or T <= C:
-        state = model.initial_state(lanes)
-        for t0 in range(0, T, C):
-            scores, state = model.step(X[:, t0: t0 + C], state)
+    run = run or C
+
+    def steps(state):  # (scores of steps t0 .. t0 + run, state) for t0 = 0, run, 2 run, ...
+        for r0 in range(0, T, run):
+            got = []
+            for t0 in range(r0, min(T, r0 + run), C):
+                scores, state = model.step(X[:, t0: t0 + C], state)
+                got.append(scores)
+            yield (got[0] if len(got) == 1 else np.concatenate(got, axis=1)), state
+
+    if not PIPELINE or T <= run:
+        for scores, _ in steps(model.initial_state(lanes)):
             yield scores if prepare is None else prepare(scores)
         return
     import queue
@@ -231,20 +273,18 @@ def _model_ahead(model: ByteModel, M: np.ndarray, T: int, C: int, lanes: int, pr
                 continue
         return False
 
-    def run() -> None:
+    def work() -> None:
         try:
-            state = model.initial_state(lanes)
-            for t0 in range(0, T, C):
-                scores, state = model.step(X[:, t0: t0 + C], state)
+            for scores, _ in steps(model.initial_state(lanes)):
                 if not put((scores if prepare is None else prepare(scores), None)):
                     return
         except BaseException as e:  # handed to the consumer, raised there
             put((None, e))
 
-    th = threading.Thread(target=run, name="lmz-model-ahead", daemon=True)
+    th = threading.Thread(target=work, name="lmz-model-ahead", daemon=True)
     th.start()
     try:
-        for _ in range(0, T, C):
+        for _ in range(0, T, run):
             scores, err = q.get()
             if err is not None:
                 raise err

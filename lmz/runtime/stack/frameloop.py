@@ -1,10 +1,13 @@
-"""Many steps of a model-free stack in one compiled call.
+"""Many steps of a stack in one compiled call.
 
-When the stack does not read the ONNX model (``use_model`` False) and has no 2-D image contexts
-(computed in numpy), nothing outside numba is needed between two bytes, so a run of steps
-``[t0, t1)`` of every lane (the byte's begin: match lookup; its 8 decisions and coder events:
-``bitloop.encode_byte`` / ``decode_byte``; its end: match and context updates, context hashes)
-runs here in one call instead of one Python round trip per byte. The kernels call the very
+When the stack has no 2-D image contexts (computed in numpy), nothing outside numba is needed
+between two bytes, so a run of steps ``[t0, t1)`` of every lane (the byte's begin: match lookup;
+its 8 decisions and coder events: ``bitloop.encode_byte`` / ``decode_byte``; its end: match and
+context updates, context hashes) runs here in one call instead of one Python round trip per byte:
+model-free stacks always (``use_model`` False), and the encoder of stacks that read the model too,
+given the model's cumulative frequencies of every step of the run (``cums``; the encoder knows
+every input byte, so the model can run ahead). The lane groups of such a stack (``bounds``) code
+each byte's decisions group by group, as ``MixStack.encode_step`` does. The kernels call the very
 component functions the per-step path calls, in the same order, so the bits are the same
 (tests/test_stack_fast.py compares the two paths). This is what makes one long lane (the whole
 frame, where the stack learns most) affordable: per-step Python overhead no longer multiplies
@@ -59,21 +62,40 @@ def _end(t, syms, act, have, mh, MT, mlen, mptr, mbyte, hist, h8, wh, wp, c1, om
 
 @njit(cache=True, nogil=True)
 def encode_steps(M, lens, t0, t1, ints, cst, act, c0, h8, lsalt, MT, mlen, mptr, hist, mh, mbyte, mlb, wh, wp, omask,
-                 osalt, hb, permk, base, chk, hbase, hchk, cfg, node, T, lim, hnode, BH, bh_next, smcol, cum, actb,
-                 W, W2, c1, c1a, starts, rgeo, rst, ind1, ind2, pst, A, sse_w, rates, gdiv, tabs, sc, scr, P, B, low, rng, buf, pos):
+                 osalt, hb, permk, base, chk, hbase, hchk, cfg, node, T, lim, hnode, BH, bh_next, smcol, cums, actb,
+                 W, W2, c1, c1a, starts, rgeo, rst, ind1, ind2, pst, A, sse_w, rates, gdiv, tabs, sc, scr, P, B, low, rng,
+                 buf, pos, bounds):
     """Code steps t0..t1-1 of M [L, >= t1] (lane bytes, lanes end at lens) into the encoder arrays
     (which need room for 16 bytes per step and lane). ints = (match_min, match_bits, words, nd,
-    table_bits, bh_bits, columns); cst: the column contexts' state (contexts.py)."""
+    table_bits, bh_bits, columns, ...); cst: the column contexts' state (contexts.py); cums [t1 - t0,
+    L, 257]: the model's cumulative frequencies of each step (use_model; else [1, L, 257], unread);
+    bounds: the lane groups' edges (0, ..., L)."""
     mm, match_bits, words, nd, table_bits, bh_bits, columns, israster, S0, ind, ind_col, per, per_col = ints
     L = lens.shape[0]
     syms = np.zeros(L, dtype=np.int64)
+    G = bounds.shape[0] - 1
     for t in range(t0, t1):
         have = _begin(t, lens, act, mm, match_bits, h8, lsalt, MT, mlen, mptr, hist, mh, mbyte, mlb, c0)
         for la in range(L):
             syms[la] = M[la, t] if act[la] else 0
-        bitloop.encode_byte(syms, c0, act, cfg, base, chk, node, T, lim, hbase, hchk, hnode, BH, bh_next, smcol,
-                            mbyte, mlb, cum, actb, W, W2, c1, c1a, A, sse_w, rates, gdiv, tabs, sc, scr, P, B,
-                            low, rng, buf, pos)
+        cum = cums[t - t0] if cfg[0] else cums[0]
+        if G == 1:
+            bitloop.encode_byte(syms, c0, act, cfg, base, chk, node, T, lim, hbase, hchk, hnode, BH, bh_next, smcol,
+                                mbyte, mlb, cum, actb, W, W2, c1, c1a, A, sse_w, rates, gdiv, tabs, sc, scr, P, B,
+                                low, rng, buf, pos)
+        else:
+            for g in range(G):  # the group's lanes: leading-dimension views, its own [2, n] / [8, n] scratch
+                lo, hi = bounds[g], bounds[g + 1]
+                n = hi - lo
+                gsc = (sc[0][lo:hi], sc[1][lo:hi], sc[2][lo:hi], sc[3][lo:hi], sc[4][lo:hi], sc[5][lo:hi],
+                       sc[6][lo:hi], sc[7][lo:hi], sc[8][lo:hi], sc[9][lo:hi], sc[10][lo:hi],
+                       np.zeros((2, n), dtype=np.int64), np.zeros((2, n), dtype=np.int64))
+                gscr = (scr[0], scr[1], scr[2], scr[3], scr[4], np.zeros((2, n), dtype=np.int64))
+                bitloop.encode_byte(syms[lo:hi], c0[lo:hi], act[lo:hi], cfg, base[lo:hi], chk[lo:hi], node, T, lim,
+                                    hbase[lo:hi], hchk[lo:hi], hnode, BH, bh_next, smcol, mbyte[lo:hi], mlb[lo:hi],
+                                    cum[lo:hi], actb[lo:hi], W, W2, c1[lo:hi], c1a[lo:hi], A, sse_w, rates, gdiv,
+                                    tabs, gsc, gscr, np.zeros((8, n), dtype=np.int64), np.zeros((8, n), dtype=np.int64),
+                                    low[lo:hi], rng[lo:hi], buf[lo:hi], pos[lo:hi])
         _end(t, syms, act, have, mh, MT, mlen, mptr, mbyte, hist, h8, wh, wp, c1, omask, osalt, lsalt, words, hb,
              permk, nd, table_bits, bh_bits, base, chk, hbase, hchk, columns, cst, israster, S0, starts, rgeo, actb, c1a, rst, ind, ind_col, ind1, ind2, per, per_col, pst)
 

@@ -489,6 +489,16 @@ class MixStack:
     def _end_byte(self, syms: np.ndarray) -> None:
         t = self.t
         act = self.act
+        if not self.img_w:  # all of it in one compiled call (the step loop's byte end: the same updates)
+            syms = np.array(syms, dtype=np.int64)  # a copy: inactive lanes are zeroed in it
+            frameloop._end(t, syms, act, self.have_mh, self.mh, self.MT, self.mlen, self.mptr, self.mbyte, self.hist,
+                           self.h8, self.wh, self.wp, self.c1, self.omask, self.osalt, self.lsalt, self.words, self.hb,
+                           self.permk, self.nd, self.table_bits, self.bh_bits, self.base, self.chk, self.hbase,
+                           self.hchk, self.columns, self.cst, len(self.raster), self.S0, self.rstarts, self.rgeo,
+                           self.actb, self.c1a, self.rst, self.indirect, self.ind_col, self.ind1, self.ind2,
+                           self.period, self.per_col, self.pst)
+            self.t = t + 1
+            return
         syms = np.where(act, syms, 0).astype(np.int64)
         if self.img_lms:
             lms.lms_update(self, syms, act)
@@ -696,24 +706,40 @@ class MixStack:
         """True when a run of steps needs nothing outside numba (no model, no 2-D contexts)."""
         return not self.use_model and not self.img_w
 
-    def _step_args(self):
+    @property
+    def compiled_encode(self) -> bool:
+        """True when the encoder can code a run of steps in one compiled call given the model's
+        cumulative frequencies of every step (``encode_steps(..., cums=)``): no 2-D contexts."""
+        return not self.img_w
+
+    def _step_args(self, cum):
         ints = (self.match_min, self.match_bits, self.words, self.nd, self.table_bits, self.bh_bits, self.columns,
                 len(self.raster), self.S0, self.indirect, self.ind_col, self.period, self.per_col)
         return ((ints, self.cst, self.act, self.c0, self.h8, self.lsalt, self.MT, self.mlen, self.mptr, self.hist, self.mh,
                  self.mbyte, self.mlb, self.wh, self.wp, self.omask, self.osalt, self.hb, self.permk, self.base,
                  self.chk, self.hbase, self.hchk, self.cfg, self.c0h, self.T, self.lim_cols, self.c0hh, self.BH,
-                 BH_NEXT, self.smcol, self.cum, self.actb, self.W, self.W2k, self.c1, self.c1a, self.rstarts, self.rgeo, self.rst, self.ind1, self.ind2, self.pst,
+                 BH_NEXT, self.smcol, cum, self.actb, self.W, self.W2k, self.c1, self.c1a, self.rstarts, self.rgeo, self.rst, self.ind1, self.ind2, self.pst,
                  self.A, self.sse_arr,
                  self.rates, self.gdiv, self.tabs, self.sc, self.scr, self.P))
 
-    def encode_steps(self, M: np.ndarray, lens: np.ndarray, t1: int, enc: Encoder) -> None:
+    def encode_steps(self, M: np.ndarray, lens: np.ndarray, t1: int, enc: Encoder, cums=None) -> None:
         """Code steps self.t..t1-1 of the lane matrix M [L, T] (lane i ends at lens[i]): the same
-        bits as that many encode_step calls, in one compiled call (``compiled_steps`` only)."""
+        bits as that many encode_step calls, in one compiled call (``compiled_steps``, or
+        ``compiled_encode`` with `cums`, the model's cum_of for each step: int64 [t1 - t0, L, 257])."""
         t0 = self.t
+        if self.use_model:
+            if cums is None or cums.shape != (t1 - t0, self.lanes, 257) or cums.dtype != np.int64:
+                raise ValueError(f"encode_steps of a stack that reads the model needs cums [{t1 - t0}, {self.lanes}, 257]")
+            if self.img_w:
+                raise ValueError("a stack with 2-D contexts codes step by step (encode_step)")
+            cums = np.ascontiguousarray(cums)
+        else:
+            cums = self.cum[None]
         self.act = np.empty(self.lanes, dtype=bool)
         need = int(enc.pos.max()) + 16 * (t1 - t0) + 16
         enc._grow(need)
-        frameloop.encode_steps(M, lens, t0, t1, *self._step_args(), self.B, enc.low, enc.rng, enc.buf, enc.pos)
+        frameloop.encode_steps(M, lens, t0, t1, *self._step_args(cums), self.B, enc.low, enc.rng, enc.buf, enc.pos,
+                               np.array(self.bounds, dtype=np.int64))
         enc.bound = int(enc.pos.max())
         enc.events += 8 * (t1 - t0)
         self.t = t1
@@ -722,7 +748,7 @@ class MixStack:
         """Decode steps self.t..t1-1 into out [L, T] (uint8), as decode_step would."""
         t0 = self.t
         self.act = np.empty(self.lanes, dtype=bool)
-        frameloop.decode_steps(out, lens, t0, t1, *self._step_args(), dec.code, dec.rng, dec.buf, dec.pos, dec.last)
+        frameloop.decode_steps(out, lens, t0, t1, *self._step_args(self.cum), dec.code, dec.rng, dec.buf, dec.pos, dec.last)
         self.t = t1
 
     def encode_scores(self, scores, syms, active, enc) -> None:
