@@ -232,7 +232,8 @@ def _encode_runs(model, stack, M, lens, T, C, plan, enc, cum_of, progress) -> li
 PIPELINE = True  # run the model in a thread while the stack codes: the encoder always (model ahead), the
 # decoder with lane groups and more than one core (_decode_groups; on one core the thread only costs:
 # the model's whole-frame step gives the same scores); parallel workers: off
-AHEAD = 4  # model steps computed ahead at most (memory: AHEAD x lanes x chunk x 256 int32)
+AHEAD = 4  # model steps (or runs: _encode_runs) computed ahead at most (memory: AHEAD x lanes x chunk x 256
+# int32, or AHEAD x RUN_BYTES of cum_of)
 
 
 def _model_ahead(model: ByteModel, M: np.ndarray, T: int, C: int, lanes: int, prepare=None, run: int = 0):
