@@ -171,10 +171,10 @@ def encode_frame(model: ByteModel, stack: PredictorStack, raw: bytes, plan: Fram
     raw_scores = use_model and getattr(stack, "takes_scores", False)
     # ... or their cum_of, made in the model's thread (the stack's share of the work shrinks)
     cum_of = stack.cum_of if raw_scores and getattr(stack, "takes_cum", False) else None
-    prepare = None if cum_of is None else (lambda sc: [cum_of(sc[:, j]) for j in range(sc.shape[1])])
-    if (cum_of is not None and getattr(stack, "compiled_encode", False) and getattr(stack, "fused", False)
-            and type(enc) is Encoder):  # a run of steps per compiled call, from a block of the model's cum_of
+    if cum_of is not None and getattr(stack, "compiled_encode", False) and getattr(stack, "fused", False):
+        # a run of steps per compiled call, from a block of the model's cum_of
         return _encode_runs(model, stack, M, lens, T, C, plan, enc, cum_of, progress)
+    prepare = None if cum_of is None else (lambda sc: [cum_of(sc[:, j]) for j in range(sc.shape[1])])
     steps = _model_ahead(model, M, T, C, plan.lanes, prepare) if use_model else None
     try:
         done = 0

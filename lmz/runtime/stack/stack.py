@@ -487,9 +487,12 @@ class MixStack:
         self.c0[:] = 1
 
     def _end_byte(self, syms: np.ndarray) -> None:
+        """The byte's end for all lanes: updates, then the next byte's context hashes. One compiled
+        call (the step loop's byte end) unless the stack has 2-D image contexts (``img_w``: their
+        neighbours, activity and linear predictors are numpy, between the hashes and the split)."""
         t = self.t
         act = self.act
-        if not self.img_w:  # all of it in one compiled call (the step loop's byte end: the same updates)
+        if not self.img_w:
             syms = np.array(syms, dtype=np.int64)  # a copy: inactive lanes are zeroed in it
             frameloop._end(t, syms, act, self.have_mh, self.mh, self.MT, self.mlen, self.mptr, self.mbyte, self.hist,
                            self.h8, self.wh, self.wp, self.c1, self.omask, self.osalt, self.lsalt, self.words, self.hb,
@@ -499,52 +502,38 @@ class MixStack:
                            self.period, self.per_col, self.pst)
             self.t = t + 1
             return
+        # image stacks (no raster, no column contexts: both exclude img_w)
         syms = np.where(act, syms, 0).astype(np.int64)
         if self.img_lms:
             lms.lms_update(self, syms, act)
-        if self.raster:
-            raster.update(syms, act, self.rst)
         if self.indirect:
             contexts.update_indirect(syms, act, self.h8, self.ind1, self.ind2)
         if self.period:
             period.update(t, syms, act, self.pst)
         match.update(t, syms, act, self.have_mh, self.mh, self.MT, self.mlen, self.mptr, self.mbyte, self.hist)
         contexts.update(syms, act, self.h8, self.wh, self.wp, self.c1)
-        if self.columns:
-            contexts.update_columns(t, syms, act, self.cst)
         self.t = t + 1
-        self._hash_contexts()
-
-    def _hash_contexts(self) -> None:
         hb = self.hb
-        no = self.n_orders
         contexts.hash_text(self.h8, self.wh, self.wp, self.omask, self.osalt, self.lsalt, self.words, hb)
-        if self.columns:
-            contexts.hash_columns(self.t, self.hist, self.cst, self.c1, self.lsalt, no + self.words, hb)
         if self.indirect:
             contexts.hash_indirect(self.h8, self.ind1, self.ind2, self.lsalt, self.ind_col, hb)
         if self.period:
             period.hash_period(self.t, self.hist, self.c1, self.pst, self.lsalt, self.per_col, hb)
-        if self.raster:
-            raster.hash_raster(self.t, self.rstarts, self.hist, self.rgeo, self.lsalt, no + self.words, hb, self.actb,
-                               self.S0, self.c1a, self.rst)
-        else:
-            self.c1a = self.c1
-        if self.img_w:
-            nb = image.neighbours(self)
-            if self.img_act:
-                a = np.abs(nb["W"] - nb["NW"]) + np.abs(nb["N"] - nb["NW"]) + np.abs(nb["N"] - nb["NE"])
-                self.actb = np.minimum(ilog2(a + 1), 7) * self.S0
-            if self.img_lms:
-                lms.lms_predict(self, nb)
-            if self.apm_ctx == 1:
-                self.c1a = clip255(nb["W"] + nb["N"] - nb["NW"])
-            elif self.apm_ctx == 2:
-                self.c1a = np.ascontiguousarray(nb["lms"][:, 0])
+        self.c1a = self.c1
+        nb = image.neighbours(self)
+        if self.img_act:
+            a = np.abs(nb["W"] - nb["NW"]) + np.abs(nb["N"] - nb["NW"]) + np.abs(nb["N"] - nb["NE"])
+            self.actb = np.minimum(ilog2(a + 1), 7) * self.S0
+        if self.img_lms:
+            lms.lms_predict(self, nb)
+        if self.apm_ctx == 1:
+            self.c1a = clip255(nb["W"] + nb["N"] - nb["NW"])
+        elif self.apm_ctx == 2:
+            self.c1a = np.ascontiguousarray(nb["lms"][:, 0])
         if self.ctx2d:
             vals = image.ctx2d_values(nb, self.ctx2d)
             for j, v in enumerate(vals):
-                col = no + self.words + j
+                col = self.n_orders + self.words + j
                 hb[:, col] = mix64(v.astype(_U64) + _U64((self.ctx2d[j] + 1) << 40) + self.lsalt)
         contexts.split(hb, self.permk, self.nd, self.table_bits, self.bh_bits, self.base, self.chk, self.hbase,
                        self.hchk)
