@@ -798,7 +798,34 @@ def generate(ctx: typer.Context) -> None:
 
 def main() -> None:  # console script entry point
     install_signal_handlers()
-    app(prog_name="lmz-run")
+    try:
+        app(prog_name="lmz-run")
+        code = 0
+    except SystemExit as e:
+        code = e.code
+    _exit_now(code)
+
+
+def _exit_now(code) -> None:
+    """End the process as soon as the work is done: every output file is closed and renamed
+    into place by then, so flush the standard streams, run the atexit handlers, and leave
+    without the interpreter's module-by-module teardown (0.3-0.5 s after numba and onnxruntime
+    have loaded: a third of a small file's wall time)."""
+    import atexit
+
+    if code is None:
+        code = 0
+    elif not isinstance(code, int):  # SystemExit("message"): print it, as Python does
+        print(code, file=sys.stderr)
+        code = EXIT_USAGE
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe or stream: nothing more can be said there
+            if stream is sys.stdout and code == 0:
+                code = EXIT_USAGE
+    atexit._run_exitfuncs()
+    os._exit(code)
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ from __future__ import annotations
 import struct
 
 import numpy as np
-from numba import njit
+from .jit import njit
 
 __all__ = ["encode", "decode", "parse_wav", "region", "detect", "check"]
 

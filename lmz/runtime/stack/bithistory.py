@@ -7,7 +7,7 @@ mixer input. Where several (lane, column) members meet in one slot in a decision
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from ..jit import njit
 
 from .prefetch import prefetch
 

@@ -11,7 +11,7 @@ match model, K + 1 the bias (256), K + 2 the model (with use_model); ``S`` is th
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from ..jit import njit
 
 from ..freqs import EXP_LEN, EXP_LUT, PROB_ONE
 from . import apm, bithistory, counters, fastcoder, mixer

@@ -8,7 +8,7 @@ through counters.py / bithistory.py.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from ..jit import njit
 
 from .tables import mix64_1
 

@@ -16,7 +16,7 @@ column (``lim``). A member whose check differs from the slot's sees it fresh (p 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from ..jit import njit
 
 from .prefetch import prefetch
 

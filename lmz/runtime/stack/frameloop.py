@@ -18,7 +18,7 @@ with the lane count.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from ..jit import njit
 
 from . import bitloop, contexts, match, period, raster
 

@@ -12,7 +12,7 @@ any write, and the index keeps the largest position per slot, so lanes never rac
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from ..jit import njit
 
 from .tables import mix64_1
 

@@ -14,7 +14,7 @@ the next halving step [L, 2]. Integer arithmetic only.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from ..jit import njit
 
 from .tables import mix64_1
 

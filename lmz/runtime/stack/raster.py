@@ -20,7 +20,7 @@ context byte (``c1a``). Integer arithmetic only.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from ..jit import njit
 
 from .tables import mix64_1
 

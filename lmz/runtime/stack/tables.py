@@ -4,7 +4,7 @@ scrambled partial-byte node offsets and the bit-history state machine."""
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from ..jit import njit
 
 from ..freqs import PROB_ONE
 

@@ -1,0 +1,44 @@
+"""numba for lmz's kernels: `njit`, and loading cached kernels without numba's full set-up.
+
+Every compiled kernel in lmz (the predictor stack, deflate, PNG/JPEG, PCM, x86) is an
+`@njit(cache=True)` function imported from here.
+
+Start-up: before loading *any* cached kernel, numba 0.68 refreshes its CPU target context, which
+imports every implementation numba has (arrays, linear algebra and with it `scipy.linalg` where
+SciPy is installed, typed containers, random, ...): 0.6-1.0 s, the largest single cost of
+compressing a small file. Loading cached machine code needs none of it: the cache holds the
+compiled library, and calling it from Python only boxes and unboxes arguments. So `Cache`'s
+loader here only initialises numba's runtime (NRT, which the kernels' arrays may use) and loads;
+the full refresh still happens, unchanged, the first time anything is *compiled* (numba's
+compiler refreshes the contexts itself), so a cache miss, or a user's own numba code in the same
+process, sees the complete context as before. The machine code, and so every bit lmz writes,
+is the same either way.
+
+This relies on numba's internals (`Cache.load_overload`), so it is installed only for the numba
+version that pyproject.toml pins; any other version loads the usual way.
+"""
+
+from __future__ import annotations
+
+import numba
+from numba import njit  # noqa: F401  (the decorator every kernel module uses)
+from numba.core import caching
+from numba.core.runtime import rtsys
+
+PINNED_NUMBA = "0.68.1"
+
+
+def _load_overload(self, sig, target_context):
+    """numba's `Cache.load_overload` without the target context's full refresh."""
+    rtsys.initialize(target_context)
+    with self._guard_against_spurious_io_errors():
+        return self._load_overload(sig, target_context)
+
+
+def fast_cache_load() -> bool:
+    """Whether cached kernels load without the full refresh (the pinned numba only)."""
+    return caching.Cache.load_overload is _load_overload
+
+
+if numba.__version__ == PINNED_NUMBA:
+    caching.Cache.load_overload = _load_overload
