@@ -11,7 +11,7 @@ COPY lmz lmz
 # numba: the compiled predictor stack and deflate (pinned as in pyproject.toml: the bits must not move).
 # The check below also fills numba's cache in site-packages (text, binary, raster, deflate and PNG
 # kernels), so that a container's first run does not compile them (a first JPEG compiles jpeg.py's).
-RUN pip install --no-cache-dir numpy "numba==0.68.1" typer rich "${ORT}" \
+RUN pip install --no-cache-dir numpy "numba==0.68.1" "typer>=0.12,<0.25" rich "${ORT}" \
  && pip install --no-cache-dir --no-deps . \
  && rm -f /usr/local/bin/lmz-export /usr/local/bin/lmz-train \
  && rm -rf /opt/lmz \

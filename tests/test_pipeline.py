@@ -80,3 +80,37 @@ def test_stack_error_stops_the_model_thread(monkeypatch):
     with pytest.raises(Boom):
         api.compress(TEXT * 4, model=model, mix="on", lanes=2)
     assert _threads() == 0
+
+
+def test_decoding_a_step_in_one_call_gives_the_same_bytes(monkeypatch):
+    """A stack with one lane group decodes each step from the model's scores in one compiled call
+    (decode_model_step, the step loop's kernel): the same bytes as the step-by-step methods, and
+    the same verdict on a damaged stream. (Golden streams with several lanes in one group, e.g.
+    v11/text-mix-groups1.lmz, take this path too.)"""
+    lanes = 1
+    from lmz.runtime.errors import LmzError
+    from lmz.runtime.stack import MixStack
+
+    data = TEXT * 3
+    blob = api.compress(data, model=FakeModel(), mix="on", lanes=lanes)
+    calls = {"n": 0}
+    real = MixStack.decode_model_step
+
+    def counting(self, *a, **k):
+        calls["n"] += 1
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(MixStack, "decode_model_step", counting)
+    assert api.decompress(blob, model=FakeModel()) == data
+    assert calls["n"] == -(-len(data) // lanes)  # one call per step
+    bad = bytearray(blob)
+    bad[len(bad) // 2] ^= 0x10
+    with pytest.raises(LmzError) as one_call:
+        api.decompress(bytes(bad), model=FakeModel())
+    monkeypatch.setattr(MixStack, "decodes_model_steps", False)
+    calls["n"] = 0
+    assert api.decompress(blob, model=FakeModel()) == data
+    assert calls["n"] == 0
+    with pytest.raises(LmzError) as per_step:
+        api.decompress(bytes(bad), model=FakeModel())
+    assert str(one_call.value) == str(per_step.value)

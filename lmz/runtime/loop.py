@@ -36,6 +36,8 @@ pure ``cum_of(scores)`` (its share of the work that needs the scores alone): the
 the model's thread and hands its result to ``encode_cum(cum, syms, active, enc)`` /
 ``decode_group(g, dec, cum=...)``; with ``compiled_encode`` too, the encoder hands it a block of
 steps at once, ``encode_steps(M, lens, t1, enc, cums=[t1 - t0, L, 257])`` (``_encode_runs``).
+A stack with ``decodes_model_steps`` True decodes a step from the model's scores in one call,
+``decode_model_step(out, lens, scores, dec)``, writing the step's bytes into ``out``.
 """
 from __future__ import annotations
 
@@ -320,10 +322,17 @@ def decode_frame(model: ByteModel, stack: PredictorStack, coded: list[bytes], pl
     if raw_scores and PIPELINE and groups is not None and len(groups) > 1 and T > 1 and _cores() > 1:
         _decode_groups(model, stack, dec, plan, out, groups, progress, report_every)
         return [out[i, : lens[i]].tobytes() for i in range(lanes)]
+    one_call = raw_scores and getattr(stack, "decodes_model_steps", False)  # (dec: the numpy Decoder)
     done = 0
     for t in range(T):
         if use_model:
             scores, state = model.step(x, state)
+        if one_call:
+            stack.decode_model_step(out, lens, scores[:, 0], dec)
+            x = out[:, t : t + 1].astype(np.int64)
+            if progress and (t + 1) % report_every == 0:
+                done = _report(progress, lens, t + 1, done)
+            continue
         active = lens > t
         if raw_scores:
             syms = stack.decode_scores(scores[:, 0], active, dec)

@@ -740,6 +740,20 @@ class MixStack:
         frameloop.decode_steps(out, lens, t0, t1, *self._step_args(self.cum), dec.code, dec.rng, dec.buf, dec.pos, dec.last)
         self.t = t1
 
+    @property
+    def decodes_model_steps(self) -> bool:
+        """True when the decoder can decode a step of every lane in one compiled call given the
+        model's scores for it (``decode_model_step``): no 2-D contexts, one lane group."""
+        return self.use_model and not self.img_w and len(self.bounds) == 2 and self.fused
+
+    def decode_model_step(self, out: np.ndarray, lens: np.ndarray, scores: np.ndarray, dec: Decoder) -> None:
+        """Decode step self.t of every lane into out[:, t] (uint8 [L, T]; lanes end at lens) from the
+        model's scores for it (int32 [L, 256]): the same bits as ``decode_scores``, in one compiled
+        call of the step loop (``decodes_model_steps``; the numpy Decoder)."""
+        if not bitloop.scores_cum(scores, self.cum):
+            raise IndexError("model scores out of range for scores_to_freqs")
+        self.decode_steps(out, lens, self.t + 1, dec)
+
     def encode_scores(self, scores, syms, active, enc) -> None:
         self.encode_step(None, syms, active, enc, scores)
 
