@@ -169,6 +169,31 @@ def test_unbuffered_stdout_on_a_non_blocking_pipe_gets_everything(mp):
     assert bytes(got) == raw
 
 
+_EXIT_NOW = "import sys; from lmz.runtime.cli import _exit_now; sys.stdout.write('pending data'); _exit_now({code!r})"
+
+
+@pytest.mark.parametrize("code, rc", [(0, 0), (None, 0), (3, 3), ("a message", 1)])
+def test_the_fast_exit_flushes_stdout_and_keeps_the_exit_code(code, rc):
+    """lmz-run leaves by os._exit (cli._exit_now): buffered output still arrives, the code stands."""
+    r = subprocess.run([sys.executable, "-c", _EXIT_NOW.format(code=code)], capture_output=True, env=_env())
+    assert (r.returncode, r.stdout) == (rc, b"pending data")
+    assert r.stderr == (b"a message\n" if code == "a message" else b"")
+
+
+def test_the_fast_exit_reports_a_stdout_it_cannot_flush():
+    rd, wr = os.pipe()
+    os.close(rd)  # nobody reads: the final flush gets EPIPE
+    env = _env()
+    env.pop("PYTHONUNBUFFERED", None)  # the write stays in the buffer until that flush
+    try:
+        r = subprocess.run([sys.executable, "-c", _EXIT_NOW.format(code=0)], stdout=wr, stderr=subprocess.PIPE,
+                           env=env)
+    finally:
+        os.close(wr)
+    assert r.returncode == 1
+    assert b"lmz-run: stdout: write error" in r.stderr
+
+
 def test_no_setuid_setgid_sticky_and_owner_times_kept(mp, files):
     a, _ = files
     os.chmod(a, 0o7755)

@@ -821,9 +821,12 @@ def _exit_now(code) -> None:
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
-        except (OSError, ValueError):  # a closed pipe or stream: nothing more can be said there
+        except (OSError, ValueError) as e:  # a closed pipe or stream
             if stream is sys.stdout and code == 0:
                 code = EXIT_USAGE
+                with contextlib.suppress(OSError, ValueError):
+                    print(f"lmz-run: stdout: write error: {_oserror(e) if isinstance(e, OSError) else e}",
+                          file=sys.stderr, flush=True)
     atexit._run_exitfuncs()
     os._exit(code)
 
