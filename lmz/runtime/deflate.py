@@ -25,6 +25,7 @@ deflated), never data. Integer arithmetic only: the same on every CPU.
 from __future__ import annotations
 
 import numpy as np
+
 from .jit import njit
 
 __all__ = ["deflate", "reproduces", "find_params", "bound", "check", "ZLIB", "GNU", "DEFAULT", "FILTERED", "LEVELS", "MEM_LEVELS", "WBITS"]

@@ -21,6 +21,7 @@ import struct
 from dataclasses import dataclass
 
 import numpy as np
+
 from .jit import njit
 
 __all__ = ["Header", "parse", "decode", "encode", "planes", "unplanes", "coded_size"]

@@ -34,6 +34,7 @@ from __future__ import annotations
 import struct
 
 import numpy as np
+
 from .jit import njit
 
 __all__ = ["encode", "decode", "parse_wav", "region", "detect", "check"]

@@ -17,6 +17,7 @@ import struct
 from dataclasses import dataclass
 
 import numpy as np
+
 from .jit import njit
 
 __all__ = ["Ihdr", "ihdr", "unfilter", "refilter", "pam_header"]

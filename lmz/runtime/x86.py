@@ -16,6 +16,7 @@ bytes (tests/test_x86.py). Integer-only, so the same on every CPU.
 from __future__ import annotations
 
 import numpy as np
+
 from .jit import njit
 
 __all__ = ["encode", "decode", "looks_like_x86"]

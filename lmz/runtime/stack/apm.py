@@ -8,8 +8,8 @@ active lanes that picked the same knot in this decision (their mean delta).
 from __future__ import annotations
 
 import numpy as np
-from ..jit import njit
 
+from ..jit import njit
 from .prefetch import prefetch
 from .tables import SQUASH, ST_MAX
 

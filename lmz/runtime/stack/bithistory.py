@@ -7,8 +7,8 @@ mixer input. Where several (lane, column) members meet in one slot in a decision
 from __future__ import annotations
 
 import numpy as np
-from ..jit import njit
 
+from ..jit import njit
 from .prefetch import prefetch
 
 __all__ = ["new_table", "read", "update"]

@@ -11,9 +11,9 @@ match model, K + 1 the bias (256), K + 2 the model (with use_model); ``S`` is th
 from __future__ import annotations
 
 import numpy as np
-from ..jit import njit
 
 from ..freqs import EXP_LEN, EXP_LUT, PROB_ONE
+from ..jit import njit
 from . import apm, bithistory, counters, fastcoder, mixer
 from .prefetch import prefetch
 from .tables import ST_MAX

@@ -8,8 +8,8 @@ through counters.py / bithistory.py.
 from __future__ import annotations
 
 import numpy as np
-from ..jit import njit
 
+from ..jit import njit
 from .tables import mix64_1
 
 __all__ = ["update", "hash_text", "split", "update_columns", "hash_columns", "NF", "column_state", "update_indirect",

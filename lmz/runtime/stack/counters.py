@@ -16,8 +16,8 @@ column (``lim``). A member whose check differs from the slot's sees it fresh (p 
 from __future__ import annotations
 
 import numpy as np
-from ..jit import njit
 
+from ..jit import njit
 from .prefetch import prefetch
 
 P_SHIFT = 32  # slot = p22 << 32 | check16 << 16 | n16

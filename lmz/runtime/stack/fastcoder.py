@@ -19,6 +19,7 @@ The encoder's buffer must have room for 2 more bytes per event and lane (``Encod
 from __future__ import annotations
 
 import numpy as np
+
 from ..jit import njit
 
 __all__ = ["put_bit", "get_bit", "put_bits", "get_bits"]

@@ -18,8 +18,8 @@ with the lane count.
 from __future__ import annotations
 
 import numpy as np
-from ..jit import njit
 
+from ..jit import njit
 from . import bitloop, contexts, match, period, raster
 
 __all__ = ["encode_steps", "decode_steps"]

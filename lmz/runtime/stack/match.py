@@ -12,8 +12,8 @@ any write, and the index keeps the largest position per slot, so lanes never rac
 from __future__ import annotations
 
 import numpy as np
-from ..jit import njit
 
+from ..jit import njit
 from .tables import mix64_1
 
 __all__ = ["lookup", "update"]

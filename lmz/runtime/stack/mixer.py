@@ -9,8 +9,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from ..jit import njit
 
+from ..jit import njit
 from .tables import ST_MAX
 
 __all__ = ["new_weights", "gdiv_table", "dot", "train"]

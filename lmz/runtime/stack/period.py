@@ -14,8 +14,8 @@ the next halving step [L, 2]. Integer arithmetic only.
 from __future__ import annotations
 
 import numpy as np
-from ..jit import njit
 
+from ..jit import njit
 from .tables import mix64_1
 
 __all__ = ["new_state", "update", "hash_period", "N_PERIOD", "MAX_PERIOD"]

@@ -20,8 +20,8 @@ context byte (``c1a``). Integer arithmetic only.
 from __future__ import annotations
 
 import numpy as np
-from ..jit import njit
 
+from ..jit import njit
 from .tables import mix64_1
 
 __all__ = ["N_RASTER", "hash_raster", "update", "new_state", "check"]

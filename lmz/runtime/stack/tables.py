@@ -4,9 +4,9 @@ scrambled partial-byte node offsets and the bit-history state machine."""
 from __future__ import annotations
 
 import numpy as np
-from ..jit import njit
 
 from ..freqs import PROB_ONE
+from ..jit import njit
 
 __all__ = ["SQUASH", "STRETCH", "ST_MAX", "BH_NEXT", "BH_COUNTS", "squash", "stretch", "mix64", "c0_scramble",
            "table_checksums", "ilog2", "clip255"]
