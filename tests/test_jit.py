@@ -23,8 +23,10 @@ enc = x86.encode(raw)
 loaded_without_refresh = "numba.np.arraymath" not in sys.modules
 from numba import njit
 total = njit(lambda a: np.sum(a))(np.frombuffer(enc, dtype=np.uint8).astype(np.int64))
+# ... and one that calls the kernel loaded without the refresh
+calls = njit(lambda a: x86._transform(a, 1))(np.frombuffer(raw, dtype=np.uint8)).tobytes() == enc
 print(json.dumps(dict(fast=fast_cache_load(), no_refresh=loaded_without_refresh, enc=enc.hex(),
-                      back=x86.decode(enc) == raw, total=int(total))))
+                      back=x86.decode(enc) == raw, total=int(total), calls=calls)))
 """
 
 
@@ -53,4 +55,5 @@ def test_cached_kernels_load_without_the_full_set_up(tmp_path):
     warm = _run(tmp_path)
     assert cold["enc"] == warm["enc"] and cold["back"] and warm["back"]
     assert cold["total"] == warm["total"] == sum(bytes.fromhex(warm["enc"]))
+    assert cold["calls"] and warm["calls"]
     assert warm["fast"] and warm["no_refresh"]  # loaded from the cache, numba's set-up skipped
