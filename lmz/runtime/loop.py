@@ -327,19 +327,13 @@ def decode_frame(model: ByteModel, stack: PredictorStack, coded: list[bytes], pl
     for t in range(T):
         if use_model:
             scores, state = model.step(x, state)
-        if one_call:
+        if one_call:  # writes the step's bytes into out[:, t]
             stack.decode_model_step(out, lens, scores[:, 0], dec)
-            x = out[:, t : t + 1].astype(np.int64)
-            if progress and (t + 1) % report_every == 0:
-                done = _report(progress, lens, t + 1, done)
-            continue
-        active = lens > t
-        if raw_scores:
-            syms = stack.decode_scores(scores[:, 0], active, dec)
+        elif raw_scores:
+            out[:, t] = stack.decode_scores(scores[:, 0], lens > t, dec)
         else:
-            syms = stack.decode_step(scores_to_freqs(scores[:, 0]) if use_model else None, active, dec)
-        out[:, t] = syms
-        x = np.asarray(syms, dtype=np.int64).reshape(lanes, 1)
+            out[:, t] = stack.decode_step(scores_to_freqs(scores[:, 0]) if use_model else None, lens > t, dec)
+        x = out[:, t : t + 1].astype(np.int64)
         if progress and (t + 1) % report_every == 0:
             done = _report(progress, lens, t + 1, done)
     if progress:

@@ -98,9 +98,15 @@ def cum_of(scores) -> np.ndarray:
     loop may run it in the model's thread (``MixStack.takes_cum``)."""
     scores = np.ascontiguousarray(scores)
     cum = np.zeros((scores.shape[0], 257), dtype=np.int64)
+    _scores_cum(scores, cum)
+    return cum
+
+
+def _scores_cum(scores, cum) -> None:
+    """cum[:, 1:] from the model's raw scores (bitloop.scores_cum); IndexError where numpy's
+    scores_to_freqs would raise one."""
     if not bitloop.scores_cum(scores, cum):
         raise IndexError("model scores out of range for scores_to_freqs")
-    return cum
 
 
 class MixStack:
@@ -474,8 +480,7 @@ class MixStack:
                     raise ValueError(f"cum of shape {cum.shape}, {cum.dtype}: {self.cum.shape} int64 needed")
                 self.cum = cum  # a new array per step (cum_of): read by the kernels, never written
             elif scores is not None:  # the model's scores: scores_to_freqs and the cumsum, compiled
-                if not bitloop.scores_cum(scores, self.cum):
-                    raise IndexError("model scores out of range for scores_to_freqs")
+                _scores_cum(scores, self.cum)
             elif model_freqs is None:
                 raise ValueError("this MixStack was built with use_model=True: model_freqs needed")
             else:
@@ -658,8 +663,7 @@ class MixStack:
             if cum is not None:
                 self.cum[s] = cum
             elif scores is not None:
-                if not bitloop.scores_cum(scores, self.cum[s]):
-                    raise IndexError("model scores out of range for scores_to_freqs")
+                _scores_cum(scores, self.cum[s])
             elif model_freqs is None:
                 raise ValueError("this MixStack was built with use_model=True: model_freqs needed")
             else:
@@ -750,8 +754,7 @@ class MixStack:
         """Decode step self.t of every lane into out[:, t] (uint8 [L, T]; lanes end at lens) from the
         model's scores for it (int32 [L, 256]): the same bits as ``decode_scores``, in one compiled
         call of the step loop (``decodes_model_steps``; the numpy Decoder)."""
-        if not bitloop.scores_cum(scores, self.cum):
-            raise IndexError("model scores out of range for scores_to_freqs")
+        _scores_cum(scores, self.cum)
         self.decode_steps(out, lens, self.t + 1, dec)
 
     def encode_scores(self, scores, syms, active, enc) -> None:
