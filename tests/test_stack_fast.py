@@ -224,3 +224,13 @@ def test_compiled_encode_with_the_model_equals_step_by_step(runs, groups):
         assert np.array_equal(a, b)
     with pytest.raises(ValueError, match="needs cums"):
         MixStack(L, **params).encode_steps(M, lens, 5, Encoder(L), cums=cums[:4])
+
+
+def test_the_step_and_byte_kernels_compile_without_reference_counting():
+    """The per-bit kernels bind many arrays per decision; under numba's reference counting each
+    binding is an atomic increment and decrement (45% of a model-free frame's time, measured), so
+    they are compiled without it (frameloop.py), which also forbids them to allocate."""
+    from lmz.runtime.stack import frameloop
+    for f in (bitloop.code_byte, bitloop.encode_byte, bitloop.decode_byte, frameloop.encode_steps,
+              frameloop.decode_steps, frameloop._end):
+        assert f.targetoptions.get("_nrt") is False, f.__name__

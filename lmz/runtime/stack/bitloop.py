@@ -98,10 +98,10 @@ def predict_bit(k, c0, act, cfg, base, chk, node, T, hbase, hchk, hnode, BH, smc
 def update_bit(y, c0, act, cfg, chk, T, lim, hchk, BH, bh_next, W, W2, c1, A, rates, gdiv, sc, scr):
     """Update every component with the coded bits y[L] (inactive lanes: never), then c0.
 
-    rates = (mixer_lr, apm_rate); scr = (first, cnt, ones, wcnt, acnt, ad)."""
+    rates = (mixer_lr, apm_rate); scr = (first, cnt, ones, wcnt, acnt, ad, y scratch of the byte loop)."""
     use_mixer2 = cfg[4]
     idx, pe, ne, hidx, state, x, mctx, dt, prm, dt2, prm2, ai, apo = sc
-    first, cnt, ones, wcnt, acnt, ad = scr
+    first, cnt, ones, wcnt, acnt, ad, _ = scr
     counters.update(T, idx, chk, pe, ne, lim, act, y, first, cnt, ones)
     bithistory.update(BH, hidx, state, hchk, act, y, bh_next)
     mixer.train(W, mctx, prm, y, x, act, rates[0], gdiv, wcnt)
@@ -112,12 +112,12 @@ def update_bit(y, c0, act, cfg, chk, T, lim, hchk, BH, bh_next, W, W2, c1, A, ra
         c0[la] = (c0[la] << 1) | y[la]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, _nrt=False)
 def code_byte(syms, c0, act, cfg, base, chk, node, T, lim, hbase, hchk, hnode, BH, bh_next, smcol, mbyte, mlb,
               cum, actb, W, W2, c1, c1a, A, sse_w, rates, gdiv, tabs, sc, scr, P, B):
     """All 8 decisions of a byte whose bits are known: P[k] = p1, B[k] = the bit (0 where inactive)."""
     L = syms.shape[0]
-    y = np.zeros(L, dtype=np.int64)
+    y = scr[6]
     for k in range(8):
         predict_bit(k, c0, act, cfg, base, chk, node, T, hbase, hchk, hnode, BH, smcol, mbyte, mlb, cum,
                     actb, W, W2, c1, c1a, A, sse_w, tabs, sc, P[k])
@@ -127,7 +127,7 @@ def code_byte(syms, c0, act, cfg, base, chk, node, T, lim, hbase, hchk, hnode, B
         update_bit(y, c0, act, cfg, chk, T, lim, hchk, BH, bh_next, W, W2, c1, A, rates, gdiv, sc, scr)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, _nrt=False)
 def encode_byte(syms, c0, act, cfg, base, chk, node, T, lim, hbase, hchk, hnode, BH, bh_next, smcol, mbyte, mlb,
                 cum, actb, W, W2, c1, c1a, A, sse_w, rates, gdiv, tabs, sc, scr, P, B, low, rng, buf, pos):
     """code_byte, then the byte's 8 binary events into the encoder arrays (Encoder.put_bits, lane by
@@ -141,12 +141,12 @@ def encode_byte(syms, c0, act, cfg, base, chk, node, T, lim, hbase, hchk, hnode,
             fastcoder.put_bit(la, B[k, la] != 0, np.uint64(P[k, la]), a, low, rng, buf, pos)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, _nrt=False)
 def decode_byte(c0, act, cfg, base, chk, node, T, lim, hbase, hchk, hnode, BH, bh_next, smcol, mbyte, mlb,
                 cum, actb, W, W2, c1, c1a, A, sse_w, rates, gdiv, tabs, sc, scr, P, code, rng, buf, pos, last):
     """Decode a byte: 8 x (predict_bit -> Decoder.get_bits of every lane -> update_bit)."""
     L = c0.shape[0]
-    y = np.zeros(L, dtype=np.int64)
+    y = scr[6]
     for k in range(8):
         predict_bit(k, c0, act, cfg, base, chk, node, T, hbase, hchk, hnode, BH, smcol, mbyte, mlb, cum,
                     actb, W, W2, c1, c1a, A, sse_w, tabs, sc, P[k])

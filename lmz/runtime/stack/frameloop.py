@@ -13,16 +13,19 @@ component functions the per-step path calls, in the same order, so the bits are 
 frame, where the stack learns most) affordable: per-step Python overhead no longer multiplies
 with the lane count.
 
-``st`` bundles the step state: ``t`` (bytes coded so far) lives in ``st[0]``.
+The step kernels and the byte kernels they call compile without numba's reference counting
+(``_nrt=False``): they allocate nothing (scratch comes from the caller: ``fs`` here, ``scr`` in
+bitloop.py), and the per-bit inlined components bind many arrays, each binding an atomic
+increment and decrement under reference counting (measured: 45% of a model-free frame's time).
 """
 from __future__ import annotations
-
-import numpy as np
 
 from ..jit import njit
 from . import bitloop, contexts, match, period, raster
 
-__all__ = ["encode_steps", "decode_steps"]
+__all__ = ["encode_steps", "decode_steps", "STEP_SCRATCH"]
+
+STEP_SCRATCH = 24  # int64 scratch per lane of encode_steps (syms, and a group's 23 rows)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -33,7 +36,7 @@ def _begin(t, lens, act, mm, match_bits, h8, lsalt, MT, mlen, mptr, hist, mh, mb
     return match.lookup(t, mm, match_bits, h8, lsalt, MT, mlen, mptr, hist, mh, mbyte, mlb)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, _nrt=False)
 def _end(t, syms, act, have, mh, MT, mlen, mptr, mbyte, hist, h8, wh, wp, c1, omask, osalt, lsalt, words, hb,
          permk, nd, table_bits, bh_bits, base, chk, hbase, hchk, columns, cst, israster, S0, starts, rgeo, actb, c1a, rst, ind, ind_col, ind1, ind2, per, per_col, pst):
     for la in range(syms.shape[0]):
@@ -60,19 +63,25 @@ def _end(t, syms, act, have, mh, MT, mlen, mptr, mbyte, hist, h8, wh, wp, c1, om
     contexts.split(hb, permk, nd, table_bits, bh_bits, base, chk, hbase, hchk)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
+def _rows(fs, o, k, n):
+    """A C-contiguous [k, n] view of the flat scratch fs from offset o."""
+    return fs[o:o + k * n].reshape((k, n))
+
+
+@njit(cache=True, nogil=True, _nrt=False)
 def encode_steps(M, lens, t0, t1, ints, cst, act, c0, h8, lsalt, MT, mlen, mptr, hist, mh, mbyte, mlb, wh, wp, omask,
                  osalt, hb, permk, base, chk, hbase, hchk, cfg, node, T, lim, hnode, BH, bh_next, smcol, cums, actb,
                  W, W2, c1, c1a, starts, rgeo, rst, ind1, ind2, pst, A, sse_w, rates, gdiv, tabs, sc, scr, P, B, low, rng,
-                 buf, pos, bounds):
+                 buf, pos, bounds, fs):
     """Code steps t0..t1-1 of M [L, >= t1] (lane bytes, lanes end at lens) into the encoder arrays
     (which need room for 16 bytes per step and lane). ints = (match_min, match_bits, words, nd,
     table_bits, bh_bits, columns, ...); cst: the column contexts' state (contexts.py); cums [t1 - t0,
     L, 257]: the model's cumulative frequencies of each step (use_model; else [1, L, 257], unread);
-    bounds: the lane groups' edges (0, ..., L)."""
+    bounds: the lane groups' edges (0, ..., L); fs: int64 scratch of at least STEP_SCRATCH * L."""
     mm, match_bits, words, nd, table_bits, bh_bits, columns, israster, S0, ind, ind_col, per, per_col = ints
     L = lens.shape[0]
-    syms = np.zeros(L, dtype=np.int64)
+    syms = fs[:L]
     G = bounds.shape[0] - 1
     for t in range(t0, t1):
         have = _begin(t, lens, act, mm, match_bits, h8, lsalt, MT, mlen, mptr, hist, mh, mbyte, mlb, c0)
@@ -84,30 +93,31 @@ def encode_steps(M, lens, t0, t1, ints, cst, act, c0, h8, lsalt, MT, mlen, mptr,
                                 mbyte, mlb, cum, actb, W, W2, c1, c1a, A, sse_w, rates, gdiv, tabs, sc, scr, P, B,
                                 low, rng, buf, pos)
         else:
-            for g in range(G):  # the group's lanes: leading-dimension views, its own [2, n] / [8, n] scratch
+            for g in range(G):  # the group's lanes: leading-dimension views; its [2, n] / [8, n] scratch from fs
                 lo, hi = bounds[g], bounds[g + 1]
                 n = hi - lo
                 gsc = (sc[0][lo:hi], sc[1][lo:hi], sc[2][lo:hi], sc[3][lo:hi], sc[4][lo:hi], sc[5][lo:hi],
                        sc[6][lo:hi], sc[7][lo:hi], sc[8][lo:hi], sc[9][lo:hi], sc[10][lo:hi],
-                       np.zeros((2, n), dtype=np.int64), np.zeros((2, n), dtype=np.int64))
-                gscr = (scr[0], scr[1], scr[2], scr[3], scr[4], np.zeros((2, n), dtype=np.int64))
+                       _rows(fs, L, 2, n), _rows(fs, L + 2 * n, 2, n))
+                gscr = (scr[0], scr[1], scr[2], scr[3], scr[4], _rows(fs, L + 4 * n, 2, n), fs[L + 6 * n:L + 7 * n])
                 bitloop.encode_byte(syms[lo:hi], c0[lo:hi], act[lo:hi], cfg, base[lo:hi], chk[lo:hi], node, T, lim,
                                     hbase[lo:hi], hchk[lo:hi], hnode, BH, bh_next, smcol, mbyte[lo:hi], mlb[lo:hi],
                                     cum[lo:hi], actb[lo:hi], W, W2, c1[lo:hi], c1a[lo:hi], A, sse_w, rates, gdiv,
-                                    tabs, gsc, gscr, np.zeros((8, n), dtype=np.int64), np.zeros((8, n), dtype=np.int64),
+                                    tabs, gsc, gscr, _rows(fs, L + 7 * n, 8, n), _rows(fs, L + 15 * n, 8, n),
                                     low[lo:hi], rng[lo:hi], buf[lo:hi], pos[lo:hi])
         _end(t, syms, act, have, mh, MT, mlen, mptr, mbyte, hist, h8, wh, wp, c1, omask, osalt, lsalt, words, hb,
              permk, nd, table_bits, bh_bits, base, chk, hbase, hchk, columns, cst, israster, S0, starts, rgeo, actb, c1a, rst, ind, ind_col, ind1, ind2, per, per_col, pst)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, _nrt=False)
 def decode_steps(out, lens, t0, t1, ints, cst, act, c0, h8, lsalt, MT, mlen, mptr, hist, mh, mbyte, mlb, wh, wp, omask,
                  osalt, hb, permk, base, chk, hbase, hchk, cfg, node, T, lim, hnode, BH, bh_next, smcol, cum, actb,
-                 W, W2, c1, c1a, starts, rgeo, rst, ind1, ind2, pst, A, sse_w, rates, gdiv, tabs, sc, scr, P, code, rng, buf, pos, last):
-    """Decode steps t0..t1-1 of every lane into out [L, >= t1] (uint8; inactive lanes get 0)."""
+                 W, W2, c1, c1a, starts, rgeo, rst, ind1, ind2, pst, A, sse_w, rates, gdiv, tabs, sc, scr, P, code, rng, buf, pos, last, fs):
+    """Decode steps t0..t1-1 of every lane into out [L, >= t1] (uint8; inactive lanes get 0); fs:
+    int64 scratch of at least L."""
     mm, match_bits, words, nd, table_bits, bh_bits, columns, israster, S0, ind, ind_col, per, per_col = ints
     L = lens.shape[0]
-    syms = np.zeros(L, dtype=np.int64)
+    syms = fs[:L]
     for t in range(t0, t1):
         have = _begin(t, lens, act, mm, match_bits, h8, lsalt, MT, mlen, mptr, hist, mh, mbyte, mlb, c0)
         bitloop.decode_byte(c0, act, cfg, base, chk, node, T, lim, hbase, hchk, hnode, BH, bh_next, smcol, mbyte,

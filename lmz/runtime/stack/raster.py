@@ -110,8 +110,8 @@ def hash_raster(t1, starts, hist, geo, lsalt, col0, hb, actb, S0, c1a, rst):
     starts at frame position starts[la])."""
     row, ch, first = geo[0], geo[1], geo[2]
     H = hist.shape[1]
-    v = np.empty(N_RASTER, dtype=np.int64)  # the context values of one lane
     for la in range(hb.shape[0]):
+        v = hb[la, col0:col0 + N_RASTER]  # the lane's context values (all >= 0), hashed in place below
         ls = lsalt[la]
         q = starts[la] + t1 - first  # byte index in the pixels
         if q < 0:  # the header: constant contexts
@@ -197,7 +197,7 @@ def hash_raster(t1, starts, hist, geo, lsalt, col0, hb, actb, S0, c1a, rst):
             lpred[la, k] = _clip(W + ((acc + 32768) >> 16))
             v[15 + k] = lpred[la, k] << 3 | min(_ilog2(lea[la, c, k] + 1), 7)
         for j in range(N_RASTER):
-            hb[la, col0 + j] = mix64_1(np.uint64(v[j]) + np.uint64((j * 8 + c + 1) << 40) + ls)
+            v[j] = mix64_1(v[j] + np.uint64((j * 8 + c + 1) << 40) + ls)
         a = abs(W - NW) + abs(N - NW) + abs(N - NE)
         actb[la] = min(_ilog2(a + 1), 7) * S0
         c1a[la] = lpred[la, 0]

@@ -445,9 +445,10 @@ class MixStack:
                    np.zeros((L, self.nh), dtype=np.int64), self.x, np.zeros(L, dtype=np.int64),
                    np.zeros(L, dtype=np.int64), np.zeros(L, dtype=np.int64), np.zeros(L, dtype=np.int64),
                    np.zeros(L, dtype=np.int64), z2, z2.copy())
-        self.scr = (self.first, self.cnt, self.ones, self.wcnt, self.acnt, z2.copy())
+        self.scr = (self.first, self.cnt, self.ones, self.wcnt, self.acnt, z2.copy(), np.zeros(L, dtype=np.int64))
         self.P = np.zeros((8, L), dtype=np.int64)
         self.B = np.zeros((8, L), dtype=np.int64)
+        self.fs = np.zeros(frameloop.STEP_SCRATCH * L, dtype=np.int64)
         # lane groups: each byte's decisions run group by group (see groups above); a group's kernels
         # get leading-dimension views [lo:hi] of the per-lane arrays (C-contiguous like the whole, so
         # the same compiled code) and the shared tables whole; the scratch laid out [2, L] is per group
@@ -461,7 +462,7 @@ class MixStack:
             s, n = slice(self.bounds[g], self.bounds[g + 1]), self.bounds[g + 1] - self.bounds[g]
             self._gsc.append(tuple(a[s] for a in self.sc[:11]) + (np.zeros((2, n), dtype=np.int64),
                                                                   np.zeros((2, n), dtype=np.int64)))
-            self._gscr.append(self.scr[:5] + (np.zeros((2, n), dtype=np.int64),))
+            self._gscr.append(self.scr[:5] + (np.zeros((2, n), dtype=np.int64), np.zeros(n, dtype=np.int64)))
             self._gP.append(np.zeros((8, n), dtype=np.int64))
             self._gB.append(np.zeros((8, n), dtype=np.int64))
 
@@ -732,7 +733,7 @@ class MixStack:
         need = int(enc.pos.max()) + 16 * (t1 - t0) + 16
         enc._grow(need)
         frameloop.encode_steps(M, lens, t0, t1, *self._step_args(cums), self.B, enc.low, enc.rng, enc.buf, enc.pos,
-                               np.array(self.bounds, dtype=np.int64))
+                               np.array(self.bounds, dtype=np.int64), self.fs)
         enc.bound = int(enc.pos.max())
         enc.events += 8 * (t1 - t0)
         self.t = t1
@@ -741,7 +742,8 @@ class MixStack:
         """Decode steps self.t..t1-1 into out [L, T] (uint8), as decode_step would."""
         t0 = self.t
         self.act = np.empty(self.lanes, dtype=bool)
-        frameloop.decode_steps(out, lens, t0, t1, *self._step_args(self.cum), dec.code, dec.rng, dec.buf, dec.pos, dec.last)
+        frameloop.decode_steps(out, lens, t0, t1, *self._step_args(self.cum), dec.code, dec.rng, dec.buf, dec.pos, dec.last,
+                               self.fs)
         self.t = t1
 
     @property
