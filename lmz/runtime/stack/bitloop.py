@@ -159,14 +159,15 @@ _EXP = EXP_LUT.copy()
 _KNUM = (PROB_ONE - 256) << 32
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, _nrt=False)
 def scores_cum(scores, cum):
     """cum[la, 1:] = cumsum(scores_to_freqs(scores[la])) (freqs.py, the same integer steps, including
     numpy's int32 wrap-around of max - s and its negative-index reading of EXP_LUT); cum[:, 0] stays 0.
-    Returns False (cum unusable) where numpy would raise IndexError (scores spanning more than 2**31)."""
+    Returns False (cum unusable) where numpy would raise IndexError (scores spanning more than 2**31).
+    Allocates nothing: the lane's row of cum holds the raw weights, then the frequencies, then their sums."""
     L = scores.shape[0]
-    raw = np.empty(256, dtype=np.int64)
     for la in range(L):
+        raw = cum[la, 1:]
         mx = np.int64(scores[la, 0])
         mn = mx
         for s in range(1, 256):
@@ -206,5 +207,5 @@ def scores_cum(scores, cum):
         acc = 0
         for s in range(256):
             acc += raw[s]
-            cum[la, s + 1] = acc
+            raw[s] = acc
     return True
