@@ -44,8 +44,9 @@ def predict(A, dot, c0, ctx2, ai, out):
 
 @njit(cache=True, nogil=True, inline="always")
 def update(A, ai, act, y, rate, cnt, d):
-    """``cnt`` (int32, A.size, zero between calls) and ``d`` ([2, L]) are scratch."""
-    L = ai.shape[1]
+    """``cnt`` (int32, A.size, zero between calls) and ``d`` ([2, >= L]) are scratch; ai may be wider
+    than the L lanes too (a lane group's share of wider scratch)."""
+    L = act.shape[0]
     for la in range(L):
         prefetch(cnt, ai[1, la])
     for r in range(2):

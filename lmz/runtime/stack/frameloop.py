@@ -20,12 +20,19 @@ increment and decrement under reference counting (measured: 45% of a model-free 
 """
 from __future__ import annotations
 
+import numpy as np
+
 from ..jit import njit
 from . import bitloop, contexts, match, period, raster
 
-__all__ = ["encode_steps", "decode_steps", "STEP_SCRATCH"]
+__all__ = ["encode_steps", "decode_steps", "step_scratch"]
 
-STEP_SCRATCH = 24  # int64 scratch per lane of encode_steps (syms, and a group's 23 rows)
+
+def step_scratch(lanes: int, group: int) -> tuple:
+    """The step kernels' scratch (int64): [lanes + group] (the bytes, a group's bits), [3, 2, group]
+    (a group's APM knots, outputs, updates), [2, 8, group] (a group's p1s and bits)."""
+    return (np.zeros(lanes + group, dtype=np.int64), np.zeros((3, 2, group), dtype=np.int64),
+            np.zeros((2, 8, group), dtype=np.int64))
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -63,12 +70,6 @@ def _end(t, syms, act, have, mh, MT, mlen, mptr, mbyte, hist, h8, wh, wp, c1, om
     contexts.split(hb, permk, nd, table_bits, bh_bits, base, chk, hbase, hchk)
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _rows(fs, o, k, n):
-    """A C-contiguous [k, n] view of the flat scratch fs from offset o."""
-    return fs[o:o + k * n].reshape((k, n))
-
-
 @njit(cache=True, nogil=True, _nrt=False)
 def encode_steps(M, lens, t0, t1, ints, cst, act, c0, h8, lsalt, MT, mlen, mptr, hist, mh, mbyte, mlb, wh, wp, omask,
                  osalt, hb, permk, base, chk, hbase, hchk, cfg, node, T, lim, hnode, BH, bh_next, smcol, cums, actb,
@@ -78,10 +79,11 @@ def encode_steps(M, lens, t0, t1, ints, cst, act, c0, h8, lsalt, MT, mlen, mptr,
     (which need room for 16 bytes per step and lane). ints = (match_min, match_bits, words, nd,
     table_bits, bh_bits, columns, ...); cst: the column contexts' state (contexts.py); cums [t1 - t0,
     L, 257]: the model's cumulative frequencies of each step (use_model; else [1, L, 257], unread);
-    bounds: the lane groups' edges (0, ..., L); fs: int64 scratch of at least STEP_SCRATCH * L."""
+    bounds: the lane groups' edges (0, ..., L); fs: step_scratch(L, the largest group)."""
     mm, match_bits, words, nd, table_bits, bh_bits, columns, israster, S0, ind, ind_col, per, per_col = ints
     L = lens.shape[0]
-    syms = fs[:L]
+    f1, f2, f8 = fs
+    syms = f1[:L]
     G = bounds.shape[0] - 1
     for t in range(t0, t1):
         have = _begin(t, lens, act, mm, match_bits, h8, lsalt, MT, mlen, mptr, hist, mh, mbyte, mlb, c0)
@@ -93,17 +95,15 @@ def encode_steps(M, lens, t0, t1, ints, cst, act, c0, h8, lsalt, MT, mlen, mptr,
                                 mbyte, mlb, cum, actb, W, W2, c1, c1a, A, sse_w, rates, gdiv, tabs, sc, scr, P, B,
                                 low, rng, buf, pos)
         else:
-            for g in range(G):  # the group's lanes: leading-dimension views; its [2, n] / [8, n] scratch from fs
+            for g in range(G):  # the group's lanes: leading-dimension views; its [2, *] / [8, *] scratch from fs
                 lo, hi = bounds[g], bounds[g + 1]
-                n = hi - lo
                 gsc = (sc[0][lo:hi], sc[1][lo:hi], sc[2][lo:hi], sc[3][lo:hi], sc[4][lo:hi], sc[5][lo:hi],
-                       sc[6][lo:hi], sc[7][lo:hi], sc[8][lo:hi], sc[9][lo:hi], sc[10][lo:hi],
-                       _rows(fs, L, 2, n), _rows(fs, L + 2 * n, 2, n))
-                gscr = (scr[0], scr[1], scr[2], scr[3], scr[4], _rows(fs, L + 4 * n, 2, n), fs[L + 6 * n:L + 7 * n])
+                       sc[6][lo:hi], sc[7][lo:hi], sc[8][lo:hi], sc[9][lo:hi], sc[10][lo:hi], f2[0], f2[1])
+                gscr = (scr[0], scr[1], scr[2], scr[3], scr[4], f2[2], f1[L:])
                 bitloop.encode_byte(syms[lo:hi], c0[lo:hi], act[lo:hi], cfg, base[lo:hi], chk[lo:hi], node, T, lim,
                                     hbase[lo:hi], hchk[lo:hi], hnode, BH, bh_next, smcol, mbyte[lo:hi], mlb[lo:hi],
                                     cum[lo:hi], actb[lo:hi], W, W2, c1[lo:hi], c1a[lo:hi], A, sse_w, rates, gdiv,
-                                    tabs, gsc, gscr, _rows(fs, L + 7 * n, 8, n), _rows(fs, L + 15 * n, 8, n),
+                                    tabs, gsc, gscr, f8[0], f8[1],
                                     low[lo:hi], rng[lo:hi], buf[lo:hi], pos[lo:hi])
         _end(t, syms, act, have, mh, MT, mlen, mptr, mbyte, hist, h8, wh, wp, c1, omask, osalt, lsalt, words, hb,
              permk, nd, table_bits, bh_bits, base, chk, hbase, hchk, columns, cst, israster, S0, starts, rgeo, actb, c1a, rst, ind, ind_col, ind1, ind2, per, per_col, pst)
@@ -114,10 +114,10 @@ def decode_steps(out, lens, t0, t1, ints, cst, act, c0, h8, lsalt, MT, mlen, mpt
                  osalt, hb, permk, base, chk, hbase, hchk, cfg, node, T, lim, hnode, BH, bh_next, smcol, cum, actb,
                  W, W2, c1, c1a, starts, rgeo, rst, ind1, ind2, pst, A, sse_w, rates, gdiv, tabs, sc, scr, P, code, rng, buf, pos, last, fs):
     """Decode steps t0..t1-1 of every lane into out [L, >= t1] (uint8; inactive lanes get 0); fs:
-    int64 scratch of at least L."""
+    step_scratch(L, ...)."""
     mm, match_bits, words, nd, table_bits, bh_bits, columns, israster, S0, ind, ind_col, per, per_col = ints
     L = lens.shape[0]
-    syms = fs[:L]
+    syms = fs[0][:L]
     for t in range(t0, t1):
         have = _begin(t, lens, act, mm, match_bits, h8, lsalt, MT, mlen, mptr, hist, mh, mbyte, mlb, c0)
         bitloop.decode_byte(c0, act, cfg, base, chk, node, T, lim, hbase, hchk, hnode, BH, bh_next, smcol, mbyte,

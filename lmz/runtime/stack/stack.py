@@ -448,7 +448,6 @@ class MixStack:
         self.scr = (self.first, self.cnt, self.ones, self.wcnt, self.acnt, z2.copy(), np.zeros(L, dtype=np.int64))
         self.P = np.zeros((8, L), dtype=np.int64)
         self.B = np.zeros((8, L), dtype=np.int64)
-        self.fs = np.zeros(frameloop.STEP_SCRATCH * L, dtype=np.int64)
         # lane groups: each byte's decisions run group by group (see groups above); a group's kernels
         # get leading-dimension views [lo:hi] of the per-lane arrays (C-contiguous like the whole, so
         # the same compiled code) and the shared tables whole; the scratch laid out [2, L] is per group
@@ -465,6 +464,7 @@ class MixStack:
             self._gscr.append(self.scr[:5] + (np.zeros((2, n), dtype=np.int64), np.zeros(n, dtype=np.int64)))
             self._gP.append(np.zeros((8, n), dtype=np.int64))
             self._gB.append(np.zeros((8, n), dtype=np.int64))
+        self.fs = frameloop.step_scratch(L, max(b - a for a, b in zip(self.bounds, self.bounds[1:])))
 
     # -- per byte ------------------------------------------------------------------------------
     def _begin_byte(self, model_freqs, active, scores=None, model=True, cum=None) -> None:
