@@ -450,21 +450,18 @@ class MixStack:
         self.B = np.zeros((8, L), dtype=np.int64)
         # lane groups: each byte's decisions run group by group (see groups above); a group's kernels
         # get leading-dimension views [lo:hi] of the per-lane arrays (C-contiguous like the whole, so
-        # the same compiled code) and the shared tables whole; the scratch laid out [2, L] is per group
+        # the same compiled code) and the shared tables whole; the scratch laid out [2, *] / [8, *] comes
+        # from the step scratch, as wide as the largest group and shared (groups code one at a time)
         self.groups = int(p["groups"])
         if not 1 <= self.groups <= 16:
             raise ValueError("groups must be in 1..16")
         G = min(self.groups, L) if self.use_model else 1
         self.bounds = [g * L // G for g in range(G + 1)]
-        self._gsc, self._gscr, self._gP, self._gB = [], [], [], []
-        for g in range(G if G > 1 else 0):
-            s, n = slice(self.bounds[g], self.bounds[g + 1]), self.bounds[g + 1] - self.bounds[g]
-            self._gsc.append(tuple(a[s] for a in self.sc[:11]) + (np.zeros((2, n), dtype=np.int64),
-                                                                  np.zeros((2, n), dtype=np.int64)))
-            self._gscr.append(self.scr[:5] + (np.zeros((2, n), dtype=np.int64), np.zeros(n, dtype=np.int64)))
-            self._gP.append(np.zeros((8, n), dtype=np.int64))
-            self._gB.append(np.zeros((8, n), dtype=np.int64))
-        self.fs = frameloop.step_scratch(L, max(b - a for a, b in zip(self.bounds, self.bounds[1:])))
+        self.fs = f1, f2, f8 = frameloop.step_scratch(L, max(b - a for a, b in zip(self.bounds, self.bounds[1:])))
+        self._gsc = [tuple(a[lo:hi] for a in self.sc[:11]) + (f2[0], f2[1])
+                     for lo, hi in zip(self.bounds[:-1], self.bounds[1:])] if G > 1 else []
+        self._gscr = self.scr[:5] + (f2[2], f1[L:])
+        self._gP, self._gB = f8[0], f8[1]  # [8, widest group]: a group's p1s and bits in its first columns
 
     # -- per byte ------------------------------------------------------------------------------
     def _begin_byte(self, model_freqs, active, scores=None, model=True, cum=None) -> None:
@@ -563,9 +560,10 @@ class MixStack:
         if len(self.bounds) > 2:  # group by group, into the groups' P / B, then the whole P / B
             for g in range(len(self.bounds) - 1):
                 s = slice(self.bounds[g], self.bounds[g + 1])
-                bitloop.code_byte(syms[s], *self._group_args(g, s), self._gB[g])
-                self.P[:, s] = self._gP[g]
-                self.B[:, s] = self._gB[g]
+                bitloop.code_byte(syms[s], *self._group_args(g, s), self._gB)
+                n = s.stop - s.start
+                self.P[:, s] = self._gP[:, :n]
+                self.B[:, s] = self._gB[:, :n]
             return
         bitloop.code_byte(syms, self.c0, self.act, self.cfg, self.base, self.chk, self.c0h, self.T, self.lim_cols,
                           self.hbase, self.hchk, self.c0hh, self.BH, BH_NEXT, self.smcol, self.mbyte, self.mlb,
@@ -577,7 +575,7 @@ class MixStack:
         return (self.c0[s], self.act[s], self.cfg, self.base[s], self.chk[s], self.c0h, self.T, self.lim_cols,
                 self.hbase[s], self.hchk[s], self.c0hh, self.BH, BH_NEXT, self.smcol, self.mbyte[s], self.mlb[s],
                 self.cum[s], self.actb[s], self.W, self.W2k, self.c1[s], self.c1a[s], self.A, self.sse_arr,
-                self.rates, self.gdiv, self.tabs, self._gsc[g], self._gscr[g], self._gP[g])
+                self.rates, self.gdiv, self.tabs, self._gsc[g], self._gscr, self._gP)
 
     # -- public API ----------------------------------------------------------------------------
     # fused=True: with the project's numpy Encoder/Decoder, the byte's 8 coder events run inside the
@@ -608,7 +606,7 @@ class MixStack:
             if len(self.bounds) > 2:
                 for g in range(len(self.bounds) - 1):
                     s = slice(self.bounds[g], self.bounds[g + 1])
-                    bitloop.encode_byte(syms[s], *self._group_args(g, s), self._gB[g], enc.low[s], enc.rng[s],
+                    bitloop.encode_byte(syms[s], *self._group_args(g, s), self._gB, enc.low[s], enc.rng[s],
                                         enc.buf[s], enc.pos[s])
             else:
                 bitloop.encode_byte(syms, self.c0, self.act, self.cfg, self.base, self.chk, self.c0h, self.T,
@@ -673,7 +671,7 @@ class MixStack:
         if self.fused and type(dec) is Decoder and "get_bits" not in vars(dec):
             bitloop.decode_byte(*args, dec.code[s], dec.rng[s], dec.buf[s], dec.pos[s], dec.last)
         else:  # the numpy coder: the other groups' lanes code the no-op (an exact no-op)
-            c0, act, p, sc, scr = args[0], args[1], self._gP[g], self._gsc[g], self._gscr[g]
+            c0, act, p, sc, scr = args[0], args[1], self._gP[:, :hi - lo], self._gsc[g], self._gscr
             amask = np.zeros(self.lanes, dtype=bool)
             amask[s] = act
             p1 = np.ones(self.lanes, dtype=np.int64)
